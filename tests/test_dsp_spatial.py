@@ -117,7 +117,7 @@ def test_geometry_rotated_listener_matches_rotation_matrix() -> None:
     rng = np.random.default_rng(2)
     lp = np.array([1.0, 2.0, -3.0])
     # Listener yawed by 90 deg to the right: forward = +X, so right = forward x up = +Z.
-    dist, az, el, pan = relative_geometry(lp, (1, 0, 0), (0, 1, 0), lp + np.array([[0, 0, 2.0]]))
+    _, az, el, pan = relative_geometry(lp, (1, 0, 0), (0, 1, 0), lp + np.array([[0, 0, 2.0]]))
     assert az[0] == pytest.approx(math.pi / 2) and pan[0] == pytest.approx(1.0)
     # Random orientation: build the basis by hand and compare azimuth/elevation.
     f = rng.normal(size=3)
