@@ -1,0 +1,141 @@
+"""DeviceSink on miniaudio's real NULL backend (real device thread, real-time pacing, no sound card).
+
+``RENDERABLES`` maps a name to a factory of any ``Renderable``; add the engine there (or parametrise
+``test_null_device_plays_without_underruns`` with your own factory) to run the same checks on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from middleware.config import EngineConfig
+from middleware.errors import DeviceError
+from middleware.sinks.device import NULL_FALLBACK_MESSAGE, DeviceSink
+
+
+class Sine:
+    """A small Renderable: a continuous 440 Hz tone, as the engine would hand out blocks."""
+
+    def __init__(self, cfg: EngineConfig | None = None) -> None:
+        self.config = cfg or EngineConfig()
+        self.frame = 0
+
+    def render(self, frames: int) -> np.ndarray:
+        t = (self.frame + np.arange(frames)) / self.config.sample_rate
+        self.frame += frames
+        x = (0.2 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+        return np.stack([x, x], axis=1)
+
+
+class Slow(Sine):
+    """Renders four times slower than real time, so the callback must run dry."""
+
+    def render(self, frames: int) -> np.ndarray:
+        time.sleep(4 * frames / self.config.sample_rate)
+        return super().render(frames)
+
+
+class Failing(Sine):
+    def render(self, frames: int) -> np.ndarray:
+        if self.frame >= 4 * frames:
+            raise RuntimeError("kernel exploded")
+        return super().render(frames)
+
+
+RENDERABLES: dict[str, Callable[[], object]] = {
+    "sine-48k-256": lambda: Sine(),
+    "sine-44k1-128": lambda: Sine(EngineConfig(sample_rate=44100, block=128)),
+}
+
+
+def render_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "soundscape-render"]
+
+
+@pytest.mark.parametrize("make", RENDERABLES.values(), ids=RENDERABLES.keys())
+def test_null_device_plays_without_underruns(make: Callable[[], object]) -> None:
+    renderable = make()
+    rate = renderable.config.sample_rate
+    seen: list[int] = []
+    sink = DeviceSink(renderable, backend="null", on_block=lambda start, block: seen.append(start))
+    t0 = time.perf_counter()
+    with sink:
+        assert render_threads()
+        time.sleep(2.0)
+        live = sink.stats()
+        played, stamp = sink.clock()
+    elapsed = time.perf_counter() - t0
+    stats = sink.stats()
+    assert stats["backend"] == "Null" and not stats["fell_back_to_null"]
+    assert stats["underruns"] == 0 and stats["underrun_frames"] == 0, stats
+    assert stats["render_error"] is None
+    # real-time pacing: about 2 s worth of frames went to the device (NULL sleeps in 10 ms steps)
+    assert 1.8 * rate <= stats["frames_played"] <= elapsed * rate + stats["period_frames"] * 8
+    assert stats["callbacks"] * stats["period_frames"] == stats["frames_played"]
+    assert stats["callback_frames"] == stats["period_frames"]
+    assert stats["callback_interval_max_ms"] >= stats["callback_interval_p99_ms"] > 0
+    assert stats["render_ms_p99"] > 0 and stats["blocks_rendered"] >= stats["frames_played"] // 256
+    assert live["callbacks"] > 0 and played > 0 and stamp > 0
+    # the render thread stays ahead of the device by at most the ring's target
+    ahead = stats["blocks_rendered"] * renderable.config.block - stats["frames_played"]
+    assert 0 <= ahead <= stats["ring_target_frames"] + renderable.config.block
+    assert seen == [i * renderable.config.block for i in range(len(seen))]
+    # stop() joined the render thread and closed the device
+    assert not render_threads() and not sink.running
+
+
+def test_underruns_are_counted_when_rendering_is_too_slow() -> None:
+    sink = DeviceSink(Slow(), backend="null")
+    with sink:
+        time.sleep(0.5)
+    stats = sink.stats()
+    assert stats["underruns"] > 0
+    assert stats["underrun_frames"] > stats["frames_played"] / 2  # 4x too slow: most frames missing
+    assert not render_threads()
+
+
+def test_render_error_is_reported_and_stop_still_joins(capfd: pytest.CaptureFixture[str]) -> None:
+    sink = DeviceSink(Failing(), backend="null", lookahead_blocks=1)
+    with sink:
+        time.sleep(0.3)
+    stats = sink.stats()
+    assert "kernel exploded" in stats["render_error"]
+    assert stats["underruns"] > 0
+    assert "render thread stopped: RuntimeError: kernel exploded" in capfd.readouterr().err
+    assert not render_threads()
+
+
+def test_default_backend_falls_back_to_null_with_one_line(capfd: pytest.CaptureFixture[str]) -> None:
+    sink = DeviceSink(Sine(), period_frames=512)
+    with sink:
+        time.sleep(0.2)
+    err = capfd.readouterr().err
+    if not sink.fell_back_to_null:
+        pytest.skip(f"this machine has a real audio device ({sink.backend_name})")
+    assert err.strip().splitlines() == [NULL_FALLBACK_MESSAGE]
+    assert sink.stats()["backend"] == "Null"
+
+
+def test_switch_interval_is_lowered_while_running_and_restored() -> None:
+    import sys
+
+    before = sys.getswitchinterval()
+    with DeviceSink(Sine(), backend="null", switch_interval=0.0005) as sink:
+        assert sys.getswitchinterval() == pytest.approx(min(before, 0.0005))
+    assert sys.getswitchinterval() == before
+    assert sink.stats()["switch_interval_s"] == pytest.approx(min(before, 0.0005))
+
+
+def test_bad_arguments_raise_device_errors() -> None:
+    with pytest.raises(DeviceError, match="backend='nosuch'"):
+        DeviceSink(Sine(), backend="nosuch").start()
+    with pytest.raises(DeviceError, match="period_frames=8"):
+        DeviceSink(Sine(), period_frames=8)
+    with pytest.raises(DeviceError, match="device_name='no such card'"):
+        DeviceSink(Sine(), backend="null", device_name="no such card").start()
+    assert not render_threads()
