@@ -1,0 +1,56 @@
+"""``soundscape validate SCENE.yaml``: every problem with file:line:col, what is wrong and a hint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "validate"
+HELP = "check scene files; print every error as file:line:col with a hint"
+DESCRIPTION = (
+    "Load each scene file as the daemon would and print every problem found, as "
+    "'file:line:col: error: message' followed by a hint. Exit status 0 only when every file is valid."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenes", nargs="+", metavar="SCENE.yaml", help="scene file(s) to check")
+    parser.add_argument(
+        "--no-assets",
+        action="store_true",
+        help="do not require audio files to exist (paths are still checked)",
+    )
+
+
+def summary(scene) -> str:
+    """One line describing a valid scene."""
+    n_layers = sum(1 for _ in scene.all_layers())
+    parts = [
+        f"{len(scene.parameters)} parameters",
+        f"{len(scene.states)} states",
+        f"{len(scene.switches)} switches",
+        f"{len(scene.buses)} buses",
+        f"{len(scene.emitters)} emitters",
+        f"{len(scene.events)} events",
+        f"{n_layers} layers",
+    ]
+    if scene.music is not None:
+        parts.append(f"music with {len(scene.music.segments)} segments")
+    return f"scene {scene.name!r}: " + ", ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..scene.load import check_scene
+
+    failed = 0
+    for path in args.scenes:
+        scene, issues = check_scene(path, check_assets=not args.no_assets)
+        if issues:
+            failed += 1
+            for issue in issues:
+                print(issue.format())
+            n = len(issues)
+            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        else:
+            print(f"{path}: ok, {summary(scene)}")
+    return 1 if failed else 0

@@ -1,0 +1,238 @@
+"""Load a scene YAML file into definitions, reporting every problem with ``file:line:column``.
+
+The file is *composed* (not constructed) with PyYAML's SafeLoader, so every node keeps its
+position; the field table in ``fields.py`` then reads the nodes. Problems are collected, not
+raised one at a time: a designer fixing a file wants the whole list. Three passes:
+
+1. structure: types, ranges, enums, unknown or missing keys, duplicates, asset paths, expression
+   syntax (all while walking the nodes, with the node's own mark);
+2. names: every reference (bus, parameter, state, emitter, layer ...) is resolved once the whole
+   file is read, so order in the file does not matter; conditions are type-checked against the
+   declared parameters, states and switches;
+3. graph: bus cycles, curves that never move, switch values.
+
+Only SafeLoader is used (no Python tags, no arbitrary objects), and asset paths may not leave the
+scene's folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from ..errors import SceneError
+from . import expr as _expr
+from .fields import SCENE
+from .issues import SceneIssue
+from .model import SceneDef
+from .spec import INVALID, Ctx, Decl, TooLarge, did_you_mean, expr_column
+
+KIND_WORDS = {
+    "parameter": ("parameter", "parameters"),
+    "state": ("state group", "state groups"),
+    "switch": ("switch group", "switch groups"),
+    "bus": ("bus", "buses"),
+    "emitter": ("emitter", "emitters"),
+    "event": ("event", "events"),
+    "snapshot": ("snapshot", "snapshots"),
+    "segment": ("music segment", "segments"),
+    "stinger": ("stinger", "stingers"),
+    "layer": ("layer", "layers here"),
+    "layer_uid": ("layer uid", "layer uids (emitter.layer)"),
+    "input": ("parameter, state or switch", "names"),
+}
+
+__all__ = ["SceneIssue", "check_scene", "load_scene", "load_scene_text"]
+
+
+def load_scene(path: str | Path, *, check_assets: bool = True) -> SceneDef:
+    """Load and validate a scene file; raise :class:`SceneError` listing every problem.
+
+    ``check_assets=False`` skips the existence check of audio files (paths must still stay inside
+    the scene's folder), for tools that edit a scene before its assets exist.
+    """
+    scene, issues = check_scene(path, check_assets=check_assets)
+    if issues or scene is None:
+        raise _error(issues)
+    return scene
+
+
+def load_scene_text(
+    text: str, file: str = "<scene>", scene_dir: str | Path = ".", *, check_assets: bool = True
+) -> SceneDef:
+    """Load a scene from a string (assets resolve against ``scene_dir``)."""
+    scene, issues = _check_text(text, file, Path(scene_dir), check_assets)
+    if issues or scene is None:
+        raise _error(issues)
+    return scene
+
+
+def check_scene(path: str | Path, *, check_assets: bool = True) -> tuple[SceneDef | None, list[SceneIssue]]:
+    """Load ``path`` and return ``(scene or None, issues)`` without raising (what ``validate`` prints)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [SceneIssue(str(path), 1, 1, "scene file not found", "check the path")]
+    except UnicodeDecodeError as exc:
+        return None, [SceneIssue(str(path), 1, 1, f"scene file is not UTF-8 text ({exc.reason})")]
+    except OSError as exc:
+        return None, [SceneIssue(str(path), 1, 1, f"cannot read scene file: {exc.strerror}")]
+    return _check_text(text, str(path), p.parent, check_assets)
+
+
+def _error(issues: list[SceneIssue]) -> SceneError:
+    first = issues[0] if issues else SceneIssue("<scene>", 1, 1, "invalid scene")
+    n = len(issues)
+    more = f" (and {n - 1} more)" if n > 1 else ""
+    return SceneError(f"{first.file}:{first.line}:{first.col}: {first.message}{more}", errors=issues)
+
+
+def _check_text(
+    text: str, file: str, scene_dir: Path, check_assets: bool
+) -> tuple[SceneDef | None, list[SceneIssue]]:
+    ctx = Ctx(file=file, scene_dir=scene_dir, check_assets=check_assets, lines=text.splitlines())
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = f"YAML syntax error: {exc.problem or exc.context}"
+        hint = ""
+        if exc.context and exc.problem:
+            hint = exc.context
+            if exc.context_mark is not None and exc.context_mark is not mark:
+                hint += f" (line {exc.context_mark.line + 1})"
+        if "\t" in text and "tab" in (exc.problem or "").lower():
+            hint = "YAML indents with spaces, not tabs"
+        ctx.error(mark, msg, hint)
+        return None, ctx.issues
+    except yaml.YAMLError as exc:
+        ctx.error(None, f"YAML error: {exc}")
+        return None, ctx.issues
+    if root is None:
+        ctx.error(None, "scene file is empty", "start with e.g. 'parameters:' or 'emitters:'")
+        return None, ctx.issues
+    if not isinstance(root, yaml.MappingNode):
+        ctx.error(root, "a scene must be a mapping of sections (parameters:, buses:, emitters: ...)")
+        return None, ctx.issues
+    try:
+        scene = SCENE.load(root, ctx)
+    except TooLarge:
+        ctx.error(
+            root,
+            "scene is too large (more than 200000 YAML nodes after expanding aliases)",
+            "YAML aliases (*name) may be multiplying the file",
+        )
+        return None, _sorted(ctx.issues)
+    if "master" not in ctx.declared.get("bus", {}).get((), {}):
+        ctx.declare("bus", "master", root.start_mark, None)
+    _resolve_refs(ctx)
+    _check_expressions(ctx)
+    _check_bus_cycles(ctx)
+    for fn in ctx.after:
+        fn()
+    issues = _sorted(ctx.issues)
+    if issues or scene is INVALID:
+        return None, issues
+    return scene, []
+
+
+def _sorted(issues: list[SceneIssue]) -> list[SceneIssue]:
+    seen: set[tuple] = set()
+    out = []
+    for i in sorted(issues, key=lambda i: (i.line, i.col)):
+        key = (i.line, i.col, i.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
+def _candidates(ctx: Ctx, kind: str, scope: tuple[str, ...]) -> dict[str, Decl]:
+    if kind == "input":
+        out: dict[str, Decl] = {}
+        for k in ("parameter", "state", "switch"):
+            out.update(ctx.visible(k, ()))
+        return out
+    if kind == "layer":  # layers are only visible inside their own emitter/event
+        return dict(ctx.declared.get("layer", {}).get(scope, {}))
+    return ctx.visible(kind, scope)
+
+
+def _resolve_refs(ctx: Ctx) -> None:
+    for use in ctx.refs:
+        names = _candidates(ctx, use.kind, use.scope)
+        if use.name in names:
+            continue
+        word, plural = KIND_WORDS.get(use.kind, (use.kind, use.kind + "s"))
+        hint = did_you_mean(use.name, list(names), f"declared {plural}")
+        if use.kind == "bus" and use.name != "master" and not names.keys() - {"master"}:
+            hint = f"declare it under buses: (e.g. buses: {{{use.name}: {{parent: master}}}})"
+        ctx.error(use.mark, f"unknown {word} {use.name!r}", hint)
+
+
+def _scope_names(ctx: Ctx, scope: tuple[str, ...]) -> tuple[dict[str, _expr.NameInfo], set[str]]:
+    """Names an expression in ``scope`` may read, and the ones declared with errors (not checkable)."""
+    out: dict[str, _expr.NameInfo] = {}
+    broken: set[str] = set()
+    for kind in ("state", "switch", "parameter"):
+        for name, decl in ctx.visible(kind, scope).items():
+            if decl.value is INVALID and kind != "parameter":
+                broken.add(name)
+                continue
+            values = getattr(decl.value, "values", None) if kind != "parameter" else None
+            local = kind == "parameter" and not _is_global(ctx, kind, name)
+            out[name] = _expr.NameInfo(
+                "local parameter" if local else kind, tuple(values) if values else None
+            )
+    return out, broken
+
+
+def _is_global(ctx: Ctx, kind: str, name: str) -> bool:
+    return name in ctx.declared.get(kind, {}).get((), {})
+
+
+def _check_expressions(ctx: Ctx) -> None:
+    for use in ctx.exprs:
+        scope, broken = _scope_names(ctx, use.scope)
+        if _expr.names_in(use.ast) & broken:
+            continue  # the group itself has errors already reported
+        for p in _expr.check(use.ast, scope, use.want):
+            ctx.error(
+                use.node,
+                p.message,
+                p.hint,
+                col_shift=expr_column(use.node, p.pos),
+                snippet=_expr.caret(use.source, p.pos),
+            )
+
+
+def _check_bus_cycles(ctx: Ctx) -> None:
+    decls: Mapping[str, Decl] = ctx.declared.get("bus", {}).get((), {})
+    parent_nodes = ctx.notes.get("bus_parent_nodes", {})
+    parents = {
+        n: getattr(d.value, "parent", None) for n, d in decls.items() if d.value not in (None, INVALID)
+    }
+    reported: set[frozenset[str]] = set()
+    for start in sorted(parents):
+        chain = [start]
+        cur = parents.get(start)
+        while cur is not None and cur in parents and cur not in chain:
+            chain.append(cur)
+            cur = parents.get(cur)
+        if cur is not None and cur in chain:
+            cycle = chain[chain.index(cur) :]
+            key = frozenset(cycle)
+            if key in reported:
+                continue
+            reported.add(key)
+            first = min(cycle, key=lambda n: decls[n].mark.line)
+            i = cycle.index(first)
+            loop = [*cycle[i:], *cycle[:i], first]
+            ctx.error(
+                parent_nodes.get(first, decls[first].mark),
+                "bus cycle: " + " -> ".join(loop),
+                "a bus cannot (indirectly) mix into itself; point one parent towards master",
+            )
