@@ -1,0 +1,647 @@
+"""The engine: voices, buses and the master limiter, rendered block by block.
+
+API calls (play, set_voice, stop, set_listener, bus changes) validate their arguments in the calling
+thread, raising :class:`EngineError` at once, then append a command to a deque. ``render`` drains
+the deque at the start of each block, so a control thread and a render thread never share a lock
+(design rule 5: control reaches the renderer through one queue of timestamped commands).
+Commands may carry an absolute frame: voice starts and stops land on that exact frame; other
+changes apply at the start of the block containing it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..config import EngineConfig
+from ..errors import EngineError
+from .bank import SampleBank
+from .buses import BusGraph, db_to_gain
+from .dsp.pan import make_rolloff
+from .kernels import commit_ramps, render_voices, zero_state
+from .specs import BusSpec, DuckSpec, ReverbSpec
+from .targets import MAX_TABLE_POINTS, ROLLOFF_CUSTOM, compute_targets
+from .voices import (
+    BIN,
+    BUS,
+    CH,
+    DL0,
+    DL1,
+    DR0,
+    DR1,
+    ENDED,
+    ENV,
+    ENVSTEP,
+    FREE,
+    GL0,
+    GL1,
+    GR0,
+    GR1,
+    HANDLE,
+    HPA0,
+    HPA1,
+    HPSL,
+    HPSR,
+    LE,
+    LEN,
+    LOOP,
+    LPA0,
+    LPA1,
+    LPSL,
+    LPSR,
+    LS,
+    MAX_SENDS,
+    OFS,
+    P_DOPPLER,
+    P_GAIN,
+    P_HP,
+    P_LP,
+    P_MAXD,
+    P_MIND,
+    P_PAN,
+    P_PITCH,
+    P_ROLLOFF,
+    P_SENDG,
+    P_TABLE,
+    P_VX,
+    P_X,
+    PLAYING,
+    POS,
+    PRIO,
+    RATE0,
+    RATE1,
+    RELEASE,
+    SEND0,
+    SMP,
+    SND0,
+    SPATIAL,
+    ST,
+    START,
+    STOP,
+    VIRTUAL,
+    VoiceTables,
+)
+
+_MAX_PITCH = 16.0
+
+
+def _finite(name: str, value: Any) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise EngineError(f"{name}={value!r}: must be a number") from None
+    if not math.isfinite(f):
+        raise EngineError(f"{name}={value!r}: must be finite (not NaN or infinite)")
+    return f
+
+
+def _vec3(name: str, value: Any) -> tuple[float, float, float]:
+    try:
+        items = list(value)
+    except TypeError:
+        raise EngineError(f"{name}={value!r}: must be a sequence of 3 numbers [x, y, z]") from None
+    if len(items) != 3:
+        raise EngineError(f"{name}={value!r}: must have exactly 3 numbers [x, y, z]")
+    x, y, z = (_finite(f"{name}[{i}]", v) for i, v in enumerate(items))
+    return x, y, z
+
+
+def _pitch(value: Any) -> float:
+    p = _finite("pitch", value)
+    if not 0.0 < p <= _MAX_PITCH:
+        raise EngineError(
+            f"pitch={p}: must be > 0 and <= {_MAX_PITCH} (a playback-rate factor; 1 = original)"
+        )
+    return p
+
+
+def _cutoff(name: str, value: Any, sr: int) -> float:
+    if value is None:
+        return 0.0
+    f = _finite(name, value)
+    if not 0.0 < f < sr / 2:
+        raise EngineError(f"{name}={f}: must be within (0, {sr / 2}) Hz, or None for no filter")
+    return f
+
+
+class Engine:
+    """A block-based mixing engine (see module docstring for the threading contract)."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        cfg = self.config
+        self.sample_rate = cfg.sample_rate
+        self.block = cfg.block
+        self.bank = SampleBank(cfg.sample_rate)
+        self.voices = VoiceTables(cfg.max_voices)
+        self.buses = BusGraph(cfg.sample_rate, cfg.block)
+        self.frame = 0
+        self.listener = np.array([0, 0, 0, 0, 0, -1, 0, 1, 0, 0, 0, 0], dtype=np.float64)
+        self.rolloff_tables = np.full((1, MAX_TABLE_POINTS, 2), np.nan, dtype=np.float64)
+        self._rolloff_keys: dict[tuple, int] = {}
+        self._cmds: deque = deque()
+        self._future: list = []  # heap of (frame, seq, command) for commands beyond this block
+        self._seq = itertools.count()
+        self._handles = itertools.count(1)
+        self._slot_of: dict[int, int] = {}
+        self._free_slots = list(range(cfg.max_voices - 1, -1, -1))
+        self._bus_names = {"master"}
+        self._scratch = np.zeros((cfg.block, 2), dtype=np.float32)
+        self._out = np.zeros((cfg.block, 2), dtype=np.float32)
+        self._fresh: list[int] = []
+        self.events: deque = deque(maxlen=4096)  # (kind, handle, frame) for telemetry: started/ended
+        self._render_times = np.zeros(1024, dtype=np.float64)
+        self._render_count = 0
+        self.counters = {"stale_handles": 0, "voices_dropped": 0, "voices_started": 0, "voices_ended": 0}
+
+    # ------------------------------------------------------------------ buses
+    def add_bus(self, spec: BusSpec) -> None:
+        """Add a bus under an existing parent (takes effect at the next block)."""
+        if spec.name in self._bus_names:
+            raise EngineError(f"bus '{spec.name}' already exists")
+        if spec.parent is None or spec.parent not in self._bus_names:
+            self._unknown_bus(spec.parent)
+        self._bus_names.add(spec.name)
+        self._post(("add_bus", spec))
+
+    def set_bus(
+        self,
+        name: str,
+        *,
+        gain_db: float | None = None,
+        lowpass_hz: Any = False,
+        highpass_hz: Any = False,
+        muted: bool | None = None,
+        reverb: ReverbSpec | None = None,
+    ) -> None:
+        """Change a bus's gain, filters, mute or reverb; ramps over one block."""
+        if name not in self._bus_names:
+            self._unknown_bus(name)
+        if gain_db is not None:
+            gain_db = _finite("gain_db", gain_db)
+            if not -120.0 <= gain_db <= 24.0:
+                raise EngineError(f"gain_db={gain_db}: must be within -120..24 dB")
+        if lowpass_hz not in (False, None):
+            lowpass_hz = _cutoff("lowpass_hz", lowpass_hz, self.sample_rate)
+        if highpass_hz not in (False, None):
+            highpass_hz = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
+        self._post(("set_bus", name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
+
+    def add_duck(self, spec: DuckSpec) -> None:
+        for name in (spec.source, spec.target):
+            if name not in self._bus_names:
+                self._unknown_bus(name)
+        self._post(("add_duck", spec))
+
+    def _unknown_bus(self, name: Any) -> None:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), sorted(self._bus_names), n=1)
+        hint = (
+            f" (did you mean '{close[0]}'?)"
+            if close
+            else f"; known buses: {', '.join(sorted(self._bus_names))}"
+        )
+        raise EngineError(f"unknown bus '{name}'{hint}")
+
+    # ------------------------------------------------------------------ voices
+    def play(
+        self,
+        sample: str,
+        *,
+        bus: str = "master",
+        gain_db: float = 0.0,
+        pitch: float = 1.0,
+        pan: float = 0.0,
+        loop: bool = False,
+        offset: float = 0.0,
+        start_frame: int | None = None,
+        fade_in: float = 0.0,
+        lowpass_hz: float | None = None,
+        highpass_hz: float | None = None,
+        sends: Mapping[str, float] | None = None,
+        priority: int = 0,
+        position: Sequence[float] | None = None,
+        velocity: Sequence[float] = (0.0, 0.0, 0.0),
+        min_distance: float = 1.0,
+        max_distance: float = 50.0,
+        rolloff: str | Sequence[Sequence[float]] = "inverse",
+        doppler: float = 0.0,
+        binaural: bool = False,
+    ) -> int:
+        """Start a voice; returns its handle at once (the voice starts at ``start_frame`` exactly)."""
+        smp = self.bank.index(sample)
+        if bus not in self._bus_names:
+            self._unknown_bus(bus)
+        g = _finite("gain_db", gain_db)
+        if g > 24.0:
+            raise EngineError(f"gain_db={g}: must be <= 24 dB")
+        pan = _finite("pan", pan)
+        if not -1.0 <= pan <= 1.0:
+            raise EngineError(f"pan={pan}: must be within -1 (left) .. 1 (right)")
+        offset = _finite("offset", offset)
+        if offset < 0:
+            raise EngineError(f"offset={offset}: must be >= 0 seconds")
+        fade_in = _finite("fade_in", fade_in)
+        if fade_in < 0:
+            raise EngineError(f"fade_in={fade_in}: must be >= 0 seconds")
+        if start_frame is not None and (not isinstance(start_frame, (int, np.integer)) or start_frame < 0):
+            raise EngineError(f"start_frame={start_frame!r}: must be a non-negative integer frame")
+        send_list = []
+        for name, db in (sends or {}).items():
+            if name not in self._bus_names:
+                self._unknown_bus(name)
+            send_list.append((name, db_to_gain(_finite(f"sends[{name}]", db))))
+        if len(send_list) > MAX_SENDS:
+            raise EngineError(f"sends: at most {MAX_SENDS} per voice, got {len(send_list)}")
+        spatial = position is not None
+        pos = _vec3("position", position) if spatial else (0.0, 0.0, 0.0)
+        vel = _vec3("velocity", velocity)
+        mind = _finite("min_distance", min_distance)
+        maxd = _finite("max_distance", max_distance)
+        roll_mode, roll_table = self._rolloff(rolloff, mind, maxd)
+        dop = _finite("doppler", doppler)
+        if not 0.0 <= dop <= 10.0:
+            raise EngineError(f"doppler={dop}: must be within 0 (off) .. 10")
+        handle = next(self._handles)
+        args = {
+            "smp": smp,
+            "bus": bus,
+            "gain": db_to_gain(g),
+            "pitch": _pitch(pitch),
+            "pan": pan,
+            "loop": bool(loop),
+            "offset": offset,
+            "fade_in": fade_in,
+            "lp": _cutoff("lowpass_hz", lowpass_hz, self.sample_rate),
+            "hp": _cutoff("highpass_hz", highpass_hz, self.sample_rate),
+            "sends": send_list,
+            "priority": int(priority),
+            "spatial": spatial,
+            "pos": pos,
+            "vel": vel,
+            "mind": mind,
+            "maxd": maxd,
+            "roll_mode": roll_mode,
+            "roll_table": roll_table,
+            "doppler": dop,
+            "binaural": bool(binaural) and spatial,
+        }
+        self._post(("play", handle, args), start_frame)
+        return handle
+
+    def set_voice(self, handle: int, *, at_frame: int | None = None, **changes: Any) -> None:
+        """Change a playing voice: gain_db, pitch, pan, lowpass_hz, highpass_hz, position, velocity, sends."""
+        clean: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "gain_db":
+                g = _finite(key, value)
+                if g > 24.0:
+                    raise EngineError(f"gain_db={g}: must be <= 24 dB")
+                clean["gain"] = db_to_gain(g)
+            elif key == "pitch":
+                clean["pitch"] = _pitch(value)
+            elif key == "pan":
+                p = _finite(key, value)
+                if not -1.0 <= p <= 1.0:
+                    raise EngineError(f"pan={p}: must be within -1 .. 1")
+                clean["pan"] = p
+            elif key in ("lowpass_hz", "highpass_hz"):
+                clean[key[:2]] = _cutoff(key, value, self.sample_rate)
+            elif key in ("position", "velocity"):
+                clean[key[:3]] = _vec3(key, value)
+            elif key == "sends":
+                clean["sends"] = {n: db_to_gain(_finite(f"sends[{n}]", v)) for n, v in value.items()}
+            else:
+                raise EngineError(
+                    f"set_voice: unknown field '{key}'; allowed: gain_db, pitch, pan, lowpass_hz,"
+                    " highpass_hz, position, velocity, sends"
+                )
+        self._post(("set", int(handle), clean), at_frame)
+
+    def stop(self, handle: int, release: float = 0.05, at_frame: int | None = None) -> None:
+        """Stop a voice at ``at_frame`` (default: next block) with a linear release in seconds."""
+        rel = _finite("release", release)
+        if rel < 0:
+            raise EngineError(f"release={rel}: must be >= 0 seconds")
+        self._post(("stop", int(handle), rel, at_frame), at_frame)
+
+    def set_listener(
+        self,
+        position: Sequence[float] = (0.0, 0.0, 0.0),
+        forward: Sequence[float] = (0.0, 0.0, -1.0),
+        up: Sequence[float] = (0.0, 1.0, 0.0),
+        velocity: Sequence[float] = (0.0, 0.0, 0.0),
+        at_frame: int | None = None,
+    ) -> None:
+        """Place the listener (OpenGL convention: -Z forward, +Y up). Forward and up are orthonormalised."""
+        p = np.array(_vec3("listener position", position))
+        f = np.array(_vec3("listener forward", forward))
+        u = np.array(_vec3("listener up", up))
+        v = np.array(_vec3("listener velocity", velocity))
+        fn = np.linalg.norm(f)
+        if fn < 1e-9:
+            raise EngineError("listener forward: must not be the zero vector")
+        f = f / fn
+        u = u - f * float(np.dot(u, f))
+        un = np.linalg.norm(u)
+        if un < 1e-9:
+            raise EngineError("listener up: must not be parallel to forward")
+        u = u / un
+        self._post(("listener", np.concatenate([p, f, u, v])), at_frame)
+
+    def is_playing(self, handle: int) -> bool:
+        return handle in self._slot_of or any(
+            c[0] == "play" and c[1] == handle for c in list(self._cmds) + [x[2] for x in self._future]
+        )
+
+    def voice_info(self, handle: int) -> dict | None:
+        """Playhead and state of a voice (for tests and telemetry; read from the render side)."""
+        slot = self._slot_of.get(handle)
+        if slot is None:
+            return None
+        I, F = self.voices.I, self.voices.F
+        return {
+            "slot": slot,
+            "state": {PLAYING: "playing", VIRTUAL: "virtual"}.get(int(I[slot, ST]), "free"),
+            "position_frames": float(F[slot, POS]),
+            "envelope": float(F[slot, ENV]),
+            "gain_left": float(F[slot, GL0]),
+            "gain_right": float(F[slot, GR0]),
+            "rate": float(F[slot, RATE0]),
+        }
+
+    # ------------------------------------------------------------------ render
+    def render(self, frames: int) -> np.ndarray:
+        """Render ``frames`` frames of stereo float32, limited to [-1, 1]."""
+        out = np.empty((frames, 2), dtype=np.float32)
+        self.render_into(out)
+        return out
+
+    def render_into(self, out: np.ndarray) -> None:
+        frames = out.shape[0]
+        done = 0
+        while done < frames:
+            n = min(self.block, frames - done)
+            self._render_block(n)
+            out[done : done + n] = self._out[:n]
+            done += n
+
+    def stats(self) -> dict:
+        I = self.voices.I
+        st = I[:, ST]
+        count = min(self._render_count, self._render_times.size)
+        times = self._render_times[:count]
+        block_ms = 1000.0 * self.block / self.sample_rate
+        p99 = float(np.percentile(times, 99)) * 1000 if count else 0.0
+        return {
+            "frame": self.frame,
+            "voices_real": int(np.count_nonzero(st == PLAYING)),
+            "voices_virtual": int(np.count_nonzero(st == VIRTUAL)),
+            "render_ms_mean": float(times.mean() * 1000) if count else 0.0,
+            "render_ms_p99": p99,
+            "cpu_load": (float(times.mean() * 1000) / block_ms) if count else 0.0,
+            **self.counters,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _post(self, cmd: tuple, at_frame: int | None = None) -> None:
+        if at_frame is not None:
+            if not isinstance(at_frame, (int, np.integer)) or at_frame < 0:
+                raise EngineError(f"at_frame={at_frame!r}: must be a non-negative integer frame")
+            self._cmds.append(("@", int(at_frame), cmd))
+        else:
+            self._cmds.append(cmd)
+
+    def _rolloff(self, rolloff: Any, mind: float, maxd: float) -> tuple[int, int]:
+        code, table_d, table_db = make_rolloff(rolloff, mind, maxd)
+        if code != ROLLOFF_CUSTOM:
+            return code, 0
+        if table_d.size > MAX_TABLE_POINTS:
+            raise EngineError(f"rolloff table: at most {MAX_TABLE_POINTS} points, got {table_d.size}")
+        key = (tuple(table_d), tuple(table_db))
+        if key not in self._rolloff_keys:
+            table = np.full((MAX_TABLE_POINTS, 2), np.nan)
+            table[: table_d.size, 0] = table_d
+            table[: table_d.size, 1] = table_db
+            self._rolloff_keys[key] = len(self._rolloff_keys) + 1
+            # Copy-on-write so the render thread never sees a half-written table.
+            self.rolloff_tables = np.concatenate([self.rolloff_tables, table[None]], axis=0)
+        return code, self._rolloff_keys[key]
+
+    def _drain(self, n: int) -> None:
+        end = self.frame + n
+        cmds = self._cmds
+        while cmds:
+            cmd = cmds.popleft()
+            if cmd[0] == "@":
+                _, at, inner = cmd
+                if at >= end:
+                    heapq.heappush(self._future, (at, next(self._seq), inner))
+                    continue
+                self._apply(inner, at)
+            else:
+                self._apply(cmd, None)
+        while self._future and self._future[0][0] < end:
+            at, _, inner = heapq.heappop(self._future)
+            self._apply(inner, at)
+
+    def _apply(self, cmd: tuple, at: int | None) -> None:
+        kind = cmd[0]
+        if kind == "play":
+            self._start_voice(cmd[1], cmd[2], at)
+        elif kind == "set":
+            self._set_voice(cmd[1], cmd[2])
+        elif kind == "stop":
+            slot = self._slot_of.get(cmd[1])
+            if slot is None:
+                self.counters["stale_handles"] += 1
+                return
+            I = self.voices.I
+            if I[slot, STOP] == -2:
+                return  # already releasing
+            I[slot, STOP] = max(self.frame, at if at is not None else self.frame)
+            self.voices.F[slot, RELEASE] = cmd[2] * self.sample_rate
+        elif kind == "listener":
+            self.listener = cmd[1]
+        elif kind == "add_bus":
+            self.buses.add(cmd[1])
+        elif kind == "set_bus":
+            _, name, gain_db, lp, hp, muted, reverb = cmd
+            self.buses.set(name, gain_db=gain_db, lowpass_hz=lp, highpass_hz=hp, muted=muted)
+            if reverb is not None:
+                self.buses.set_reverb(name, reverb)
+        elif kind == "add_duck":
+            self.buses.add_duck(cmd[1])
+
+    def _start_voice(self, handle: int, a: dict, at: int | None) -> None:
+        if not self._free_slots:
+            self.counters["voices_dropped"] += 1
+            return
+        slot = self._free_slots.pop()
+        vt = self.voices
+        I, F, P = vt.I, vt.F, vt.P
+        zero_state(F, I, vt.delay, slot)
+        off, frames, ch = self.bank.table[a["smp"]]
+        I[slot, ST] = PLAYING
+        I[slot, SMP] = a["smp"]
+        I[slot, OFS] = off
+        I[slot, LEN] = frames
+        I[slot, CH] = ch
+        I[slot, LOOP] = 1 if a["loop"] else 0
+        I[slot, LS] = 0
+        I[slot, LE] = frames
+        I[slot, BUS] = self.buses.index(a["bus"])
+        I[slot, START] = max(self.frame, at if at is not None else self.frame)
+        I[slot, STOP] = -1
+        I[slot, HANDLE] = handle
+        I[slot, BIN] = 1 if a["binaural"] else 0
+        I[slot, PRIO] = a["priority"]
+        I[slot, SPATIAL] = 1 if a["spatial"] else 0
+        I[slot, SEND0 : SEND0 + MAX_SENDS] = -1
+        P[slot, :] = 0.0
+        for s, (name, g) in enumerate(a["sends"]):
+            I[slot, SEND0 + s] = self.buses.index(name)
+            P[slot, P_SENDG + s] = g
+        start = a["offset"] * self.sample_rate
+        if start >= frames:
+            start = start % frames if a["loop"] else frames - 1
+        F[slot, POS] = start
+        if a["fade_in"] > 0:
+            F[slot, ENV] = 0.0
+            F[slot, ENVSTEP] = 1.0 / (a["fade_in"] * self.sample_rate)
+        else:
+            F[slot, ENV] = 1.0
+        P[slot, P_GAIN] = a["gain"]
+        P[slot, P_PAN] = a["pan"]
+        P[slot, P_PITCH] = a["pitch"]
+        P[slot, P_LP] = a["lp"]
+        P[slot, P_HP] = a["hp"]
+        P[slot, P_X : P_X + 3] = a["pos"]
+        P[slot, P_VX : P_VX + 3] = a["vel"]
+        P[slot, P_MIND] = a["mind"]
+        P[slot, P_MAXD] = a["maxd"]
+        P[slot, P_ROLLOFF] = a["roll_mode"]
+        P[slot, P_TABLE] = a["roll_table"]
+        P[slot, P_DOPPLER] = a["doppler"]
+        self._slot_of[handle] = slot
+        self._fresh.append(slot)
+        self.counters["voices_started"] += 1
+        self.events.append(("started", handle, int(I[slot, START])))
+
+    def _set_voice(self, handle: int, c: dict) -> None:
+        slot = self._slot_of.get(handle)
+        if slot is None:
+            self.counters["stale_handles"] += 1
+            return
+        P = self.voices.P
+        if "gain" in c:
+            P[slot, P_GAIN] = c["gain"]
+        if "pitch" in c:
+            P[slot, P_PITCH] = c["pitch"]
+        if "pan" in c:
+            P[slot, P_PAN] = c["pan"]
+        if "lp" in c:
+            P[slot, P_LP] = c["lp"]
+        if "hp" in c:
+            P[slot, P_HP] = c["hp"]
+        if "pos" in c:
+            P[slot, P_X : P_X + 3] = c["pos"]
+        if "vel" in c:
+            P[slot, P_VX : P_VX + 3] = c["vel"]
+        if "sends" in c:
+            I = self.voices.I
+            for name, g in c["sends"].items():
+                b = self.buses.index(name)
+                for s in range(MAX_SENDS):
+                    if I[slot, SEND0 + s] in (-1, b):
+                        I[slot, SEND0 + s] = b
+                        P[slot, P_SENDG + s] = g
+                        break
+
+    def _manage_voices(self) -> np.ndarray:
+        """Keep at most ``voice_limit`` voices real; returns slots that go virtual after this block."""
+        I, F = self.voices.I, self.voices.F
+        st = I[:, ST]
+        active = np.flatnonzero(st != FREE)
+        limit = self.config.voice_limit
+        if active.size <= limit:
+            back = active[st[active] == VIRTUAL]
+            self._devirtualise(back)
+            return active[:0]
+        aud = np.maximum(F[active, GL1], F[active, GR1]) * np.maximum(F[active, ENV], 1e-3)
+        order = np.lexsort((-aud, -I[active, PRIO]))
+        real, virt = active[order[:limit]], active[order[limit:]]
+        self._devirtualise(real[st[real] == VIRTUAL])
+        going = virt[st[virt] == PLAYING]
+        # Fade out over this block, then stop rendering (playhead keeps moving).
+        F[going, GL1] = 0.0
+        F[going, GR1] = 0.0
+        return going
+
+    def _devirtualise(self, slots: np.ndarray) -> None:
+        if slots.size == 0:
+            return
+        I, F = self.voices.I, self.voices.F
+        I[slots, ST] = PLAYING
+        F[slots, GL0] = 0.0  # fade back in over one block
+        F[slots, GR0] = 0.0
+        for f in (LPSL, LPSR, HPSL, HPSR):
+            F[slots, f] = 0.0
+
+    def _render_block(self, n: int) -> None:
+        t0 = time.perf_counter()
+        self._drain(n)
+        vt = self.voices
+        I, F = vt.I, vt.F
+        compute_targets(I, F, vt.P, self.listener, self.rolloff_tables, float(self.sample_rate))
+        if self._fresh:
+            fresh = np.array(self._fresh, dtype=np.int64)
+            for a, b in (
+                (RATE0, RATE1),
+                (GL0, GL1),
+                (GR0, GR1),
+                (LPA0, LPA1),
+                (HPA0, HPA1),
+                (DL0, DL1),
+                (DR0, DR1),
+            ):
+                F[fresh, a] = F[fresh, b]
+            for s in range(MAX_SENDS):
+                F[fresh, SND0 + 2 * s] = F[fresh, SND0 + 2 * s + 1]
+            self._fresh.clear()
+        going_virtual = self._manage_voices()
+        self.buses.reset_accumulators(n)
+        n_ended = render_voices(I, F, vt.delay, self.bank.data, self.buses.acc, self._scratch, self.frame, n)
+        if going_virtual.size:
+            live = going_virtual[I[going_virtual, ST] == PLAYING]
+            I[live, ST] = VIRTUAL
+        commit_ramps(I, F, MAX_SENDS)
+        if n_ended:
+            self._release_ended(n)
+        self.buses.process(n, self._out)
+        self.frame += n
+        self._render_times[self._render_count % self._render_times.size] = time.perf_counter() - t0
+        self._render_count += 1
+
+    def _release_ended(self, n: int) -> None:
+        I = self.voices.I
+        for slot in np.flatnonzero(I[:, ENDED]):
+            handle = int(I[slot, HANDLE])
+            I[slot, ENDED] = 0
+            if self._slot_of.get(handle) == slot:
+                del self._slot_of[handle]
+            self._free_slots.append(int(slot))
+            self.counters["voices_ended"] += 1
+            self.events.append(("ended", handle, self.frame + n))
+
+    def pending_commands(self) -> Iterable:
+        """Commands not yet applied (for diagnostics)."""
+        return list(self._cmds) + [c for _, _, c in self._future]

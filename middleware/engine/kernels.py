@@ -1,0 +1,397 @@
+"""The voice kernel: every playing voice of one block, in one compiled call.
+
+Why numba: the per-sample work (interpolated read, two one-pole filters, ramped gains, bus
+accumulation) is a serial recurrence per voice, which numpy cannot vectorise along time without
+one Python-level operation per voice. Compiled, one call renders all voices, and ``nogil=True``
+lets the device callback and the network thread run while it does (benchmarks/bench_engine.py).
+
+The kernel never allocates, never raises, and treats every voice independently, so its output for a
+voice does not depend on which other voices play.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .voices import (
+    BIN,
+    BL_A1,
+    BL_B0,
+    BL_B1,
+    BR_A1,
+    BR_B0,
+    BR_B1,
+    BUS,
+    CH,
+    DELAY_LEN,
+    DL0,
+    DL1,
+    DPOS,
+    DR0,
+    DR1,
+    ENDED,
+    ENV,
+    ENVSTEP,
+    FREE,
+    GL0,
+    GL1,
+    GR0,
+    GR1,
+    HPA0,
+    HPA1,
+    HPSL,
+    HPSR,
+    LE,
+    LEN,
+    LOOP,
+    LPA0,
+    LPA1,
+    LPSL,
+    LPSR,
+    LS,
+    MAX_SENDS,
+    OFS,
+    POS,
+    RATE0,
+    RATE1,
+    RELEASE,
+    SEND0,
+    SHL_X,
+    SHL_Y,
+    SHR_X,
+    SHR_Y,
+    SND0,
+    ST,
+    START,
+    STOP,
+    VIRTUAL,
+)
+
+STOP_RELEASING = -2  # I[:, STOP] once the stop frame has passed and the release runs
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _advance(pos: float, rate: float, loop: int, ls: int, le: int) -> float:
+    """Move a playhead; returns -1.0 when a one-shot runs off its end."""
+    pos += rate
+    if pos >= le:
+        if loop:
+            span = le - ls
+            while pos >= le:
+                pos -= span
+        else:
+            return -1.0
+    return pos
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def render_voices(I, F, delay, data, out, scratch, block_start, n):
+    """Mix every non-free voice into ``out[bus]`` for frames [block_start, block_start + n).
+
+    ``out`` is (n_buses, >= n, 2) float32 and is accumulated into (the caller zeroes it).
+    ``scratch`` is (>= n, 2) float32 workspace for voices with sends.
+    Returns the number of voices that ended in this block (their ``ENDED`` flag is set).
+    """
+    inv_n = 1.0 / n
+    n_ended = 0
+    for v in range(I.shape[0]):
+        st = I[v, ST]
+        if st == FREE:
+            continue
+        i0 = I[v, START] - block_start
+        if i0 >= n:
+            continue
+        if i0 < 0:
+            i0 = 0
+        stop = I[v, STOP]
+        i_stop = -1
+        if stop >= 0:
+            i_stop = stop - block_start
+            if i_stop < i0:
+                i_stop = i0
+            if i_stop >= n:
+                i_stop = -1
+        releasing = stop == STOP_RELEASING
+
+        pos = F[v, POS]
+        r0 = F[v, RATE0]
+        dr = (F[v, RATE1] - r0) * inv_n
+        env = F[v, ENV]
+        env_step = F[v, ENVSTEP]
+        loop = I[v, LOOP]
+        ls = I[v, LS]
+        le = I[v, LE]
+        ended = False
+
+        if st == VIRTUAL:
+            # Not rendered, but time goes on: playhead, fades and scheduled stops advance.
+            m = n - i0
+            rate = r0 + dr * 0.5 * (i0 + n)
+            if i_stop >= 0 or releasing:
+                ended = True
+            else:
+                env += env_step * m
+                if env >= 1.0:
+                    env = 1.0
+                    env_step = 0.0
+                pos += rate * m
+                if pos >= le:
+                    if loop:
+                        span = le - ls
+                        pos = ls + ((pos - ls) % span)
+                    else:
+                        ended = True
+            F[v, POS] = pos
+            F[v, ENV] = env
+            F[v, ENVSTEP] = env_step
+            if ended:
+                I[v, ST] = FREE
+                I[v, ENDED] = 1
+                n_ended += 1
+            continue
+
+        off = I[v, OFS]
+        ch = I[v, CH]
+        bus = I[v, BUS]
+        length = I[v, LEN]
+        gl0 = F[v, GL0]
+        dgl = (F[v, GL1] - gl0) * inv_n
+        gr0 = F[v, GR0]
+        dgr = (F[v, GR1] - gr0) * inv_n
+        lpa0 = F[v, LPA0]
+        dlpa = (F[v, LPA1] - lpa0) * inv_n
+        hpa0 = F[v, HPA0]
+        dhpa = (F[v, HPA1] - hpa0) * inv_n
+        lpl = F[v, LPSL]
+        lpr = F[v, LPSR]
+        hpl = F[v, HPSL]
+        hpr = F[v, HPSR]
+        has_sends = False
+        for s in range(MAX_SENDS):
+            if I[v, SEND0 + s] >= 0:
+                has_sends = True
+        binaural = I[v, BIN] == 1
+        dpos = I[v, DPOS]
+        dl0 = F[v, DL0]
+        ddl = (F[v, DL1] - dl0) * inv_n
+        dr0 = F[v, DR0]
+        ddr = (F[v, DR1] - dr0) * inv_n
+        blb0 = F[v, BL_B0]
+        blb1 = F[v, BL_B1]
+        bla1 = F[v, BL_A1]
+        brb0 = F[v, BR_B0]
+        brb1 = F[v, BR_B1]
+        bra1 = F[v, BR_A1]
+        shlx = F[v, SHL_X]
+        shly = F[v, SHL_Y]
+        shrx = F[v, SHR_X]
+        shry = F[v, SHR_Y]
+        last = i0
+        gstart = i0
+
+        if not binaural and env == 1.0 and env_step == 0.0 and i_stop < 0 and not releasing:
+            # Fast path (the common case): no envelope, no stop, no binaural in this block.
+            ob = out[bus]
+            stereo = ch == 2
+            for i in range(i0, n):
+                t = i + 1.0
+                idx = int(pos)
+                fr = pos - idx
+                j = idx + 1
+                if j >= le:
+                    j = ls if loop else idx
+                if stereo:
+                    a = data[off + 2 * idx]
+                    xl = a + fr * (data[off + 2 * j] - a)
+                    a = data[off + 2 * idx + 1]
+                    xr = a + fr * (data[off + 2 * j + 1] - a)
+                else:
+                    a = data[off + idx]
+                    xl = a + fr * (data[off + j] - a)
+                    xr = xl
+                lpa = lpa0 + dlpa * t
+                lpc = 1.0 - lpa
+                lpl = lpc * lpl + lpa * xl
+                lpr = lpc * lpr + lpa * xr
+                hpa = hpa0 + dhpa * t
+                hpc = 1.0 - hpa
+                hpl = hpc * hpl + hpa * lpl
+                hpr = hpc * hpr + hpa * lpr
+                ol = (lpl - hpl) * (gl0 + dgl * t)
+                orr = (lpr - hpr) * (gr0 + dgr * t)
+                ob[i, 0] += ol
+                ob[i, 1] += orr
+                if has_sends:
+                    scratch[i, 0] = ol
+                    scratch[i, 1] = orr
+                last = i + 1
+                pos += r0 + dr * t
+                if pos >= le:
+                    if loop:
+                        span = le - ls
+                        while pos >= le:
+                            pos -= span
+                    elif pos >= length:
+                        ended = True
+                        break
+            gstart = n  # the general loop below has nothing left to do
+
+        for i in range(gstart, n):
+            if i == i_stop:
+                rel = F[v, RELEASE]
+                releasing = True
+                if rel <= 1.0 or env <= 0.0:
+                    ended = True
+                    last = i
+                    break
+                env_step = -env / rel
+            env += env_step
+            if env >= 1.0:
+                env = 1.0
+                env_step = 0.0
+            elif env <= 0.0:
+                env = 0.0
+                if releasing or env_step < 0.0:
+                    ended = True
+                    last = i
+                    break
+            t = i + 1.0
+            # Interpolated read (linear); j is the next frame, wrapping inside a loop.
+            idx = int(pos)
+            fr = pos - idx
+            j = idx + 1
+            if j >= le:
+                j = ls if loop else idx
+            if ch == 1:
+                a = data[off + idx]
+                xl = a + fr * (data[off + j] - a)
+                xr = xl
+            else:
+                a = data[off + 2 * idx]
+                xl = a + fr * (data[off + 2 * j] - a)
+                a = data[off + 2 * idx + 1]
+                xr = a + fr * (data[off + 2 * j + 1] - a)
+            # One-pole low-pass (a = 1 bypasses) then one-pole high-pass as x - lowpass(x).
+            # Written as s = (1 - a) s + a x so the recurrence is one fused multiply-add long.
+            lpa = lpa0 + dlpa * t
+            lpc = 1.0 - lpa
+            lpl = lpc * lpl + lpa * xl
+            lpr = lpc * lpr + lpa * xr
+            hpa = hpa0 + dhpa * t
+            hpc = 1.0 - hpa
+            hpl = hpc * hpl + hpa * lpl
+            hpr = hpc * hpr + hpa * lpr
+            yl = (lpl - hpl) * env
+            yr = (lpr - hpr) * env
+            if binaural:
+                mono = 0.5 * (yl + yr)
+                delay[v, dpos] = mono
+                # Far-ear delay by fractional read behind the write index.
+                dl = dl0 + ddl * t
+                rp = dpos - dl
+                if rp < 0.0:
+                    rp += DELAY_LEN
+                k0 = int(rp)
+                fk = rp - k0
+                k1 = k0 + 1
+                if k1 >= DELAY_LEN:
+                    k1 = 0
+                ul = delay[v, k0] + fk * (delay[v, k1] - delay[v, k0])
+                dd = dr0 + ddr * t
+                rp = dpos - dd
+                if rp < 0.0:
+                    rp += DELAY_LEN
+                k0 = int(rp)
+                fk = rp - k0
+                k1 = k0 + 1
+                if k1 >= DELAY_LEN:
+                    k1 = 0
+                ur = delay[v, k0] + fk * (delay[v, k1] - delay[v, k0])
+                dpos += 1
+                if dpos >= DELAY_LEN:
+                    dpos = 0
+                # Head-shadow one-pole/one-zero per ear.
+                wl = blb0 * ul + blb1 * shlx - bla1 * shly
+                shlx = ul
+                shly = wl
+                wr = brb0 * ur + brb1 * shrx - bra1 * shry
+                shrx = ur
+                shry = wr
+                yl = wl
+                yr = wr
+            ol = yl * (gl0 + dgl * t)
+            orr = yr * (gr0 + dgr * t)
+            out[bus, i, 0] += ol
+            out[bus, i, 1] += orr
+            if has_sends:
+                scratch[i, 0] = ol
+                scratch[i, 1] = orr
+            last = i + 1
+            pos += r0 + dr * t
+            if pos >= le:
+                if loop:
+                    span = le - ls
+                    while pos >= le:
+                        pos -= span
+                else:
+                    if pos >= length:
+                        ended = True
+                        break
+
+        if has_sends and last > i0:
+            for s in range(MAX_SENDS):
+                sb = I[v, SEND0 + s]
+                if sb < 0:
+                    continue
+                g0 = F[v, SND0 + 2 * s]
+                dg = (F[v, SND0 + 2 * s + 1] - g0) * inv_n
+                for i in range(i0, last):
+                    g = g0 + dg * (i + 1.0)
+                    out[sb, i, 0] += scratch[i, 0] * g
+                    out[sb, i, 1] += scratch[i, 1] * g
+
+        F[v, POS] = pos
+        F[v, ENV] = env
+        F[v, ENVSTEP] = env_step
+        F[v, LPSL] = lpl
+        F[v, LPSR] = lpr
+        F[v, HPSL] = hpl
+        F[v, HPSR] = hpr
+        F[v, SHL_X] = shlx
+        F[v, SHL_Y] = shly
+        F[v, SHR_X] = shrx
+        F[v, SHR_Y] = shry
+        I[v, DPOS] = dpos
+        if releasing:
+            I[v, STOP] = STOP_RELEASING
+        if ended:
+            I[v, ST] = FREE
+            I[v, ENDED] = 1
+            n_ended += 1
+    return n_ended
+
+
+@njit(cache=True, nogil=True)
+def commit_ramps(I, F, n_sends):
+    """After a block: every ramp's end becomes the next block's start."""
+    for v in range(I.shape[0]):
+        if I[v, ST] == FREE:
+            continue
+        F[v, RATE0] = F[v, RATE1]
+        F[v, GL0] = F[v, GL1]
+        F[v, GR0] = F[v, GR1]
+        F[v, LPA0] = F[v, LPA1]
+        F[v, HPA0] = F[v, HPA1]
+        F[v, DL0] = F[v, DL1]
+        F[v, DR0] = F[v, DR1]
+        for s in range(n_sends):
+            F[v, SND0 + 2 * s] = F[v, SND0 + 2 * s + 1]
+
+
+def zero_state(F: np.ndarray, I: np.ndarray, delay: np.ndarray, v: int) -> None:
+    """Reset a slot's render state before a new voice uses it (control side, not the kernel)."""
+    F[v, :] = 0.0
+    delay[v, :] = 0.0
+    I[v, ENDED] = 0
+    I[v, DPOS] = 0
