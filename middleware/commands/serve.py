@@ -1,0 +1,112 @@
+"""``soundscape serve SCENE.yaml``: run the daemon a game talks to over ZeroMQ."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "serve"
+HELP = "run the daemon: load a scene, listen for game messages (ZeroMQ), play audio"
+DESCRIPTION = (
+    "Load SCENE.yaml, open a ROUTER socket for commands (--bind) and a PUB socket for telemetry "
+    "(--pub), start audio, and print where it listens. Stops cleanly on Ctrl-C / SIGTERM (fade out, "
+    "close the device). Binds to loopback unless told otherwise; use --curve-secret and --allow-keys "
+    "to encrypt and authenticate clients on a LAN. The protocol is in docs/protocol.md."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scene", nargs="?", metavar="SCENE.yaml", help="scene to play (omit with --recording)"
+    )
+    parser.add_argument("--bind", default="tcp://127.0.0.1:5570", help="command socket (default %(default)s)")
+    parser.add_argument(
+        "--pub", default="tcp://127.0.0.1:5571", help="telemetry socket (default %(default)s)"
+    )
+    parser.add_argument("--device", help="playback device name (substring match)")
+    parser.add_argument("--backend", help="miniaudio backend, e.g. 'null' for no sound (default: auto)")
+    parser.add_argument("--block", type=int, default=256, help="engine block in frames (default %(default)s)")
+    parser.add_argument(
+        "--lookahead", type=int, default=2, help="blocks rendered ahead of the device (default %(default)s)"
+    )
+    parser.add_argument("--period", type=int, help="device period in frames (default: the sink's)")
+    parser.add_argument(
+        "--schedule-latency",
+        type=float,
+        default=0.05,
+        metavar="S",
+        help="offset added when a client's game clock is anchored, seconds (default %(default)s)",
+    )
+    parser.add_argument("--max-instances", type=int, default=4096, help="live event instances at most")
+    parser.add_argument(
+        "--max-scheduled", type=int, default=4096, help="pending timestamped commands at most"
+    )
+    parser.add_argument(
+        "--max-message-bytes", type=int, default=256 * 1024, help="ZMQ_MAXMSGSIZE (default %(default)s)"
+    )
+    parser.add_argument(
+        "--curve-secret", metavar="FILE", help="server certificate (zmq.auth) with secret key"
+    )
+    parser.add_argument("--allow-keys", metavar="DIR", help="folder of allowed client public certificates")
+    parser.add_argument(
+        "--recording",
+        action="store_true",
+        help="serve the built-in recording scene (beeps on trigger; for tests and client conformance)",
+    )
+    parser.add_argument(
+        "--record", metavar="FILE", help="with --recording: append every decoded call as JSON"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..daemon import DaemonOptions, run_daemon
+    from ..errors import SceneError
+
+    if args.scene is None and not args.recording:
+        raise SceneError("serve: give a SCENE.yaml (or --recording for the built-in test scene)")
+    opts = DaemonOptions(
+        scene=None if args.recording else args.scene,
+        bind=args.bind,
+        pub=args.pub,
+        device=args.device,
+        backend=args.backend,
+        block=args.block,
+        lookahead_blocks=args.lookahead,
+        period_frames=args.period,
+        seed=args.seed,
+        schedule_latency=args.schedule_latency,
+        max_instances=args.max_instances,
+        max_scheduled=args.max_scheduled,
+        max_message_bytes=args.max_message_bytes,
+        curve_secret=args.curve_secret,
+        allow_keys=args.allow_keys,
+        record=args.record,
+    )
+
+    def ready(server, info) -> None:
+        scene = info["scene"].get("name", "")
+        if args.json:
+            line = {
+                "bind": server.bind_endpoint,
+                "pub": server.pub_endpoint,
+                "scene": scene,
+                "backend": info["backend"],
+                "pid": info["pid"],
+            }
+            print(json.dumps(line), flush=True)
+        else:
+            curve = " (CURVE)" if args.curve_secret else ""
+            print(
+                f"soundscape: serving scene {scene!r}{curve}: commands on {server.bind_endpoint}, "
+                f"telemetry on {server.pub_endpoint}, audio on {info['backend']} "
+                f"({info['sample_rate']} Hz, block {info['block']}). Ctrl-C to stop.",
+                flush=True,
+            )
+
+    final = run_daemon(opts, on_ready=ready)
+    under = final.get("underruns", "?")
+    print(f"soundscape: stopped after {final.get('frame', 0)} frames, {under} underruns", file=sys.stderr)
+    return 0

@@ -1,0 +1,178 @@
+"""The soundscape daemon: a network process (this one) and an audio process (spawned).
+
+``run_daemon`` starts the audio process, waits until it plays, serves the ROUTER/PUB sockets in
+the calling thread until SIGINT/SIGTERM (or ``stop``), then asks the audio process to fade out,
+close the device and report its final counters. See docs/protocol.md for why two processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from .. import __version__
+from ..errors import DeviceError, ProtocolError, SceneError, SoundscapeError
+from ..transport import protocol as P
+from ..transport.server import Server
+from .audio import audio_main
+
+
+@dataclass
+class DaemonOptions:
+    scene: str | None = None  # None: the built-in recording scene (tests, conformance)
+    bind: str = "tcp://127.0.0.1:5570"
+    pub: str = "tcp://127.0.0.1:5571"
+    device: str | None = None
+    backend: str | None = None
+    block: int = 256
+    lookahead_blocks: int = 2
+    period_frames: int | None = None
+    sample_rate: int = 48000
+    seed: int = 0
+    schedule_latency: float = 0.05
+    max_schedule_ahead: float = 60.0
+    max_scheduled: int = 4096
+    max_instances: int = 4096
+    max_message_bytes: int = P.DEFAULT_MAX_MESSAGE_BYTES
+    curve_secret: str | None = None  # a zmq certificate file with a secret key
+    allow_keys: str | None = None  # a folder of allowed clients' public certificate files
+    record: str | None = None
+    fade_out: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _curve(opts: DaemonOptions) -> tuple[tuple[bytes, bytes] | None, Any]:
+    if opts.curve_secret is None:
+        if opts.allow_keys is not None:
+            raise ProtocolError("--allow-keys needs --curve-secret (the server's own key pair)")
+        return None, None
+    import zmq.auth
+    from zmq.auth.thread import ThreadAuthenticator
+
+    if opts.allow_keys is None or not Path(opts.allow_keys).is_dir():
+        raise ProtocolError(f"--allow-keys={opts.allow_keys!r}: must be a folder of allowed public key files")
+    try:
+        public, secret = zmq.auth.load_certificate(opts.curve_secret)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(
+            f"--curve-secret={opts.curve_secret!r}: cannot read a certificate ({exc})"
+        ) from exc
+    if not secret:
+        raise ProtocolError(f"--curve-secret={opts.curve_secret!r}: the file has no secret key")
+    return (public, secret), ThreadAuthenticator
+
+
+def run_daemon(
+    opts: DaemonOptions,
+    on_ready: Callable[[Server, dict[str, Any]], None] | None = None,
+    install_signals: bool = True,
+) -> dict[str, Any]:
+    """Run until SIGINT/SIGTERM; return the audio process's final counters."""
+    if opts.scene is not None and not Path(opts.scene).is_file():
+        raise SceneError(f"scene={opts.scene!r}: no such file")
+    curve_secret, authenticator_cls = _curve(opts)
+    tmp = tempfile.mkdtemp(prefix="soundscape-")
+    link_out = f"ipc://{tmp}/control"
+    link_in = f"ipc://{tmp}/back"
+    ctx = zmq.Context()
+    auth = None
+    if authenticator_cls is not None:
+        auth = authenticator_cls(ctx)
+        auth.start()
+        auth.configure_curve(domain="*", location=str(Path(opts.allow_keys).resolve()))
+    scene_root = Path(opts.scene).resolve().parent if opts.scene else None
+    try:
+        server = Server(
+            ctx,
+            bind=opts.bind,
+            pub=opts.pub,
+            link_out=link_out,
+            link_in=link_in,
+            scene_root=scene_root,
+            max_message_bytes=opts.max_message_bytes,
+            curve_secret=curve_secret,
+            max_instances=opts.max_instances,
+            daemon_version=__version__,
+        )
+    except zmq.ZMQError as exc:
+        ctx.destroy(linger=0)
+        raise DeviceError(f"cannot listen on {opts.bind} / {opts.pub}: {exc.strerror}") from exc
+    audio_opts = {
+        "scene": str(Path(opts.scene).resolve()) if opts.scene else None,
+        "control_addr": link_out,
+        "back_addr": link_in,
+        "device": opts.device,
+        "backend": opts.backend,
+        "block": opts.block,
+        "lookahead_blocks": opts.lookahead_blocks,
+        "period_frames": opts.period_frames,
+        "sample_rate": opts.sample_rate,
+        "seed": opts.seed,
+        "schedule_latency": opts.schedule_latency,
+        "max_schedule_ahead": opts.max_schedule_ahead,
+        "max_scheduled": opts.max_scheduled,
+        "record": opts.record,
+        "fade_out": opts.fade_out,
+        **opts.extra,
+    }
+    proc = multiprocessing.get_context("spawn").Process(
+        target=audio_main, args=(audio_opts,), name="soundscape-audio", daemon=True
+    )
+    stop_flag = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop_flag.set()
+        server.stop()
+
+    old = {}
+    if install_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, on_signal)
+    final: dict[str, Any] = {}
+    try:
+        proc.start()
+        ready = server.wait_ready(120.0)
+        if "failed" in ready:
+            f = ready["failed"]
+            detail = "".join("\n  " + e for e in f.get("errors", []))
+            if f.get("type") == "SceneError":
+                raise SceneError(f"{f['message']}{detail}", f.get("errors"))
+            raise SoundscapeError(f"audio process failed to start: {f['type']}: {f['message']}{detail}")
+        if on_ready is not None:
+            on_ready(server, ready)
+        if not stop_flag.is_set():
+            server.run()
+        server.send_shutdown()
+        final = server.wait_bye(5.0 + opts.fade_out) or {}
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        proc.join(timeout=5.0)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=2.0)
+        server.close()
+        if auth is not None:
+            auth.stop()
+        ctx.destroy(linger=0)
+        for name in ("control", "back"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{tmp}/{name}")
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+        sys.stderr.flush()
+    return final
+
+
+__all__ = ["DaemonOptions", "run_daemon"]

@@ -1,0 +1,444 @@
+"""The audio process: scene runtime + engine + device, fed by compact per-block updates.
+
+Why a process of its own (see docs/protocol.md, "Process layout"): pyminiaudio's device callback
+is Python code and needs the GIL every period. Decoding and validating 10k-100k messages per second
+is pure-Python work that would hold the GIL for most of each period, so it lives in the network
+process. This process only runs three threads:
+
+* the device callback (copies rendered frames out of a ring, see ``sinks/device.py``);
+* the render thread, which before each engine block drains the control socket (already validated,
+  already coalesced commands), applies them to the runtime, ticks it and renders. Applying commands
+  here, on the render thread, is what makes a ``batch`` land in one block and needs no locks;
+* the main thread, which every 0.1 s sends audio statistics back and turns trigger frames into the
+  wall-clock time at which their first sample left the device callback (``instance_out``).
+
+Link format (msgpack, internal, may change with the daemon): the network process PUSHes a list of
+commands ``[op, client, t, body]``; this process PUSHes ``[kind, payload]`` back.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import zmq
+
+from ..config import EngineConfig
+from ..errors import ProtocolError, SoundscapeError
+
+STATS_INTERVAL = 0.1  # seconds between audio statistics sent to the network process
+SCENE_TELEMETRY_BLOCKS = 19  # ~0.1 s at 256 frames / 48 kHz
+MAX_DRAIN_PACKETS = 64  # packets applied per block at most (the rest waits one block: bounded work)
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+class AudioSide:
+    """Owns the engine, the runtime and the sink; implements ``Renderable`` for the sink.
+
+    ``schedule_latency`` (seconds) is the fixed offset added when a client's game clock is anchored
+    (its first timestamped message maps to ``next block + latency``); it absorbs network jitter so
+    that timestamped messages keep their relative timing to the sample.
+    """
+
+    def __init__(self, opts: dict[str, Any], ctx: zmq.Context) -> None:
+        self.opts = opts
+        self.config = EngineConfig(
+            sample_rate=int(opts.get("sample_rate", 48000)),
+            block=int(opts.get("block", 256)),
+            lookahead_blocks=int(opts.get("lookahead_blocks", 2)),
+            seed=int(opts.get("seed", 0)),
+        )
+        from ..engine import Engine
+
+        self.engine = Engine(self.config)
+        self.sr = self.config.sample_rate
+        self.block = self.config.block
+        self.rt = self._make_runtime(opts.get("scene"))
+        self.pull = ctx.socket(zmq.PULL)
+        self.pull.setsockopt(zmq.LINGER, 0)
+        self.pull.setsockopt(zmq.RCVHWM, 10_000)
+        self.pull.bind(opts["control_addr"])
+        self.push_render = ctx.socket(zmq.PUSH)  # render thread's own socket (sockets are not thread-safe)
+        self.push_main = ctx.socket(zmq.PUSH)
+        for s in (self.push_render, self.push_main):
+            s.setsockopt(zmq.LINGER, 500)
+            s.setsockopt(zmq.SNDHWM, 10_000)
+            s.connect(opts["back_addr"])
+        self.latency_frames = round(float(opts.get("schedule_latency", 0.05)) * self.sr)
+        self.max_ahead_frames = int(float(opts.get("max_schedule_ahead", 60.0)) * self.sr)
+        self.max_scheduled = int(opts.get("max_scheduled", 4096))
+        self.anchors: dict[int, tuple[float, int]] = {}
+        self.scheduled: list[int] = []  # heap of future frames of scheduled commands (for the cap)
+        self.c2r: dict[int, int] = {}  # client-visible instance id -> runtime instance id
+        self.r2c: dict[int, int] = {}
+        self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
+        self.shutdown = threading.Event()
+        self.loads: deque = deque()  # load_scene requests, render thread -> main thread
+        self.reloads: deque = deque()  # loaded definitions, main thread -> render thread
+        self.counters = {
+            "commands": 0,
+            "packets": 0,
+            "late": 0,
+            "rejected": 0,
+            "scheduled_dropped": 0,
+            "pub_dropped": 0,
+        }
+        self._blocks = 0
+        self._update_error = ""
+        self.sink: Any = None
+
+    # ------------------------------------------------------------------------------ runtime
+    def _make_runtime(self, scene: str | None) -> Any:
+        if scene is None:
+            from .recording import RecordingRuntime
+
+            return RecordingRuntime(
+                None, self.engine, seed=self.config.seed, record_path=self.opts.get("record")
+            )
+        scene_def = self._load(scene)
+        from ..scene.runtime import SceneRuntime
+
+        return SceneRuntime(scene_def, self.engine, seed=self.config.seed)
+
+    @staticmethod
+    def _load(path: str) -> Any:
+        from ..scene import load_scene
+
+        return load_scene(path)
+
+    # ------------------------------------------------------------------------ render thread
+    def render(self, frames: int) -> np.ndarray:
+        """Called by the sink's render thread once per block: apply, tick, render, report."""
+        if self.reloads:
+            self._swap_reloads()
+        self._drain()
+        try:
+            self.rt.update(frames)
+        except Exception as exc:  # keep playing; report once per distinct failure
+            text = f"{type(exc).__name__}: {exc}"
+            if text != self._update_error:
+                self._update_error = text
+                self._send_render(["pub", [["error", {"code": "internal", "message": f"update: {text}"}]]])
+        out = self.engine.render(frames)
+        self._blocks += 1
+        self._forward_events()
+        if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
+            try:
+                self._send_render(["scene", self.rt.telemetry()])
+            except Exception as exc:
+                self._send_render(["scene", {"error": repr(exc)}])
+        return out
+
+    def _send_render(self, obj: Any) -> None:
+        try:
+            self.push_render.send(_pack(obj), zmq.NOBLOCK)
+        except zmq.Again:
+            self.counters["pub_dropped"] += 1
+
+    def _drain(self) -> None:
+        pull = self.pull
+        now = self.engine.frame
+        heap = self.scheduled
+        while heap and heap[0] <= now:
+            heapq.heappop(heap)
+        for _ in range(MAX_DRAIN_PACKETS):
+            try:
+                data = pull.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self.counters["packets"] += 1
+            for cmd in msgpack.unpackb(data, raw=False):
+                self._apply(cmd)
+
+    def _apply(self, cmd: list) -> None:
+        op, client, t, body = cmd
+        self.counters["commands"] += 1
+        try:
+            if op == "sync":
+                if t is not None:
+                    self.anchors[client] = (t, self.engine.frame + self.latency_frames)
+                self._send_render(["reply", body, True, {"frame": self.engine.frame, "sample_rate": self.sr}])
+                return
+            if op == "load_scene":
+                self._load_scene(body)
+                return
+            if op == "shutdown":
+                self.shutdown.set()
+                return
+            if op == "forget":
+                self.anchors.pop(client, None)
+                return
+            at = None if t is None else self._at_frame(client, t)
+            if op == "batch":
+                for sub_op, fields in body:
+                    self._apply_one(sub_op, fields, at, client)
+            else:
+                self._apply_one(op, body, at, client)
+        except Exception as exc:
+            self.counters["rejected"] += 1
+            code = exc.code if isinstance(exc, ProtocolError) else "rejected"
+            where = exc.where if isinstance(exc, ProtocolError) else None
+            if not isinstance(exc, SoundscapeError):
+                code = "internal"
+                traceback.print_exc(file=sys.stderr)
+            self._send_render(
+                [
+                    "pub",
+                    [
+                        [
+                            "error",
+                            {"re": op, "code": code, "field": where, "message": str(exc), "client": client},
+                        ]
+                    ],
+                ]
+            )
+
+    def _at_frame(self, client: int, t: float) -> int | None:
+        """Map a client's game time to an engine frame (anchored at its first timestamp)."""
+        nxt = self.engine.frame
+        anchor = self.anchors.get(client)
+        if anchor is None:
+            anchor = self.anchors[client] = (t, nxt + self.latency_frames)
+        frame = anchor[1] + round((t - anchor[0]) * self.sr)
+        if frame < nxt:
+            self.counters["late"] += 1
+            return None
+        if frame - nxt > self.max_ahead_frames:
+            raise ProtocolError(
+                f"t={t}: {((frame - nxt) / self.sr):.1f} s ahead of now; at most "
+                f"{self.max_ahead_frames / self.sr:.0f} s (send sync with t to re-anchor your clock)",
+                code="out_of_range",
+                where="t",
+            )
+        if frame >= nxt + self.block:
+            if len(self.scheduled) >= self.max_scheduled:
+                self.counters["scheduled_dropped"] += 1
+                raise ProtocolError(
+                    f"{len(self.scheduled)} scheduled commands pending: at most {self.max_scheduled}",
+                    code="limit",
+                    where="t",
+                )
+            heapq.heappush(self.scheduled, frame)
+        return frame
+
+    def _apply_one(self, op: str, f: dict, at: int | None, client: int) -> None:
+        rt = self.rt
+        if op == "object":
+            rt.set_object(f["name"], f["position"], f.get("forward"), f.get("velocity"), at_frame=at)
+        elif op == "set_param":
+            rt.set_param(f["name"], f["value"], at_frame=at)
+        elif op == "listener":
+            rt.set_listener(f["position"], f["forward"], f["up"], f["velocity"], at_frame=at)
+        elif op == "trigger":
+            ciid = f["instance"]
+            try:
+                riid = rt.trigger(
+                    f["event"],
+                    position=f.get("position"),
+                    params=f.get("params"),
+                    object=f.get("object"),
+                    at_frame=at,
+                )
+            except Exception:
+                self._send_render(
+                    [
+                        "pub",
+                        [["instance_ended", {"instance": ciid, "event": f["event"], "reason": "rejected"}]],
+                    ]
+                )
+                raise
+            self.c2r[ciid] = riid
+            self.r2c[riid] = ciid
+            self.out_pending.append((ciid, f["event"], self.engine.frame if at is None else at))
+        elif op == "stop":
+            riid = self.c2r.get(f["instance"])
+            if riid is None:
+                raise ProtocolError(
+                    f"stop: instance {f['instance']} is not playing", "unknown_name", "instance"
+                )
+            rt.stop(riid, release=f["release"], at_frame=at)
+        elif op == "set_state":
+            rt.set_state(f["group"], f["value"], at_frame=at)
+        elif op == "set_switch":
+            rt.set_switch(f["group"], f["value"], object=f.get("object"), at_frame=at)
+        elif op == "snapshot":
+            rt.snapshot(f["name"], f["on"], at_frame=at)
+        else:
+            raise ProtocolError(f"audio process: unknown op {op!r}", "internal", "type")
+
+    def _load_scene(self, body: dict) -> None:
+        # Parsing YAML and decoding assets must not happen on the render thread: the main thread
+        # loads, then hands the definition back to be swapped in at a block boundary.
+        self.loads.append(body)
+
+    def _swap_reloads(self) -> None:
+        while self.reloads:
+            token, new_def = self.reloads.popleft()
+            try:
+                self.rt.reload(new_def)
+            except SoundscapeError as exc:
+                self._send_render(["reply", token, False, {"code": "scene_error", "message": str(exc)}])
+                continue
+            self._send_render(["reply", token, True, {"scene": self.rt.describe()}])
+
+    def load_pending(self) -> None:
+        """Main thread: load requested scene files, queue them for the render thread."""
+        while self.loads:
+            body = self.loads.popleft()
+            try:
+                new_def = self._load(body["path"])
+            except SoundscapeError as exc:
+                errors = [str(e) for e in getattr(exc, "errors", [])][:20]
+                reply = {"code": "scene_error", "message": str(exc), "errors": errors}
+                self.push_main.send(_pack(["reply", body["token"], False, reply]))
+                continue
+            self.reloads.append((body["token"], new_def))
+
+    def _forward_events(self) -> None:
+        events = self.rt.events
+        if not events:
+            return
+        out = []
+        r2c = self.r2c
+        while events:
+            topic, payload = events.popleft()
+            if isinstance(payload, dict) and "instance" in payload:
+                riid = payload["instance"]
+                ciid = r2c.get(riid, riid)
+                payload = {**payload, "instance": ciid}
+                if topic == "instance_ended":
+                    r2c.pop(riid, None)
+                    self.c2r.pop(ciid, None)
+            out.append([topic, payload])
+        self._send_render(["pub", out])
+
+    # --------------------------------------------------------------------------- main thread
+    def _resolve_outputs(self) -> list:
+        """Turn (instance, frame) into the perf_counter_ns at which that frame left the callback."""
+        sink = self.sink
+        if not self.out_pending or sink is None:
+            return []
+        played, _ = sink.clock()
+        period = sink.period_frames
+        stamps = sink.callback_timestamps()
+        n_cb = played // period
+        first_cb = n_cb - len(stamps)
+        out = []
+        while self.out_pending and self.out_pending[0][2] < played:
+            ciid, event, frame = self.out_pending.popleft()
+            k = frame // period
+            if k < first_cb:
+                continue
+            t_ns = int(stamps[k - first_cb]) + int((frame - k * period) * 1e9 / self.sr)
+            out.append(["instance_out", {"instance": ciid, "event": event, "frame": frame, "t_ns": t_ns}])
+        return out
+
+    def audio_stats(self) -> dict[str, Any]:
+        s = dict(self.sink.stats()) if self.sink is not None else {}
+        s.update(self.engine.stats())
+        s.update(self.counters)
+        s["scheduled_pending"] = len(self.scheduled)
+        s["instances_mapped"] = len(self.c2r)
+        return s
+
+    def fade_out(self, seconds: float) -> None:
+        """Ramp master down over ``seconds`` (in steps of one block ramp each), then wait for it to play."""
+        steps = max(1, int(seconds / 0.01))
+        for i in range(1, steps + 1):
+            gain = -80.0 * i / steps
+            try:
+                self.engine.set_bus("master", gain_db=gain)
+            except Exception:
+                return
+            time.sleep(seconds / steps)
+        time.sleep(2 * (self.sink.target_frames if self.sink else 0) / self.sr)
+
+
+def audio_main(opts: dict[str, Any]) -> None:
+    """Entry point of the audio process (spawned by the daemon)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the network process decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
+    ctx = zmq.Context()
+    try:
+        side = AudioSide(opts, ctx)
+    except BaseException as exc:
+        push = ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(opts["back_addr"])
+        errors = [str(e) for e in getattr(exc, "errors", [])][:50]
+        push.send(_pack(["failed", {"message": f"{exc}", "type": type(exc).__name__, "errors": errors}]))
+        push.close()
+        ctx.term()
+        return
+    from ..sinks import DeviceSink
+
+    backend = opts.get("backend")
+    side.sink = DeviceSink(
+        side,
+        device_name=opts.get("device"),
+        backend=backend,
+        period_frames=opts.get("period_frames"),
+    )
+    side.sink.start()
+    st = side.sink.stats()
+    side.push_main.send(
+        _pack(
+            [
+                "ready",
+                {
+                    "scene": side.rt.describe(),
+                    "sample_rate": side.sr,
+                    "block": side.block,
+                    "backend": st["backend"],
+                    "fell_back_to_null": st["fell_back_to_null"],
+                    "period_frames": st["period_frames"],
+                    "lookahead_blocks": st["lookahead_blocks"],
+                    "pid": os.getpid(),
+                },
+            ]
+        )
+    )
+    next_stats = time.monotonic()
+    try:
+        while not side.shutdown.is_set():
+            side.shutdown.wait(0.01)
+            side.load_pending()
+            outs = side._resolve_outputs()
+            if outs:
+                side.push_main.send(_pack(["pub", outs]))
+            now = time.monotonic()
+            if now >= next_stats:
+                next_stats = now + STATS_INTERVAL
+                side.push_main.send(_pack(["audio", side.audio_stats()]))
+            if os.getppid() != parent:  # the network process died: stop rather than play forever
+                break
+        side.fade_out(float(opts.get("fade_out", 0.1)))
+    finally:
+        final = side.audio_stats()
+        side.sink.stop()
+        close = getattr(side.rt, "close", None)
+        if close is not None:
+            close()
+        side.push_main.send(_pack(["bye", final]))
+        for s in (side.pull, side.push_render, side.push_main):
+            s.close()
+        ctx.term()
+        sys.stderr.flush()
+
+
+def scene_root(path: str | None) -> Path | None:
+    return None if path is None else Path(path).resolve().parent

@@ -1,0 +1,131 @@
+"""A scene runtime that records what it is told and beeps on triggers: for tests and conformance.
+
+It has the same interface as ``middleware.scene.runtime.SceneRuntime`` (one method per protocol
+message), a fixed catalogue (:data:`CATALOG`) and no scene file. Each call is appended to
+``calls`` and, when a path is given, written as one JSON line, so a conformance suite can compare
+what several client bindings made the daemon decode (values, types, order). A ``trigger`` plays a
+short tone through the real engine at the requested frame, so event-to-sound latency can be
+measured without any scene.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from ..errors import EngineError
+
+CATALOG: dict[str, Any] = {
+    "name": "recording",
+    "parameters": {
+        "intensity": {"min": 0.0, "max": 1.0, "default": 0.0},
+        "speed": {"min": 0.0, "max": 100.0, "default": 0.0},
+    },
+    "states": {"weather": ["clear", "rain", "storm"], "area": ["forest", "cave"]},
+    "switches": {"surface": ["grass", "gravel", "wood"]},
+    "events": ["ping", "hum", "stinger"],
+    "snapshots": ["underwater"],
+    "objects": [],
+}
+
+_TONE_SECONDS = {"ping": 0.05, "stinger": 0.3, "hum": 2.0}
+
+
+class RecordingRuntime:
+    """Record every call; play a tone per trigger; report instance start/end events."""
+
+    def __init__(self, scene_def: Any, engine: Any, seed: int = 0, record_path: str | None = None) -> None:
+        self.engine = engine
+        self.calls: deque = deque(maxlen=100_000)
+        self.events: deque = deque(maxlen=4096)
+        self._file = open(record_path, "a", encoding="utf-8") if record_path else None  # noqa: SIM115
+        self._voices: dict[int, tuple[int, int]] = {}  # instance -> (engine handle, start frame)
+        self._next = 1
+        sr = engine.config.sample_rate
+        for name, seconds in _TONE_SECONDS.items():
+            n = int(sr * seconds)
+            t = np.arange(n) / sr
+            env = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.002)  # 2 ms edges: no clicks
+            engine.bank.add(name, (0.25 * env * np.sin(2 * np.pi * 880.0 * t)).astype(np.float32))
+        self.params = {k: v["default"] for k, v in CATALOG["parameters"].items()}
+
+    def _rec(self, method: str, **kwargs: Any) -> None:
+        entry = {"call": method, **kwargs}
+        self.calls.append(entry)
+        if self._file is not None:
+            self._file.write(json.dumps(entry, default=list) + "\n")
+
+    def set_param(self, name: str, value: float, at_frame: int | None = None) -> None:
+        if name not in self.params:
+            raise EngineError(f"set_param: unknown parameter {name!r}")
+        self.params[name] = value
+        self._rec("set_param", name=name, value=value, at_frame=at_frame)
+
+    def set_state(self, group: str, value: str, at_frame: int | None = None) -> None:
+        self._rec("set_state", group=group, value=value, at_frame=at_frame)
+
+    def set_switch(
+        self, group: str, value: str, object: str | None = None, at_frame: int | None = None
+    ) -> None:
+        self._rec("set_switch", group=group, value=value, object=object, at_frame=at_frame)
+
+    def trigger(
+        self,
+        event: str,
+        position: Any = None,
+        params: dict | None = None,
+        object: str | None = None,
+        at_frame: int | None = None,
+    ) -> int:
+        iid = self._next
+        self._next += 1
+        self._rec("trigger", event=event, position=position, params=params, object=object, at_frame=at_frame)
+        handle = self.engine.play(event, start_frame=at_frame, loop=event == "hum")
+        self._voices[iid] = (handle, at_frame if at_frame is not None else self.engine.frame)
+        self.events.append(("instance_started", {"instance": iid, "event": event}))
+        return iid
+
+    def stop(self, iid: int, release: bool = True, at_frame: int | None = None) -> None:
+        self._rec("stop", instance=iid, release=release, at_frame=at_frame)
+        voice = self._voices.get(iid)
+        if voice is not None:
+            self.engine.stop(voice[0], release=0.05 if release else 0.0, at_frame=at_frame)
+
+    def set_listener(
+        self, position: Any, forward: Any, up: Any, velocity: Any, at_frame: int | None = None
+    ) -> None:
+        self._rec("listener", position=position, forward=forward, up=up, velocity=velocity, at_frame=at_frame)
+
+    def set_object(
+        self, name: str, position: Any, forward: Any = None, velocity: Any = None, at_frame: int | None = None
+    ) -> None:
+        self._rec(
+            "object", name=name, position=position, forward=forward, velocity=velocity, at_frame=at_frame
+        )
+
+    def snapshot(self, name: str, on: bool, at_frame: int | None = None) -> None:
+        self._rec("snapshot", name=name, on=on, at_frame=at_frame)
+
+    def reload(self, new_scene_def: Any) -> None:
+        self._rec("reload")
+
+    def update(self, n_frames: int) -> None:
+        now = self.engine.frame
+        ended = [iid for iid, (h, f) in self._voices.items() if now > f and not self.engine.is_playing(h)]
+        for iid in ended:
+            del self._voices[iid]
+            self.events.append(("instance_ended", {"instance": iid}))
+
+    def describe(self) -> dict[str, Any]:
+        return CATALOG
+
+    def telemetry(self) -> dict[str, Any]:
+        return {"instances": len(self._voices), "calls": len(self.calls), "params": dict(self.params)}
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

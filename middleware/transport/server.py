@@ -1,0 +1,491 @@
+"""The network side of the daemon: ROUTER for commands, PUB for telemetry, a link to the audio process.
+
+One thread, one loop, no locks. Each turn it drains up to ``MAX_DRAIN`` frames from the ROUTER,
+decodes and validates each (``protocol.validate`` + the scene ``Catalog``), answers the ones that
+carry an ``id``, and turns the accepted ones into compact commands for the audio process:
+
+* untimed ``object``, ``set_param`` and ``listener`` updates are **coalesced**: within one flush
+  the latest value per object / parameter wins, but never across an ordered command (a
+  ``trigger`` after ``set_param x=1`` still sees 1), so coalescing cannot change what is heard;
+* everything else keeps its order; a flush happens at the end of each drain and right after a
+  ``trigger``, ``stop``, ``sync`` or ``batch``, so an event never waits behind a flood.
+
+The audio process answers ``sync`` and ``load_scene`` (deferred replies keyed by a token) and
+streams telemetry, which this loop republishes on PUB by topic.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zmq
+
+from ..errors import ProtocolError
+from . import protocol as P
+
+MAX_DRAIN = 256
+"""Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
+
+MAX_INSTANCES = 4096
+"""Live event instances across all clients; a trigger beyond it gets a ``limit`` error."""
+
+ERROR_PUBS_PER_SECOND = 200
+"""Errors published on PUB per second at most (a fuzzing client must not flood subscribers)."""
+
+DEFERRED_TIMEOUT = 5.0
+MAX_CLIENT_KEYS = 4096
+
+_COALESCE = {"object": "name", "set_param": "name", "listener": None}
+_FLUSH_AFTER = frozenset({"trigger", "stop", "batch", "sync", "load_scene"})
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+class Server:
+    """Command ROUTER + telemetry PUB + PUSH/PULL link to the audio process."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context,
+        *,
+        bind: str,
+        pub: str,
+        link_out: str,
+        link_in: str,
+        scene_root: Path | None,
+        max_message_bytes: int = P.DEFAULT_MAX_MESSAGE_BYTES,
+        curve_secret: tuple[bytes, bytes] | None = None,
+        max_instances: int = MAX_INSTANCES,
+        daemon_version: str = "",
+    ) -> None:
+        self.ctx = ctx
+        self.router = ctx.socket(zmq.ROUTER)
+        self.pubsock = ctx.socket(zmq.PUB)
+        for s in (self.router, self.pubsock):
+            s.setsockopt(zmq.LINGER, 0)
+            if curve_secret is not None:
+                public, secret = curve_secret
+                s.setsockopt(zmq.CURVE_SERVER, 1)
+                s.setsockopt(zmq.CURVE_PUBLICKEY, public)
+                s.setsockopt(zmq.CURVE_SECRETKEY, secret)
+                s.setsockopt(zmq.ZAP_DOMAIN, b"soundscape")
+        self.router.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        self.router.setsockopt(zmq.RCVHWM, 100_000)
+        self.router.setsockopt(zmq.SNDHWM, 10_000)
+        self.pubsock.setsockopt(zmq.SNDHWM, 10_000)
+        self.router.bind(bind)
+        self.pubsock.bind(pub)
+        self.bind_endpoint = self.router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.pub_endpoint = self.pubsock.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.to_audio = ctx.socket(zmq.PUSH)
+        self.to_audio.setsockopt(zmq.LINGER, 1000)
+        self.to_audio.setsockopt(zmq.SNDHWM, 2000)
+        self.to_audio.connect(link_out)
+        self.from_audio = ctx.socket(zmq.PULL)
+        self.from_audio.setsockopt(zmq.LINGER, 0)
+        self.from_audio.bind(link_in)
+        self.scene_root = scene_root
+        self.max_message_bytes = int(max_message_bytes)
+        self.max_instances = int(max_instances)
+        self.daemon_version = daemon_version
+        self.catalog = P.Catalog()
+        self.describe: dict[str, Any] = {}
+        self.audio_info: dict[str, Any] = {}
+        self.audio_stats: dict[str, Any] = {}
+        self.scene_telemetry: dict[str, Any] = {}
+        self.live: set[int] = set()
+        self._iids = itertools.count(1)
+        self._tokens = itertools.count(1)
+        self.deferred: dict[int, tuple[list[bytes], int | None, str, float]] = {}
+        self.clients: OrderedDict[bytes, int] = OrderedDict()
+        self.client_names: dict[int, str] = {}
+        self._client_seq = itertools.count(1)
+        self._out: list[list] = []
+        self._pending: dict[Any, list] = {}
+        self._err_window = (0.0, 0)
+        self.running = True
+        self.bye: dict[str, Any] | None = None
+        self.counters = {
+            "received": 0,
+            "accepted": 0,
+            "invalid": 0,
+            "coalesced": 0,
+            "replies": 0,
+            "replies_dropped": 0,
+            "packets_to_audio": 0,
+            "commands_to_audio": 0,
+            "dropped_to_audio": 0,
+            "errors_published": 0,
+            "errors_suppressed": 0,
+            "instance_limit": 0,
+            "late_deferred": 0,
+        }
+
+    # ------------------------------------------------------------------------------- startup
+    def wait_ready(self, timeout: float) -> dict[str, Any]:
+        """Wait for the audio process's ``ready`` (or ``failed``) message."""
+        if not self.from_audio.poll(int(timeout * 1000)):
+            raise TimeoutError(f"the audio process did not start within {timeout:.0f} s")
+        kind, payload = msgpack.unpackb(self.from_audio.recv(), raw=False)
+        if kind == "failed":
+            return {"failed": payload}
+        if kind != "ready":
+            raise RuntimeError(f"audio process sent {kind!r} before ready")
+        self.audio_info = payload
+        self.set_scene(payload["scene"])
+        return payload
+
+    def set_scene(self, describe: dict[str, Any]) -> None:
+        self.describe = describe
+        self.catalog = P.Catalog.from_describe(describe)
+
+    # ---------------------------------------------------------------------------------- loop
+    def run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.from_audio, zmq.POLLIN)
+        router, from_audio = self.router, self.from_audio
+        next_check = time.monotonic() + 0.5
+        while self.running:
+            try:
+                ready = dict(poller.poll(100))
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EINTR:
+                    continue
+                raise
+            if router in ready:
+                self._drain_router()
+            if from_audio in ready:
+                self._drain_audio()
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + 0.5
+                self._expire_deferred(now)
+
+    def stop(self) -> None:
+        self.running = False
+
+    def _drain_router(self) -> None:
+        recv = self.router.recv_multipart
+        handle = self._handle
+        for _ in range(MAX_DRAIN):
+            try:
+                frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            handle(frames)
+        self._flush()
+
+    def _handle(self, frames: list[bytes]) -> None:
+        self.counters["received"] += 1
+        envelope = frames[:-1]
+        raw: Any = None
+        try:
+            if len(frames) < 2:
+                raise P._err("not_a_map", "", "empty message")
+            raw = P.unpack(frames[-1])
+            req = P.validate(raw)
+            name = req.msg.name
+            if name in _COALESCE and req.t is None:
+                self.catalog.check(req)
+                key = name if _COALESCE[name] is None else (name, req.fields[_COALESCE[name]])
+                client = self._client(envelope[0])
+                if key in self._pending:
+                    self.counters["coalesced"] += 1
+                self._pending[key] = [name, client, None, req.fields]
+                if req.id is not None:
+                    self._reply(envelope, P.ok_reply(name, req.id))
+            else:
+                self._dispatch(envelope, req)
+            self.counters["accepted"] += 1
+        except ProtocolError as exc:
+            self.counters["invalid"] += 1
+            name, rid = P.peek_envelope(raw)
+            self._error(envelope, name, rid, exc.code, exc.where, str(exc))
+
+    def _client(self, identity: bytes) -> int:
+        key = self.clients.get(identity)
+        if key is None:
+            key = next(self._client_seq)
+            self.clients[identity] = key
+            if len(self.clients) > MAX_CLIENT_KEYS:  # bounded: forget the oldest client's clock anchor
+                _, old = self.clients.popitem(last=False)
+                self.client_names.pop(old, None)
+                self._out.append(["forget", old, None, None])
+        return key
+
+    def _dispatch(self, envelope: list[bytes], req: P.Request) -> None:
+        name = req.msg.name
+        client = self._client(envelope[0])
+        rid = req.id
+        if name == "hello":
+            if "name" in req.fields:
+                self.client_names[client] = req.fields["name"]
+            self._reply(envelope, P.ok_reply(name, rid, self._hello()))
+            return
+        if name == "stats":
+            self._reply(envelope, P.ok_reply(name, rid, {"stats": self.stats()}))
+            return
+        if name == "sync":
+            self._flush_pending()
+            token = next(self._tokens)
+            self.deferred[token] = (envelope, rid, name, time.monotonic())
+            self._out.append(["sync", client, req.t, token])
+            self._flush()
+            return
+        if name == "load_scene":
+            path = self._scene_path(req.fields["path"])
+            token = next(self._tokens)
+            self.deferred[token] = (envelope, rid, name, time.monotonic())
+            self._out.append(["load_scene", client, None, {"path": str(path), "token": token}])
+            self._flush()
+            return
+        if name == "batch":
+            items = req.items or []
+            for i, item in enumerate(items):
+                self.catalog.check(item, f"items[{i}].")
+                if item.msg.name == "stop":
+                    self._check_live(item.fields["instance"], f"items[{i}].instance")
+            n_trig = sum(1 for it in items if it.msg.name == "trigger")
+            self._check_capacity(n_trig)
+            results = []
+            body = []
+            for item in items:
+                fields = item.fields
+                if item.msg.name == "trigger":
+                    iid = self._new_instance()
+                    fields["instance"] = iid
+                    results.append({"instance": iid})
+                else:
+                    results.append({})
+                body.append([item.msg.name, fields])
+            self._flush_pending()
+            self._out.append(["batch", client, req.t, body])
+            if rid is not None:
+                self._reply(envelope, P.ok_reply(name, rid, {"results": results}))
+            self._flush()
+            return
+        self.catalog.check(req)
+        result = None
+        if name == "trigger":
+            self._check_capacity(1)
+            iid = self._new_instance()
+            req.fields["instance"] = iid
+            result = {"instance": iid}
+        elif name == "stop":
+            self._check_live(req.fields["instance"], "instance")
+        self._flush_pending()
+        self._out.append([name, client, req.t, req.fields])
+        if rid is not None:
+            self._reply(envelope, P.ok_reply(name, rid, result))
+        if name in _FLUSH_AFTER:
+            self._flush()
+
+    def _check_capacity(self, n: int) -> None:
+        if len(self.live) + n > self.max_instances:
+            self.counters["instance_limit"] += 1
+            raise P._err(
+                "limit",
+                "event",
+                f"{len(self.live)} instances live: at most {self.max_instances}; stop some or let them end",
+            )
+
+    def _check_live(self, iid: int, where: str) -> None:
+        if iid not in self.live:
+            raise P._err(
+                "unknown_name",
+                where,
+                f"{where}={iid}: no live instance with this id (ended or never started)",
+            )
+
+    def _new_instance(self) -> int:
+        iid = next(self._iids)
+        self.live.add(iid)
+        return iid
+
+    def _scene_path(self, text: str) -> Path:
+        """Resolve a load_scene path inside the scene folder (no escaping it with .. or links)."""
+        if self.scene_root is None:
+            raise P._err(
+                "scene_error", "path", "this daemon serves the built-in recording scene: nothing to load"
+            )
+        path = (self.scene_root / text).resolve()
+        if not path.is_relative_to(self.scene_root):
+            raise P._err(
+                "out_of_range", "path", f"path={text!r}: must stay inside the scene folder {self.scene_root}"
+            )
+        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+            raise P._err("scene_error", "path", f"path={text!r}: no .yaml scene file there")
+        return path
+
+    def _hello(self) -> dict[str, Any]:
+        return {
+            "protocol": P.PROTOCOL_VERSION,
+            "daemon": self.daemon_version,
+            "sample_rate": self.audio_info.get("sample_rate"),
+            "block": self.audio_info.get("block"),
+            "frame": self.audio_stats.get("frame", 0),
+            "scene": self.describe,
+            "messages": {m.name: m.code for m in P.MESSAGES.values()},
+            "max_message_bytes": self.max_message_bytes,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        net = dict(self.counters)
+        net["clients"] = len(self.clients)
+        net["instances_live"] = len(self.live)
+        net["deferred"] = len(self.deferred)
+        return {"audio": self.audio_stats, "net": net, "scene": self.scene_telemetry}
+
+    # ------------------------------------------------------------------------------- outputs
+    def _reply(self, envelope: list[bytes], reply: dict[str, Any]) -> None:
+        try:
+            self.router.send_multipart([*envelope, _pack(reply)], zmq.NOBLOCK)
+            self.counters["replies"] += 1
+        except zmq.Again:
+            self.counters["replies_dropped"] += 1
+
+    def _error(
+        self, envelope: list[bytes], name: str | None, rid: int | None, code: str, where: str, text: str
+    ) -> None:
+        if rid is not None and envelope:
+            self._reply(envelope, P.error_reply(name, rid, code, where, text))
+        client = self.clients.get(envelope[0]) if envelope else None
+        self.publish_error(
+            {
+                "re": name,
+                "id": rid,
+                "code": code,
+                "field": where or None,
+                "message": text,
+                "client": self.client_names.get(client, client),
+            }
+        )
+
+    def publish_error(self, payload: dict[str, Any]) -> None:
+        now = time.monotonic()
+        start, count = self._err_window
+        if now - start >= 1.0:
+            start, count = now, 0
+        if count >= ERROR_PUBS_PER_SECOND:
+            self.counters["errors_suppressed"] += 1
+            self._err_window = (start, count)
+            return
+        self._err_window = (start, count + 1)
+        self.counters["errors_published"] += 1
+        self.publish("error", payload)
+
+    def publish(self, topic: str, payload: Any) -> None:
+        if isinstance(payload, dict):
+            payload = {"v": P.PROTOCOL_VERSION, **payload}
+        try:
+            self.pubsock.send_multipart([topic.encode(), _pack(payload)], zmq.NOBLOCK)
+        except zmq.Again:  # PUB never blocks in practice (it drops for slow subscribers); count it
+            self.counters["pub_dropped"] = self.counters.get("pub_dropped", 0) + 1
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self._out.extend(self._pending.values())
+            self._pending.clear()
+
+    def _flush(self) -> None:
+        self._flush_pending()
+        if not self._out:
+            return
+        out, self._out = self._out, []
+        try:
+            self.to_audio.send(_pack(out), zmq.NOBLOCK)
+            self.counters["packets_to_audio"] += 1
+            self.counters["commands_to_audio"] += len(out)
+        except zmq.Again:  # the audio process is behind: a bounded drop, counted (never block the loop)
+            self.counters["dropped_to_audio"] += len(out)
+
+    def send_shutdown(self) -> None:
+        self._out.append(["shutdown", 0, None, None])
+        self._flush()
+
+    # ------------------------------------------------------------------------- from audio
+    def _drain_audio(self) -> None:
+        recv = self.from_audio.recv
+        for _ in range(256):
+            try:
+                data = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            kind, payload = msgpack.unpackb(data, raw=False)[:2] if data else (None, None)
+            self._on_audio(kind, payload, data)
+
+    def _on_audio(self, kind: str, payload: Any, data: bytes) -> None:
+        if kind == "pub":
+            for topic, body in payload:
+                if topic == "error":
+                    self.publish_error(
+                        {
+                            "client": self.client_names.get(body.get("client"), body.get("client")),
+                            **{k: v for k, v in body.items() if k != "client"},
+                        }
+                    )
+                    continue
+                if topic == "instance_ended" and isinstance(body, dict):
+                    self.live.discard(body.get("instance"))
+                self.publish(topic, body)
+        elif kind == "audio":
+            self.audio_stats = payload
+            self.publish("audio", payload)
+        elif kind == "scene":
+            self.scene_telemetry = payload
+            self.publish("scene", payload)
+        elif kind == "reply":
+            _, token, ok, result = msgpack.unpackb(data, raw=False)
+            entry = self.deferred.pop(token, None)
+            if entry is None:
+                return
+            envelope, rid, name, _ = entry
+            if ok:
+                if name == "load_scene" and "scene" in result:
+                    self.set_scene(result["scene"])
+                if rid is not None:
+                    self._reply(envelope, P.ok_reply(name, rid, result))
+            else:
+                self._error(
+                    envelope,
+                    name,
+                    rid,
+                    result.get("code", "rejected"),
+                    "path" if name == "load_scene" else "",
+                    result.get("message", "") + "".join("\n  " + e for e in result.get("errors", [])),
+                )
+        elif kind == "bye":
+            self.bye = payload
+            self.audio_stats = payload
+
+    def _expire_deferred(self, now: float) -> None:
+        for token, (envelope, rid, name, t0) in list(self.deferred.items()):
+            if now - t0 > DEFERRED_TIMEOUT:
+                del self.deferred[token]
+                self._error(
+                    envelope,
+                    name,
+                    rid,
+                    "busy",
+                    "",
+                    f"{name}: the audio process did not answer within {DEFERRED_TIMEOUT:.0f} s",
+                )
+
+    def wait_bye(self, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while self.bye is None and time.monotonic() < deadline:
+            if self.from_audio.poll(50):
+                self._drain_audio()
+        return self.bye
+
+    def close(self) -> None:
+        for s in (self.router, self.pubsock, self.to_audio, self.from_audio):
+            s.close()
