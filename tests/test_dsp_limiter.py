@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from middleware.engine.dsp.limiter import Limiter
 from middleware.errors import EngineError
@@ -154,3 +156,22 @@ def test_nan_input_is_contained_and_in_place_works() -> None:
 def test_validation(kw: dict) -> None:
     with pytest.raises(EngineError):
         Limiter(SR, **kw)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    amp=st.floats(0.01, 60.0),
+    ceiling=st.floats(0.1, 1.0),
+    block=st.integers(1, 8192),
+)
+def test_property_never_exceeds_ceiling(seed: int, amp: float, ceiling: float, block: int) -> None:
+    """Any level, any block size, any ceiling: the output stays within [-ceiling, ceiling]."""
+    rng = np.random.default_rng(seed)
+    n = 12000
+    env = np.repeat(rng.uniform(0, 1, n // 500), 500)[:, None]  # jumps in level every ~10 ms
+    x = (rng.normal(size=(n, 2)) * env * amp).astype(np.float32)
+    lim = Limiter(SR, ceiling=ceiling)
+    y, g = _run(lim, x, block)
+    assert np.max(np.abs(y)) <= ceiling * (1 + 1e-6)
+    assert np.all((g > 0) & (g <= 1.0))
