@@ -1,0 +1,390 @@
+"""What every generator shares: parameter specs and validation, smoothing, seeded random streams,
+and the grain pool that renders short events (drops, crackles, footstep grains, impact modes).
+
+Determinism and block-split invariance come from three rules:
+
+1. randomness is drawn from numpy ``Generator(PCG64)`` streams, one stream per purpose, each
+   refilled in fixed-size chunks, so the n-th number a stream hands out never depends on how many
+   frames a render call asked for;
+2. every per-sample recurrence (smoothing, filters, phase accumulators, grains) lives in a numba
+   kernel whose state survives between calls;
+3. events are placed at absolute frames and started exactly there (``GrainPool``).
+
+A parameter change takes effect at the frame where ``set_params`` was called (the first frame of
+the next ``render``) and glides there with a one-pole smoother, so live changes never click.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import EngineError
+from . import _kernels as K
+
+VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One generator parameter: range, default, unit and a one-line doc.
+
+    A categorical parameter lists its ``choices``; ``min``/``max`` are then 0 and len-1 (the index
+    range) and the value is one of the strings.
+    """
+
+    min: float
+    max: float
+    default: float | str
+    unit: str = ""
+    doc: str = ""
+    choices: tuple[str, ...] | None = None
+
+    @staticmethod
+    def categorical(choices: tuple[str, ...], default: str, doc: str = "") -> ParamSpec:
+        return ParamSpec(0.0, float(len(choices) - 1), default, "choice", doc, tuple(choices))
+
+
+class RandStream:
+    """Numbers from one PCG64 stream, drawn in fixed chunks so takes of any size give the same
+    sequence."""
+
+    def __init__(self, seed: np.random.SeedSequence, kind: str = "uniform", chunk: int = 8192) -> None:
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._kind = kind
+        self._chunk = chunk
+        self._buf = np.empty(0)
+        self._pos = 0
+
+    def _draw(self) -> np.ndarray:
+        if self._kind == "normal":
+            return self._rng.standard_normal(self._chunk)
+        return self._rng.random(self._chunk)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` numbers (uniform in [0, 1) or standard normal)."""
+        end = self._pos + n
+        if end <= self._buf.shape[0]:
+            out = self._buf[self._pos : end]
+            self._pos = end
+            return out
+        parts = [self._buf[self._pos :]]
+        have = parts[0].shape[0]
+        while have < n:
+            fresh = self._draw()
+            need = n - have
+            if need < fresh.shape[0]:
+                parts.append(fresh[:need])
+                self._buf = fresh
+                self._pos = need
+                have = n
+            else:
+                parts.append(fresh)
+                self._buf = np.empty(0)
+                self._pos = 0
+                have += fresh.shape[0]
+        return np.concatenate(parts)
+
+
+def t60_mult(t60: np.ndarray | float, sr: float) -> np.ndarray:
+    """Per-sample envelope multiplier that falls 60 dB in ``t60`` seconds."""
+    return np.exp(math.log(1e-3) / (np.maximum(t60, 1e-4) * sr))
+
+
+def equal_power(pan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right gains for pan in [-1, 1] with constant power."""
+    a = (np.clip(pan, -1.0, 1.0) + 1.0) * (math.pi / 4.0)
+    return np.cos(a), np.sin(a)
+
+
+def make_grains(
+    m: int,
+    sr: float,
+    *,
+    amp: Any = 1.0,
+    pan: Any = 0.0,
+    freq: Any = 1000.0,
+    glide: Any = 1.0,
+    vib_rate: Any = 0.0,
+    vib_depth: Any = 0.0,
+    attack: Any = 0.0,
+    tone: Any = 0.0,
+    tone_t60: Any = 0.1,
+    noise: Any = 0.0,
+    noise_t60: Any = 0.05,
+    noise_fc: Any = 2000.0,
+    noise_q: Any = 0.7,
+    noise_lp: Any = 0.0,
+    noise_bp: Any = 1.0,
+    noise_off: Any = 0,
+    am_rate: Any = 0.0,
+    am_depth: Any = 0.0,
+    length: Any = None,
+    max_length: float = 4.0,
+) -> np.ndarray:
+    """Field rows for ``m`` grains, from physical units (Hz, seconds, T60) to kernel units.
+
+    Each argument is a scalar or an (m,) array. The length defaults to the point where the slower
+    of tone and noise has fallen 60 dB after the attack.
+    """
+    f = np.zeros((m, K.G_FIELDS))
+    f[:, K.G_AMP] = amp
+    gl, gr = equal_power(np.broadcast_to(np.asarray(pan, dtype=float), (m,)))
+    f[:, K.G_PANL] = gl
+    f[:, K.G_PANR] = gr
+    f[:, K.G_W] = 2.0 * math.pi * np.minimum(np.asarray(freq, dtype=float), 0.45 * sr) / sr
+    f[:, K.G_GLIDE] = glide
+    f[:, K.G_VIBW] = 2.0 * math.pi * np.asarray(vib_rate, dtype=float) / sr
+    f[:, K.G_VIBD] = vib_depth
+    att = np.maximum(np.asarray(attack, dtype=float) * sr, 1.0)
+    f[:, K.G_ATTACK] = att
+    f[:, K.G_DECAY] = t60_mult(np.asarray(tone_t60, dtype=float), sr)
+    f[:, K.G_TONE] = tone
+    f[:, K.G_NOISE] = noise
+    f[:, K.G_NDECAY] = t60_mult(np.asarray(noise_t60, dtype=float), sr)
+    fc = np.clip(np.asarray(noise_fc, dtype=float), 20.0, 0.45 * sr)
+    f[:, K.G_NG] = np.tan(math.pi * fc / sr)
+    f[:, K.G_NK] = 1.0 / np.maximum(np.asarray(noise_q, dtype=float), 0.05)
+    f[:, K.G_NLP] = noise_lp
+    f[:, K.G_NBP] = noise_bp
+    f[:, K.G_NOFF] = noise_off
+    f[:, K.G_AMW] = 2.0 * math.pi * np.asarray(am_rate, dtype=float) / sr
+    f[:, K.G_AMD] = am_depth
+    if length is None:
+        tl = np.where(f[:, K.G_TONE] != 0.0, np.asarray(tone_t60, dtype=float), 0.0)
+        nl = np.where(f[:, K.G_NOISE] != 0.0, np.asarray(noise_t60, dtype=float), 0.0)
+        # Cut at about -48 dB: later samples cost time and are masked by everything else.
+        ln = att + 0.8 * np.maximum(tl, nl) * sr
+    else:
+        ln = np.asarray(length, dtype=float) * sr
+    f[:, K.G_LEN] = np.ceil(np.clip(ln, 1.0, max_length * sr))
+    return f
+
+
+class GrainPool:
+    """A fixed pool of grain slots plus a queue of grains scheduled for later frames."""
+
+    NOISE_BITS = 16
+
+    def __init__(self, slots: int, noise_seed: np.random.SeedSequence) -> None:
+        self.table = np.zeros((slots, K.G_FIELDS))
+        self.state = np.zeros((slots, K.S_FIELDS))
+        self.end = np.zeros(slots, dtype=np.int64)
+        # A frozen table of white noise that grains read from random offsets: every grain gets
+        # different noise without a per-sample draw, and a grain never spans the whole table.
+        rng = np.random.Generator(np.random.PCG64(noise_seed))
+        self.noise = rng.standard_normal(1 << self.NOISE_BITS)
+        self._p_on = np.zeros(0, dtype=np.int64)
+        self._p_fields = np.zeros((0, K.G_FIELDS))
+        self.dropped = 0
+
+    def noise_offsets(self, u: np.ndarray) -> np.ndarray:
+        """Table offsets from uniforms in [0, 1)."""
+        return np.floor(u * (1 << self.NOISE_BITS))
+
+    def schedule(self, onset: np.ndarray, fields: np.ndarray) -> None:
+        """Queue grains at absolute frames (may lie in later blocks)."""
+        if onset.shape[0] == 0:
+            return
+        on = np.concatenate([self._p_on, np.asarray(onset, dtype=np.int64)])
+        fl = np.concatenate([self._p_fields, fields])
+        order = np.argsort(on, kind="stable")
+        self._p_on = on[order]
+        self._p_fields = fl[order]
+
+    def render(self, out: np.ndarray, block_start: int) -> None:
+        """Add this block's grains into ``out`` (n, 2) float64."""
+        n = out.shape[0]
+        due = int(np.searchsorted(self._p_on, block_start + n, side="left"))
+        on = self._p_on[:due]
+        fl = self._p_fields[:due]
+        self._p_on = self._p_on[due:]
+        self._p_fields = self._p_fields[due:]
+        self.dropped += K.grains_process(
+            self.table, self.state, self.end, on, fl, block_start, self.noise, out
+        )
+
+    def busy_until(self) -> int:
+        """Absolute frame after which the pool is silent and nothing is queued."""
+        last = int(self.end.max()) if self.end.shape[0] else 0
+        if self._p_on.shape[0]:
+            last = max(last, int(self._p_on[-1] + self._p_fields[-1, K.G_LEN]))
+        return last
+
+
+class Generator:
+    """Base of all generators: a live instance with parameters, seed and a render position.
+
+    Subclasses set ``NAME``, ``PARAMS``, ``oneshot`` and implement ``_render(n, ctrl)`` returning
+    (n, 2) float64, where ``ctrl`` is (n, P) of smoothed numeric parameters (see ``col``).
+    """
+
+    NAME: ClassVar[str] = ""
+    PARAMS: ClassVar[dict[str, ParamSpec]] = {}
+    oneshot: ClassVar[bool] = False
+    SMOOTH_TIME: ClassVar[float] = 0.05
+    GAIN: ClassVar[float] = 1.0
+
+    def __init__(
+        self,
+        sample_rate: int = 48000,
+        seed: int = 0,
+        params: Mapping[str, Any] | None = None,
+        variation: int = 0,
+    ) -> None:
+        if not isinstance(sample_rate, int | np.integer) or not 8000 <= int(sample_rate) <= 192000:
+            raise EngineError(f"sample_rate={sample_rate!r}: must be an integer within 8000..192000 Hz")
+        for name, v in (("seed", seed), ("variation", variation)):
+            if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 0:
+                raise EngineError(f"{name}={v!r}: must be a non-negative integer")
+        self.sample_rate = int(sample_rate)
+        self.seed = int(seed)
+        self.variation = int(variation)
+        self._values: dict[str, Any] = {k: spec.default for k, spec in self.PARAMS.items()}
+        self._values.update(self._validate(params or {}))
+        self._numeric = [k for k, spec in self.PARAMS.items() if spec.choices is None]
+        self._index = {k: i for i, k in enumerate(self._numeric)}
+        self._target = np.array([float(self._values[k]) for k in self._numeric], dtype=np.float64)
+        self._cur = self._target.copy()
+        self._coef = 1.0 - math.exp(-1.0 / (self.SMOOTH_TIME * self.sample_rate))
+        self.frame = 0
+        tag = zlib.crc32(self.NAME.encode())
+        self._seedseq = np.random.SeedSequence([self.seed, self.variation, tag])
+        self._children = iter(self._seedseq.spawn(16))
+        self._setup()
+
+    # -- streams -------------------------------------------------------------------------------
+    def _next_seed(self) -> np.random.SeedSequence:
+        return next(self._children)
+
+    def _stream(self, kind: str = "uniform") -> RandStream:
+        """A new independent random stream (one per purpose keeps draws split-invariant)."""
+        return RandStream(self._next_seed(), kind)
+
+    # -- parameters ----------------------------------------------------------------------------
+    @classmethod
+    def _validate(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(params, Mapping):
+            raise EngineError(f"params={params!r}: must be a mapping of parameter name to value")
+        ok: dict[str, Any] = {}
+        for name, value in params.items():
+            spec = cls.PARAMS.get(name)
+            if spec is None:
+                close = difflib.get_close_matches(str(name), list(cls.PARAMS), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise EngineError(
+                    f"generator {cls.NAME!r}: unknown parameter {name!r}{hint} "
+                    f"(known: {', '.join(cls.PARAMS)})"
+                )
+            if spec.choices is not None:
+                if isinstance(value, str) and value in spec.choices:
+                    ok[name] = value
+                    continue
+                close = difflib.get_close_matches(str(value), list(spec.choices), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise EngineError(
+                    f"generator {cls.NAME!r}: {name}={value!r} is not one of {', '.join(spec.choices)}{hint}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+                raise EngineError(
+                    f"generator {cls.NAME!r}: {name}={value!r} must be a number within "
+                    f"{spec.min:g}..{spec.max:g} {spec.unit}".rstrip()
+                )
+            v = float(value)
+            if not (math.isfinite(v) and spec.min <= v <= spec.max):
+                raise EngineError(
+                    f"generator {cls.NAME!r}: {name}={value!r} is out of range "
+                    f"{spec.min:g}..{spec.max:g} {spec.unit}".rstrip()
+                )
+            ok[name] = v
+        return ok
+
+    def set_params(self, params: Mapping[str, Any]) -> None:
+        """Change parameters live. All are validated before any is applied; numeric ones glide."""
+        ok = self._validate(params)
+        self._values.update(ok)
+        for k, v in ok.items():
+            if k in self._index:
+                self._target[self._index[k]] = v
+        self._on_params(ok)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Current target values (what was last set, not the gliding value)."""
+        return dict(self._values)
+
+    def col(self, name: str) -> int:
+        """Column of a numeric parameter in ``ctrl``."""
+        return self._index[name]
+
+    # -- rendering -----------------------------------------------------------------------------
+    def render(self, frames: int) -> np.ndarray:
+        """The next ``frames`` frames as (frames, 2) float32."""
+        if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or frames < 0:
+            raise EngineError(f"frames={frames!r}: must be a non-negative integer")
+        n = int(frames)
+        if n == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        ctrl = K.smooth_params(self._cur, self._target, self._coef, n)
+        out = self._render(n, ctrl)
+        self.frame += n
+        return (out * self.GAIN).astype(np.float32)
+
+    @property
+    def finished(self) -> bool:
+        """A continuous generator never finishes; one-shots override this."""
+        return False
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """Create streams and filter state (called once from ``__init__``)."""
+
+    def _on_params(self, changed: dict[str, Any]) -> None:
+        """React to a validated parameter change (categorical ones, mostly)."""
+
+    def _render(self, n: int, ctrl: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        vals = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"<{type(self).__name__} {self.NAME} seed={self.seed} variation={self.variation} {vals}>"
+
+
+class OneShot(Generator):
+    """A single hit rendered from frame 0 until ``finished``; ``trigger()`` fires a fresh variation."""
+
+    oneshot: ClassVar[bool] = True
+
+    def _setup(self) -> None:
+        self._pool = GrainPool(64, self._next_seed())
+        self._u = self._stream()
+        self._triggered = False
+        self._hits = 0
+
+    def trigger(self) -> None:
+        """Queue another hit at the next rendered frame (a new variation of the same sound)."""
+        self._triggered = False
+
+    def _render(self, n: int, ctrl: np.ndarray) -> np.ndarray:
+        out = np.zeros((n, 2))
+        if not self._triggered:
+            self._triggered = True
+            offsets, fields = self._hit(self._u)
+            self._pool.schedule(self.frame + offsets, fields)
+            self._hits += 1
+        self._pool.render(out, self.frame)
+        return out
+
+    def _hit(self, u: RandStream) -> tuple[np.ndarray, np.ndarray]:
+        """(onset offsets in frames, grain rows) of one hit, drawing from ``u``."""
+        raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        return self._triggered and self.frame >= self._pool.busy_until()
