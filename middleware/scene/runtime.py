@@ -1,0 +1,985 @@
+"""The live side of a scene: instances of the definitions, driving the engine at control rate.
+
+``SceneRuntime`` is what plays (FMOD's EventInstance, SoLoud's AudioSourceInstance): parameter
+values gliding at their seek speed, the current states and switches, game objects, emitters whose
+layers start, glide and fade as conditions and curves say, event instances the game fires, the
+music grid, snapshots blending in and out.
+
+Threading: the game-facing methods (``set_param``, ``trigger`` ...) validate in the caller's thread,
+raising a :class:`SoundscapeError` with a clear message, then queue a command; ``update(n)`` runs in
+the render loop right before each engine block, drains the queue and turns the scene's state into
+engine commands. So the network thread and the render thread never share a lock, and a command
+carrying a frame lands on that frame.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import itertools
+import math
+import os
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
+from ..errors import EngineError, SceneError, SoundscapeError
+from .model import (
+    BusDef,
+    EmitterDef,
+    EventDef,
+    LayerDef,
+    RandomSource,
+    SampleSource,
+    SceneDef,
+    SegmentDef,
+    SequenceSource,
+    ValueDef,
+    semitones_to_ratio,
+)
+
+MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engine
+SETTLE = 1e-4  # change threshold (dB, semitones, Hz-ratio) below which no engine command is sent
+MAX_INSTANCES = 256
+
+
+class RuntimeErrorMsg(SoundscapeError):
+    """A game command the scene cannot honour (unknown name, bad value)."""
+
+
+def _unknown(kind: str, name: Any, known: Sequence[str]) -> RuntimeErrorMsg:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else (f"; known: {', '.join(known)}" if known else "")
+    return RuntimeErrorMsg(f"unknown {kind} '{name}'{hint}")
+
+
+def _finite(name: str, value: Any) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise RuntimeErrorMsg(f"{name}={value!r}: must be a number") from None
+    if not math.isfinite(f):
+        raise RuntimeErrorMsg(f"{name}={value!r}: must be finite (not NaN or infinite)")
+    return f
+
+
+def _vec3(name: str, value: Any) -> tuple[float, float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise RuntimeErrorMsg(f"{name}={value!r}: must be [x, y, z]")
+    x, y, z = (_finite(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return x, y, z
+
+
+@dataclass
+class GameObject:
+    """A game object's transform, as the game last sent it."""
+
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    forward: tuple[float, float, float] = (0.0, 0.0, -1.0)
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass
+class LayerInstance:
+    """One playing layer of an emitter or an event instance."""
+
+    layer: LayerDef
+    handle: int | None = None  # the looping voice, if any
+    active: bool = False
+    next_frame: int = -1  # scatter: when the next hit starts
+    seq_index: int = 0
+    recent: deque = field(default_factory=lambda: deque(maxlen=8))  # random: last picks
+    sent: dict = field(default_factory=dict)  # what the engine was last told
+    weight: float = 1.0  # director / override weight (linear, 0..1)
+    weight_source: str = "rule"
+    one_shots: list = field(default_factory=list)
+
+
+@dataclass
+class EmitterInstance:
+    emitter: EmitterDef
+    layers: dict[str, LayerInstance]
+    position: tuple[float, float, float] | None = None
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    switches: dict[str, str] = field(default_factory=dict)
+    born: int = 0
+
+
+@dataclass
+class EventInstance:
+    iid: int
+    event: EventDef
+    env: dict[str, Any]
+    position: tuple[float, float, float] | None
+    follows: str | None
+    handles: set[int] = field(default_factory=set)
+    start_frame: int = 0
+    layers: dict[str, LayerInstance] = field(default_factory=dict)
+
+
+class SceneRuntime:
+    """Instances of one scene's definitions, driving one engine (see module docstring)."""
+
+    def __init__(self, scene: SceneDef, engine: Engine, seed: int = 0) -> None:
+        self.engine = engine
+        self.sr = engine.sample_rate
+        self.rng = np.random.default_rng(seed)
+        self.scene = scene
+        self.frame = engine.frame
+        self.events: deque = deque(maxlen=4096)  # (topic, payload) for telemetry / callbacks
+        self._cmds: deque = deque()
+        self._future: list = []
+        self._seq = itertools.count()
+        self._iids = itertools.count(1)
+        self._known_iids: set[int] = set()
+        self.objects: dict[str, GameObject] = {}
+        self.listener = GameObject(scene.listener.position, scene.listener.forward)
+        self.targets: dict[str, float] = {p.name: p.default for p in scene.parameters.values()}
+        self.env: dict[str, Any] = scene.default_env()
+        self.snapshot_on: dict[str, bool] = {}
+        self.snapshot_amount: dict[str, float] = {}
+        self.emitters: dict[str, EmitterInstance] = {}
+        self.instances: dict[int, EventInstance] = {}
+        self._handle_owner: dict[int, int] = {}  # voice handle -> event instance id
+        self._dirty = True
+        self._music: _MusicPlayer | None = None
+        self._bus_base: dict[str, BusDef] = {}
+        self._seen_engine_events = 0
+        self.overrides: dict[str, float] = {}  # layer uid -> weight set live (teach mode, tools)
+        self._setup_buses(scene)
+        self._load_assets(scene)
+        for em in scene.emitters.values():
+            self.emitters[em.name] = self._new_emitter(em)
+        if scene.music is not None:
+            self._music = _MusicPlayer(self, scene)
+        self.counters = {"commands": 0, "errors": 0, "reloads": 0}
+
+    # ================================================================ game-facing API
+    def set_param(self, name: str, value: Any, at_frame: int | None = None) -> None:
+        p = self.scene.parameters.get(name)
+        if p is None:
+            raise _unknown("parameter", name, list(self.scene.parameters))
+        v = _finite(f"parameter '{name}'", value)
+        if not p.min <= v <= p.max:
+            raise RuntimeErrorMsg(f"parameter '{name}'={v}: must be within {p.min}..{p.max}")
+        self._post(("param", name, v), at_frame)
+
+    def set_state(self, group: str, value: str, at_frame: int | None = None) -> None:
+        g = self.scene.states.get(group)
+        if g is None:
+            raise _unknown("state group", group, list(self.scene.states))
+        if value not in g.values:
+            raise _unknown(f"value of state '{group}'", value, list(g.values))
+        self._post(("state", group, value), at_frame)
+
+    def set_switch(
+        self, group: str, value: str, object: str | None = None, at_frame: int | None = None
+    ) -> None:
+        g = self.scene.switches.get(group)
+        if g is None:
+            raise _unknown("switch group", group, list(self.scene.switches))
+        if value not in g.values:
+            raise _unknown(f"value of switch '{group}'", value, list(g.values))
+        if object is not None and object not in self.scene.emitters:
+            # per-object switches address emitters by name; objects the game moves use 'object'
+            pass
+        self._post(("switch", group, value, object), at_frame)
+
+    def trigger(
+        self,
+        event: str,
+        position: Sequence[float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        object: str | None = None,
+        at_frame: int | None = None,
+        switches: Mapping[str, str] | None = None,
+    ) -> int:
+        ev = self.scene.events.get(event)
+        if ev is None:
+            raise _unknown("event", event, list(self.scene.events))
+        pos = _vec3("position", position) if position is not None else None
+        local: dict[str, Any] = {}
+        for k, v in (params or {}).items():
+            pdef = ev.parameters.get(k) or self.scene.parameters.get(k)
+            if pdef is None:
+                raise _unknown(
+                    f"parameter of event '{event}'", k, list(ev.parameters) + list(self.scene.parameters)
+                )
+            f = _finite(f"parameter '{k}'", v)
+            if not pdef.min <= f <= pdef.max:
+                raise RuntimeErrorMsg(f"parameter '{k}'={f}: must be within {pdef.min}..{pdef.max}")
+            local[k] = f
+        for k, v in (switches or {}).items():
+            g = self.scene.switches.get(k)
+            if g is None:
+                raise _unknown("switch group", k, list(self.scene.switches))
+            if v not in g.values:
+                raise _unknown(f"value of switch '{k}'", v, list(g.values))
+            local[k] = v
+        if len(self._known_iids) >= MAX_INSTANCES:
+            raise RuntimeErrorMsg(f"too many live event instances (cap {MAX_INSTANCES}); stop some first")
+        iid = next(self._iids)
+        self._known_iids.add(iid)
+        self._post(("trigger", iid, ev, pos, local, object), at_frame)
+        return iid
+
+    def stop(self, iid: int, release: bool = True, at_frame: int | None = None) -> None:
+        if not isinstance(iid, int) or iid not in self._known_iids:
+            raise RuntimeErrorMsg(f"unknown or finished instance id {iid!r}")
+        self._post(("stop", iid, bool(release)), at_frame)
+
+    def set_listener(
+        self,
+        position: Sequence[float],
+        forward: Sequence[float] = (0.0, 0.0, -1.0),
+        up: Sequence[float] = (0.0, 1.0, 0.0),
+        velocity: Sequence[float] = (0.0, 0.0, 0.0),
+        at_frame: int | None = None,
+    ) -> None:
+        p, f, u, v = (
+            _vec3(n, x)
+            for n, x in (("position", position), ("forward", forward), ("up", up), ("velocity", velocity))
+        )
+        try:
+            self.engine.set_listener(p, f, u, v, at_frame=at_frame)
+        except EngineError as exc:
+            raise RuntimeErrorMsg(str(exc)) from None
+        self._post(("listener", p, f, v), at_frame)
+
+    def set_object(
+        self,
+        name: str,
+        position: Sequence[float],
+        forward: Sequence[float] | None = None,
+        velocity: Sequence[float] | None = None,
+        at_frame: int | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name or len(name) > 128:
+            raise RuntimeErrorMsg(
+                f"object name {name!r}: must be a non-empty string of at most 128 characters"
+            )
+        p = _vec3("position", position)
+        f = _vec3("forward", forward) if forward is not None else None
+        v = _vec3("velocity", velocity) if velocity is not None else None
+        if name not in self.objects and len(self.objects) >= 4096:
+            raise RuntimeErrorMsg("too many game objects (cap 4096)")
+        self._post(("object", name, p, f, v), at_frame)
+
+    def snapshot(self, name: str, on: bool, at_frame: int | None = None) -> None:
+        if name not in self.scene.snapshots:
+            raise _unknown("snapshot", name, list(self.scene.snapshots))
+        self._post(("snapshot", name, bool(on)), at_frame)
+
+    def override(self, layer_uid: str, weight: float | None) -> None:
+        """Set a layer's weight live (0..1), or None to hand it back to its rules/director."""
+        known = [layer.uid for _, layer in self.scene.all_layers()]
+        if layer_uid not in known:
+            raise _unknown("layer", layer_uid, known)
+        if weight is not None:
+            w = _finite("weight", weight)
+            if not 0.0 <= w <= 1.0:
+                raise RuntimeErrorMsg(f"weight={w}: must be within 0..1")
+            weight = w
+        self._post(("override", layer_uid, weight), None)
+
+    def reload(self, scene: SceneDef) -> None:
+        """Swap in a new, already validated definition at the next block (hot reload)."""
+        self._post(("reload", scene), None)
+
+    def describe(self) -> dict:
+        s = self.scene
+        return {
+            "scene": s.name,
+            "parameters": {
+                p.name: {"min": p.min, "max": p.max, "default": p.default} for p in s.parameters.values()
+            },
+            "states": {g.name: list(g.values) for g in s.states.values()},
+            "switches": {g.name: list(g.values) for g in s.switches.values()},
+            "events": sorted(s.events),
+            "snapshots": sorted(s.snapshots),
+            "emitters": sorted(s.emitters),
+        }
+
+    def telemetry(self) -> dict:
+        layers = {}
+        for em in self.emitters.values():
+            for li in em.layers.values():
+                if li.active or li.handle is not None:
+                    layers[li.layer.uid] = {
+                        "gain_db": li.sent.get("gain_db"),
+                        "weight": li.weight,
+                        "source": li.weight_source,
+                    }
+        return {
+            "frame": self.frame,
+            "params": {k: v for k, v in self.env.items() if k in self.scene.parameters},
+            "states": {k: self.env[k] for k in self.scene.states},
+            "layers": layers,
+            "instances": len(self.instances),
+            "snapshots": {k: round(v, 4) for k, v in self.snapshot_amount.items() if v > 0},
+            "music": self._music.status() if self._music else None,
+        }
+
+    # ================================================================ render side
+    def update(self, n: int) -> None:
+        """Advance the scene to cover engine frames [frame, frame + n) (call before ``engine.render``)."""
+        self.frame = self.engine.frame
+        end = self.frame + n
+        self._drain(end)
+        self._glide_params(n)
+        self._collect_engine_events()
+        self._update_snapshots(n)
+        for em in self.emitters.values():
+            self._update_emitter(em, end)
+        for inst in list(self.instances.values()):
+            self._update_instance(inst)
+        if self._music is not None:
+            self._music.update(self.frame, end)
+        self._dirty = False
+
+    # ---------------------------------------------------------------- commands
+    def _post(self, cmd: tuple, at_frame: int | None) -> None:
+        if at_frame is not None:
+            if not isinstance(at_frame, int) or at_frame < 0:
+                raise RuntimeErrorMsg(f"at_frame={at_frame!r}: must be a non-negative integer frame")
+            self._cmds.append(("@", at_frame, cmd))
+        else:
+            self._cmds.append(cmd)
+
+    def _drain(self, end: int) -> None:
+        while self._cmds:
+            cmd = self._cmds.popleft()
+            if cmd[0] == "@":
+                if cmd[1] >= end:
+                    heapq.heappush(self._future, (cmd[1], next(self._seq), cmd[2]))
+                    continue
+                self._apply(cmd[2], cmd[1])
+            else:
+                self._apply(cmd, None)
+        while self._future and self._future[0][0] < end:
+            at, _, cmd = heapq.heappop(self._future)
+            self._apply(cmd, at)
+
+    def _apply(self, cmd: tuple, at: int | None) -> None:
+        self.counters["commands"] += 1
+        kind = cmd[0]
+        try:
+            if kind == "param":
+                self.targets[cmd[1]] = cmd[2]
+                p = self.scene.parameters.get(cmd[1])
+                if p is not None and p.seek <= 0:
+                    self.env[cmd[1]] = cmd[2]
+                    self._dirty = True
+            elif kind == "state":
+                if self.env.get(cmd[1]) != cmd[2]:
+                    self.env[cmd[1]] = cmd[2]
+                    self._dirty = True
+            elif kind == "switch":
+                _, group, value, obj = cmd
+                if obj is not None and obj in self.emitters:
+                    self.emitters[obj].switches[group] = value
+                else:
+                    self.env[group] = value
+                self._dirty = True
+            elif kind == "trigger":
+                self._start_instance(*cmd[1:], at=at)
+            elif kind == "stop":
+                self._stop_instance(cmd[1], cmd[2], at)
+            elif kind == "listener":
+                _, p, f, v = cmd
+                self.listener = GameObject(p, f, v)
+            elif kind == "object":
+                _, name, p, f, v = cmd
+                old = self.objects.get(name) or GameObject()
+                self.objects[name] = GameObject(p, f or old.forward, v or old.velocity)
+            elif kind == "snapshot":
+                self.snapshot_on[cmd[1]] = cmd[2]
+            elif kind == "override":
+                if cmd[2] is None:
+                    self.overrides.pop(cmd[1], None)
+                else:
+                    self.overrides[cmd[1]] = cmd[2]
+                self._dirty = True
+            elif kind == "reload":
+                self._reload(cmd[1])
+        except SoundscapeError as exc:  # a late failure (e.g. an asset vanished): report, keep playing
+            self.counters["errors"] += 1
+            self.events.append(("error", {"command": kind, "message": str(exc)}))
+
+    # ---------------------------------------------------------------- parameters, snapshots
+    def _glide_params(self, n: int) -> None:
+        dt = n / self.sr
+        for name, target in self.targets.items():
+            cur = self.env.get(name, target)
+            if cur == target:
+                continue
+            p = self.scene.parameters.get(name)
+            step = (p.seek if p else 0.0) * dt
+            if step <= 0 or abs(target - cur) <= step:
+                self.env[name] = target
+            else:
+                self.env[name] = cur + math.copysign(step, target - cur)
+            self._dirty = True
+
+    def _update_snapshots(self, n: int) -> None:
+        changed = False
+        for snap in self.scene.snapshots.values():
+            on = (
+                snap.when.evaluate(self.env)
+                if snap.when is not None
+                else self.snapshot_on.get(snap.name, False)
+            )
+            cur = self.snapshot_amount.get(snap.name, 0.0)
+            tgt = 1.0 if on else 0.0
+            if cur == tgt:
+                continue
+            t = snap.blend_in if on else snap.blend_out
+            step = 1.0 if t <= 0 else n / (t * self.sr)
+            cur = min(tgt, cur + step) if on else max(tgt, cur - step)
+            self.snapshot_amount[snap.name] = cur
+            changed = True
+        if changed:
+            self._apply_bus_mix()
+
+    def _apply_bus_mix(self) -> None:
+        """Base bus settings blended toward every active snapshot's overrides (dB and log-Hz)."""
+        for name, base in self._bus_base.items():
+            gain = base.gain_db
+            lp = base.lowpass_hz
+            hp = base.highpass_hz
+            wet = base.reverb.wet if base.reverb else None
+            room = base.reverb.room_size if base.reverb else None
+            for snap in sorted(self.scene.snapshots.values(), key=lambda s: s.priority):
+                a = self.snapshot_amount.get(snap.name, 0.0)
+                ov = snap.buses.get(name)
+                if a <= 0 or ov is None:
+                    continue
+                if ov.gain_db is not None:
+                    gain += a * (ov.gain_db - gain)
+                if ov.lowpass_hz is not None:
+                    lp = _log_blend(lp or 0.49 * self.sr, ov.lowpass_hz, a)
+                if ov.highpass_hz is not None:
+                    hp = _log_blend(hp or 10.0, ov.highpass_hz, a)
+                if ov.reverb_wet is not None and wet is not None:
+                    wet += a * (ov.reverb_wet - wet)
+                if ov.reverb_room_size is not None and room is not None:
+                    room += a * (ov.reverb_room_size - room)
+            reverb = None
+            if base.reverb is not None:
+                r = base.reverb
+                reverb = ReverbSpec(room_size=room, damping=r.damping, wet=wet, dry=r.dry, width=r.width)
+            lp = None if lp is not None and lp >= 0.49 * self.sr else lp
+            hp = None if hp is not None and hp <= 10.0 else hp
+            self.engine.set_bus(name, gain_db=gain, lowpass_hz=lp, highpass_hz=hp, reverb=reverb)
+
+    # ---------------------------------------------------------------- emitters and layers
+    def _new_emitter(self, em: EmitterDef) -> EmitterInstance:
+        inst = EmitterInstance(em, {ly.id: LayerInstance(ly) for ly in em.layers}, born=self.frame)
+        inst.switches = dict(em.switches)
+        return inst
+
+    def _emitter_pose(self, em: EmitterInstance) -> None:
+        d = em.emitter
+        if d.follows is not None:
+            obj = self.objects.get(d.follows)
+            if obj is not None:
+                em.position, em.velocity = obj.position, obj.velocity
+            elif em.position is None:
+                em.position = d.position or (0.0, 0.0, 0.0)
+        elif d.path is not None:
+            t = (self.frame - em.born) / self.sr
+            em.position = d.path.position_at(t)
+        else:
+            em.position = d.position
+
+    def _layer_env(self, em: EmitterInstance) -> Mapping[str, Any]:
+        if not em.switches:
+            return self.env
+        return {**self.env, **em.switches}
+
+    def _update_emitter(self, em: EmitterInstance, end: int) -> None:
+        old_pos = em.position
+        self._emitter_pose(em)
+        moved = em.position != old_pos
+        env = self._layer_env(em)
+        for li in em.layers.values():
+            layer = li.layer
+            active = layer.active(env)
+            weight = self.overrides.get(layer.uid)
+            if weight is not None:
+                li.weight, li.weight_source = weight, "override"
+            elif li.weight_source == "override":
+                li.weight, li.weight_source = 1.0, "rule"
+            if active and li.weight <= 0.0:
+                active = False
+            if layer.mode == "loop":
+                if active and li.handle is None:
+                    li.handle = self._play_layer(
+                        li, em.emitter, em.position, em.velocity, env, loop=True, fade_in=layer.fade_in
+                    )
+                elif not active and li.handle is not None:
+                    self.engine.stop(li.handle, release=layer.fade_out)
+                    li.handle = None
+                    li.sent = {}
+                elif li.handle is not None and (self._dirty or moved):
+                    self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
+            elif layer.mode == "oneshot":
+                if active and not li.active:
+                    self._play_layer(li, em.emitter, em.position, em.velocity, env, loop=False, fade_in=0.0)
+            elif layer.mode == "scatter":
+                if active and li.next_frame < 0:
+                    li.next_frame = self.frame + self._scatter_gap(layer)
+                while active and li.next_frame < end:
+                    pos = em.position
+                    if pos is not None and any(layer.jitter):
+                        j = self.rng.uniform(-1.0, 1.0, 3) * np.array(layer.jitter)
+                        pos = (pos[0] + j[0], pos[1] + j[1], pos[2] + j[2])
+                    self._play_layer(
+                        li,
+                        em.emitter,
+                        pos,
+                        em.velocity,
+                        env,
+                        loop=False,
+                        fade_in=0.0,
+                        start_frame=li.next_frame,
+                    )
+                    li.next_frame += self._scatter_gap(layer)
+                if not active:
+                    li.next_frame = -1
+            li.active = active
+
+    def _scatter_gap(self, layer: LayerDef) -> int:
+        a, b = layer.interval or (1.0, 1.0)
+        return max(1, int(self.rng.uniform(a, b) * self.sr))
+
+    def _pick(self, li: LayerInstance) -> tuple[SampleSource, float, float]:
+        """Choose the sample for one play: (source, extra gain dB, extra semitones)."""
+        src = li.layer.source
+        if isinstance(src, SampleSource):
+            return src, 0.0, 0.0
+        if isinstance(src, RandomSource):
+            items = list(range(len(src.items)))
+            banned = set(list(li.recent)[-src.no_repeat :]) if src.no_repeat > 0 else set()
+            allowed = [i for i in items if i not in banned] or items
+            w = np.array([src.items[i].weight for i in allowed], dtype=np.float64)
+            k = allowed[int(self.rng.choice(len(allowed), p=w / w.sum()))]
+            li.recent.append(k)
+            gj = self.rng.uniform(-1, 1) * src.gain_jitter_db
+            pj = self.rng.uniform(-1, 1) * src.pitch_jitter
+            return src.items[k].source, gj, pj
+        if isinstance(src, SequenceSource):
+            k = li.seq_index % len(src.items)
+            li.seq_index += 1
+            return src.items[k], 0.0, 0.0
+        raise SceneError(
+            f"layer '{li.layer.uid}': source type {type(src).__name__} is not playable yet by this runtime"
+        )
+
+    def _settings(
+        self, layer: LayerDef, owner_gain_db: float, env: Mapping[str, Any], weight: float
+    ) -> dict[str, Any]:
+        gain = (layer.gain.evaluate(env) or 0.0) + owner_gain_db
+        if weight < 1.0:
+            gain += 20.0 * math.log10(max(weight, 1e-4))
+        out: dict[str, Any] = {
+            "gain_db": max(min(gain, 24.0), MIN_GAIN_DB) if gain > MIN_GAIN_DB else -120.0,
+            "pitch": semitones_to_ratio(layer.pitch.evaluate(env) or 0.0),
+        }
+        out["lowpass_hz"] = _cut(layer.lowpass, env, self.sr)
+        out["highpass_hz"] = _cut(layer.highpass, env, self.sr)
+        return out
+
+    def _play_layer(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+        *,
+        loop: bool,
+        fade_in: float,
+        start_frame: int | None = None,
+        bus: str | None = None,
+    ) -> int | None:
+        try:
+            src, gj, pj = self._pick(li)
+        except SceneError as exc:
+            self.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
+            return None
+        s = self._settings(li.layer, owner.gain_db + src.gain_db + gj, env, li.weight)
+        spatial = pos is not None
+        att = owner.attenuation
+        offset = 0.0
+        if loop and li.layer.random_start:
+            info = self.engine.bank.info(self._sample_key(src))
+            offset = float(self.rng.uniform(0, info.frames / self.sr))
+        h = self.engine.play(
+            self._sample_key(src),
+            bus=bus or owner.bus,
+            gain_db=s["gain_db"],
+            pitch=s["pitch"] * semitones_to_ratio(pj),
+            loop=loop,
+            offset=offset,
+            start_frame=start_frame,
+            fade_in=fade_in,
+            lowpass_hz=s["lowpass_hz"],
+            highpass_hz=s["highpass_hz"],
+            sends=dict(li.layer.sends),
+            priority=li.layer.priority,
+            position=pos if spatial else None,
+            velocity=vel,
+            min_distance=att.min_distance,
+            max_distance=att.max_distance,
+            rolloff=att.engine_rolloff(),
+            doppler=owner.doppler,
+            binaural=owner.binaural,
+        )
+        li.sent = s
+        return h
+
+    def _refresh_voice(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+    ) -> None:
+        src_gain = li.layer.source.gain_db if isinstance(li.layer.source, SampleSource) else 0.0
+        s = self._settings(li.layer, owner.gain_db + src_gain, env, li.weight)
+        change: dict[str, Any] = {}
+        for k, v in s.items():
+            old = li.sent.get(k)
+            if old is None or v is None:
+                if old != v:
+                    change[k] = v
+            elif abs(v - old) > SETTLE * max(1.0, abs(old)):
+                change[k] = v
+        if pos is not None:
+            change["position"] = pos
+            change["velocity"] = vel
+        if change and li.handle is not None:
+            self.engine.set_voice(li.handle, **change)
+            li.sent.update({k: v for k, v in change.items() if k in s})
+
+    # ---------------------------------------------------------------- events
+    def _start_instance(
+        self, iid: int, ev: EventDef, pos: Any, local: dict, obj: str | None, at: int | None
+    ) -> None:
+        env = {**self.env, **local}
+        for p in ev.parameters.values():
+            env.setdefault(p.name, p.default)
+        follows = obj or ev.follows
+        if follows is not None:
+            o = self.objects.get(follows)
+            pos = o.position if o else pos
+        elif ev.emitter is not None:
+            em = self.emitters.get(ev.emitter)
+            pos = em.position if em else pos
+        elif isinstance(ev.position, tuple):
+            pos = ev.position
+        elif ev.position is None:
+            pos = None
+        live = [i for i in self.instances.values() if i.event.name == ev.name]
+        if len(live) >= ev.max_instances:  # steal the oldest, like FMOD's max instances / steal oldest
+            self._stop_instance(live[0].iid, True, at)
+        inst = EventInstance(iid, ev, env, pos, follows, start_frame=at if at is not None else self.frame)
+        switch_value = env.get(ev.switch) if ev.switch else None
+        for layer in ev.layers_for(switch_value):
+            if not layer.active(env):
+                continue
+            li = LayerInstance(layer)
+            inst.layers[layer.id] = li
+            h = self._play_layer(
+                li,
+                ev,
+                pos,
+                (0.0, 0.0, 0.0),
+                env,
+                loop=layer.mode == "loop",
+                fade_in=layer.fade_in if layer.mode == "loop" else 0.0,
+                start_frame=at,
+            )
+            if h is not None:
+                li.handle = h
+                inst.handles.add(h)
+                self._handle_owner[h] = iid
+        self.instances[iid] = inst
+        self.events.append(("instance_started", {"id": iid, "event": ev.name, "frame": inst.start_frame}))
+        if not inst.handles:
+            self._end_instance(iid)
+
+    def _update_instance(self, inst: EventInstance) -> None:
+        if inst.follows is None:
+            return
+        o = self.objects.get(inst.follows)
+        if o is None or o.position == inst.position:
+            return
+        inst.position = o.position
+        for h in inst.handles:
+            self.engine.set_voice(h, position=o.position, velocity=o.velocity)
+
+    def _stop_instance(self, iid: int, release: bool, at: int | None) -> None:
+        inst = self.instances.get(iid)
+        if inst is None:
+            return
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles:
+                rel = li.layer.fade_out if release else 0.005  # 5 ms even for "no release": never a hard cut
+                self.engine.stop(li.handle, release=rel, at_frame=at)
+
+    def _end_instance(self, iid: int) -> None:
+        inst = self.instances.pop(iid, None)
+        self._known_iids.discard(iid)
+        if inst is not None:
+            self.events.append(("instance_ended", {"id": iid, "event": inst.event.name, "frame": self.frame}))
+
+    def _collect_engine_events(self) -> None:
+        ev = self.engine.events
+        while ev:
+            kind, handle, _frame = ev.popleft()
+            if kind != "ended":
+                continue
+            iid = self._handle_owner.pop(handle, None)
+            if iid is None:
+                continue
+            inst = self.instances.get(iid)
+            if inst is None:
+                continue
+            inst.handles.discard(handle)
+            if not inst.handles:
+                self._end_instance(iid)
+
+    # ---------------------------------------------------------------- setup and reload
+    def _setup_buses(self, scene: SceneDef) -> None:
+        for b in scene.bus_order():
+            spec = _bus_spec(b)
+            if b.name == "master":
+                self.engine.set_bus(
+                    "master", gain_db=b.gain_db, lowpass_hz=b.lowpass_hz, highpass_hz=b.highpass_hz
+                )
+            elif b.name in self._bus_base or b.name in self.engine._bus_names:
+                self.engine.set_bus(
+                    b.name,
+                    gain_db=b.gain_db,
+                    lowpass_hz=b.lowpass_hz,
+                    highpass_hz=b.highpass_hz,
+                    muted=False,
+                    reverb=spec.reverb,
+                )
+            else:
+                self.engine.add_bus(spec)
+            self._bus_base[b.name] = b
+        for b in scene.buses.values():
+            for d in b.ducking:
+                key = (d.by, b.name)
+                if key not in getattr(self, "_ducks", set()):
+                    self.engine.add_duck(
+                        DuckSpec(
+                            source=d.by,
+                            target=b.name,
+                            amount_db=d.amount_db,
+                            threshold_db=d.threshold_db,
+                            attack=d.attack,
+                            release=d.release,
+                        )
+                    )
+                    self._ducks = getattr(self, "_ducks", set()) | {key}
+
+    def _sample_key(self, src: SampleSource) -> str:
+        return self._keys[src.file]
+
+    def _load_assets(self, scene: SceneDef) -> None:
+        """Decode every asset once (keyed by path and modification time, so an edited file reloads)."""
+        keys = getattr(self, "_keys", {})
+        for f in scene.asset_files():
+            try:
+                key = f"{f}@{os.stat(f).st_mtime_ns}"
+            except OSError as exc:
+                raise SceneError(f"{f}: cannot read asset ({exc.strerror})") from None
+            if key not in self.engine.bank:
+                self.engine.bank.load(key, f)
+            keys[f] = key
+        self._keys = keys
+
+    def _reload(self, new: SceneDef) -> None:
+        """Swap definitions; matching layers keep playing and glide, others fade out or in."""
+        self._load_assets(new)
+        old = self.scene
+        self.scene = new
+        self._setup_buses(new)
+        for name in self._bus_base.keys() - set(new.buses) - {"master"}:
+            self.engine.set_bus(name, muted=True)
+            del self._bus_base[name]
+        # parameters: keep the game's values where the name survives, clamped to the new range
+        env = new.default_env()
+        for k, v in self.env.items():
+            if k in new.parameters:
+                env[k] = new.parameters[k].clamp(v)
+            elif (k in new.states and v in new.states[k].values) or (
+                k in new.switches and v in new.switches[k].values
+            ):
+                env[k] = v
+        self.env = env
+        self.targets = {
+            k: new.parameters[k].clamp(self.targets.get(k, p.default)) for k, p in new.parameters.items()
+        }
+        for name in list(self.emitters):
+            if name not in new.emitters:
+                for li in self.emitters[name].layers.values():
+                    if li.handle is not None:
+                        self.engine.stop(li.handle, release=li.layer.fade_out)
+                del self.emitters[name]
+        for name, em_def in new.emitters.items():
+            em = self.emitters.get(name)
+            if em is None:
+                self.emitters[name] = self._new_emitter(em_def)
+                continue
+            em.emitter = em_def
+            old_layers = em.layers
+            em.layers = {}
+            for ly in em_def.layers:
+                li = old_layers.pop(ly.id, None)
+                if li is None:
+                    em.layers[ly.id] = LayerInstance(ly)
+                    continue
+                same_source = li.layer.source == ly.source and li.layer.mode == ly.mode
+                if not same_source and li.handle is not None:
+                    self.engine.stop(li.handle, release=li.layer.fade_out)
+                    li.handle = None
+                    li.sent = {}
+                li.layer = ly
+                em.layers[ly.id] = li
+            for li in old_layers.values():
+                if li.handle is not None:
+                    self.engine.stop(li.handle, release=li.layer.fade_out)
+        if new.music is not None:
+            if self._music is None or old.music != new.music:
+                keep = self._music
+                self._music = _MusicPlayer(self, new, previous=keep)
+        elif self._music is not None:
+            self._music.stop_all()
+            self._music = None
+        self._dirty = True
+        self.counters["reloads"] += 1
+        self.events.append(("reloaded", {"scene": new.name, "frame": self.frame}))
+
+
+class _MusicPlayer:
+    """Interactive music on a beat grid: segments switch on the next beat or bar, to the sample."""
+
+    def __init__(self, rt: SceneRuntime, scene: SceneDef, previous: _MusicPlayer | None = None) -> None:
+        self.rt = rt
+        self.music = scene.music
+        assert self.music is not None
+        self.sr = rt.sr
+        self.origin = previous.origin if previous else -1
+        self.current: str | None = previous.current if previous else None
+        self.handle: int | None = previous.handle if previous else None
+        self.pending: tuple[str, int] | None = None
+        self.next_beat = previous.next_beat if previous else -1
+        self.beat_index = previous.beat_index if previous else 0
+        if self.current is not None and self.current not in self.music.segments:
+            self.stop_all()
+            self.current = None
+
+    def status(self) -> dict:
+        return {
+            "segment": self.current,
+            "pending": self.pending[0] if self.pending else None,
+            "beat": self.beat_index,
+        }
+
+    def stop_all(self) -> None:
+        if self.handle is not None:
+            self.rt.engine.stop(self.handle, release=0.05)
+            self.handle = None
+
+    def _wanted(self) -> str:
+        m = self.music
+        for seg in m.segments.values():
+            if seg.when is not None and seg.when.evaluate(self.rt.env):
+                return seg.name
+        return self.current or m.start
+
+    def _play(self, seg: SegmentDef, frame: int, fade_in: float) -> None:
+        rt = self.rt
+        gain = seg.gain.evaluate(rt.env) or 0.0
+        self.handle = rt.engine.play(
+            rt._sample_key(seg.source),
+            bus=self.music.bus,
+            gain_db=gain + seg.source.gain_db,
+            loop=seg.loop,
+            start_frame=frame,
+            fade_in=fade_in,
+        )
+
+    def update(self, start: int, end: int) -> None:
+        m = self.music
+        rt = self.rt
+        if self.current is None:
+            self.origin = start
+            self.current = self._wanted()
+            self._play(m.segments[self.current], start, 0.0)
+            self.next_beat = start
+            rt.events.append(("music_segment", {"segment": self.current, "frame": start}))
+        # beat / bar callbacks for grid points inside this block
+        spb = m.seconds_per_beat * self.sr
+        while self.next_beat < end:
+            bar, beat = divmod(self.beat_index, m.beats_per_bar)
+            rt.events.append(("beat", {"beat": beat + 1, "bar": bar + 1, "frame": self.next_beat}))
+            if beat == 0:
+                rt.events.append(("bar", {"bar": bar + 1, "frame": self.next_beat}))
+            self.beat_index += 1
+            self.next_beat = self.origin + round(self.beat_index * spb)
+        want = self._wanted()
+        if self.pending is None and want != self.current:
+            tr = m.transition(self.current, want)
+            at = m.next_boundary_frame(start, self.origin, tr.at, self.sr)
+            self.pending = (want, at)
+        if self.pending is not None and self.pending[1] < end:
+            name, at = self.pending
+            tr = m.transition(self.current, name)
+            if self.handle is not None:
+                rt.engine.stop(self.handle, release=tr.fade_out, at_frame=at)
+            self._play(m.segments[name], at, tr.fade_in)
+            if tr.stinger and tr.stinger in m.stingers:
+                st = m.stingers[tr.stinger]
+                rt.engine.play(rt._sample_key(st.source), bus=m.bus, gain_db=st.gain_db, start_frame=at)
+            rt.events.append(("music_segment", {"segment": name, "frame": at}))
+            self.current = name
+            self.pending = None
+
+
+def _log_blend(a: float, b: float, t: float) -> float:
+    return math.exp(math.log(a) + t * (math.log(b) - math.log(a)))
+
+
+def _cut(v: ValueDef | None, env: Mapping[str, Any], sr: int) -> float | None:
+    if v is None:
+        return None
+    hz = v.evaluate(env)
+    if hz is None:
+        return None
+    return min(max(float(hz), 10.0), 0.49 * sr)
+
+
+def _bus_spec(b: BusDef) -> BusSpec:
+    reverb = None
+    if b.reverb is not None:
+        r = b.reverb
+        reverb = ReverbSpec(room_size=r.room_size, damping=r.damping, wet=r.wet, dry=r.dry, width=r.width)
+    return BusSpec(
+        b.name,
+        parent=b.parent,
+        gain_db=b.gain_db,
+        lowpass_hz=b.lowpass_hz,
+        highpass_hz=b.highpass_hz,
+        reverb=reverb,
+    )
