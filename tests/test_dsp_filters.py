@@ -201,3 +201,15 @@ def test_one_pole_coeff_edges() -> None:
     assert 0.999 < one_pole_lowpass_coeff(1e6, SR) <= 1.0
     with pytest.raises(EngineError):
         one_pole_lowpass_coeff(100.0, 0.0)
+
+
+def test_nan_sample_does_not_poison_state() -> None:
+    x = _noise(2000, seed=13)
+    x[10, 0] = np.nan
+    c = biquad_coeffs("lowpass", 1000.0, 0.7, 0.0, SR)
+    st = biquad_state()
+    y = biquad_block(x, c, c, st)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(st))
+    a = one_pole_lowpass_coeff(500.0, SR)
+    st1 = one_pole_state()
+    assert np.all(np.isfinite(one_pole_highpass_block(x, a, a, st1))) and np.all(np.isfinite(st1))

@@ -145,3 +145,11 @@ def test_validation(kw: dict) -> None:
     rev = Reverb(SR)
     with pytest.raises(EngineError):
         rev.set_params(**kw)
+
+
+def test_nan_sample_does_not_poison_the_tail() -> None:
+    x = np.random.default_rng(3).uniform(-1, 1, size=(4000, 2)).astype(np.float32)
+    x[100, 1] = np.nan
+    rev = Reverb(SR, wet=0.5, dry=0.0)
+    y = rev.process(x)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(rev.buf))

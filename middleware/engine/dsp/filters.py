@@ -146,6 +146,10 @@ def biquad_block_into(x, out, coeffs_from, coeffs_to, state):
             a2 = coeffs_from[4] + d4 * t
         xl = np.float64(x[i, 0])
         xr = np.float64(x[i, 1])
+        if math.isnan(xl):  # one bad sample must not poison the recursion forever
+            xl = 0.0
+        if math.isnan(xr):
+            xr = 0.0
         yl = b0 * xl + s1l
         yr = b0 * xr + s1r
         # Flush denormals per sample (not per block, so block splitting cannot change the output): a
@@ -218,6 +222,10 @@ def one_pole_block_into(x, out, a_from, a_to, state, highpass):
             a = a_from + da * ((i + 1) * inv_n)
         xl = np.float64(x[i, 0])
         xr = np.float64(x[i, 1])
+        if math.isnan(xl):  # one bad sample must not poison the recursion forever
+            xl = 0.0
+        if math.isnan(xr):
+            xr = 0.0
         yl += a * (xl - yl)
         yr += a * (xr - yr)
         if abs(yl) < 1e-30:  # denormal flush, per sample so block splits cannot change the output

@@ -63,6 +63,10 @@ def reverb_block(x, out, target, cur, smooth, buf, offsets, lengths, pos, lp):
         damp2 = 1.0 - damp
         xl = np.float64(x[i, 0])
         xr = np.float64(x[i, 1])
+        if math.isnan(xl):  # a NaN would circulate in the combs forever
+            xl = 0.0
+        if math.isnan(xr):
+            xr = 0.0
         inp = (xl + xr) * FIXED_GAIN
         acc_l = 0.0
         acc_r = 0.0
