@@ -41,8 +41,10 @@ class Slow(Sine):
 
 
 class Failing(Sine):
+    """Fails after 0.1 s: after the ring was pre-filled, so on the render thread."""
+
     def render(self, frames: int) -> np.ndarray:
-        if self.frame >= 4 * frames:
+        if self.frame >= 0.1 * self.config.sample_rate:
             raise RuntimeError("kernel exploded")
         return super().render(frames)
 
@@ -78,9 +80,18 @@ def test_null_device_plays_without_underruns(make: Callable[[], object]) -> None
     assert 1.8 * rate <= stats["frames_played"] <= elapsed * rate + stats["period_frames"] * 8
     assert stats["callbacks"] * stats["period_frames"] == stats["frames_played"]
     assert stats["callback_frames"] == stats["period_frames"]
+    # NULL sleeps in 10 ms steps, so its lookahead covers at least 20 ms (nobody hears the latency)
+    assert stats["lookahead_frames"] >= 0.02 * rate
+    assert stats["ring_target_frames"] == stats["lookahead_frames"] + stats["period_frames"]
     assert stats["callback_interval_max_ms"] >= stats["callback_interval_p99_ms"] > 0
     assert stats["render_ms_p99"] > 0 and stats["blocks_rendered"] >= stats["frames_played"] // 256
     assert live["callbacks"] > 0 and played > 0 and stamp > 0
+    # frame clock: when did a given engine frame leave the callback?
+    assert sink.frame_left_at(played - 1) == stamp
+    assert sink.frame_left_at(played + 10 * stats["period_frames"]) is None
+    first, later = sink.frame_left_at(0), sink.frame_left_at(rate)  # frame 0 and 1 s later
+    assert first is not None and later is not None
+    assert 0.8e9 <= later - first <= 1.3e9
     # the render thread stays ahead of the device by at most the ring's target
     ahead = stats["blocks_rendered"] * renderable.config.block - stats["frames_played"]
     assert 0 <= ahead <= stats["ring_target_frames"] + renderable.config.block
@@ -129,6 +140,13 @@ def test_switch_interval_is_lowered_while_running_and_restored() -> None:
         assert sys.getswitchinterval() == pytest.approx(min(before, 0.0005))
     assert sys.getswitchinterval() == before
     assert sink.stats()["switch_interval_s"] == pytest.approx(min(before, 0.0005))
+
+
+def test_render_error_during_prefill_raises_from_start() -> None:
+    sink = DeviceSink(Failing(), backend="null", lookahead_blocks=64)  # pre-fill needs 0.35 s of audio
+    with pytest.raises(RuntimeError, match="kernel exploded"):
+        sink.start()
+    assert not sink.running and not render_threads()
 
 
 def test_bad_arguments_raise_device_errors() -> None:

@@ -39,6 +39,10 @@ NULL_FALLBACK_MESSAGE = "no audio device found; using miniaudio's NULL backend (
 # Chosen by benchmarks/gil_callback.py, see docs/audio-threading.md.
 DEFAULT_PERIOD_FRAMES = 256
 DEFAULT_SWITCH_INTERVAL = 0.0005
+# miniaudio's NULL backend paces itself with 10 ms sleeps, which oversleep to 20 ms on a busy machine,
+# and then asks for all the frames due at once. Nobody hears the NULL device, so on it the lookahead
+# is raised to cover that burst instead of counting underruns that no real device would cause.
+NULL_MIN_LOOKAHEAD_S = 0.02
 
 _TIMESTAMP_SLOTS = 1 << 14  # callback timestamps kept for interval statistics (power of two)
 _RENDER_SLOTS = 1 << 12  # render durations kept for render-time statistics (power of two)
@@ -174,6 +178,8 @@ class DeviceSink:
     while the sink runs (None leaves it alone): it bounds how long any busy Python thread can keep
     the callback from getting the GIL. ``on_block(start_frame, block)`` is called on the render
     thread for every rendered block (telemetry; compare ``start_frame`` with ``frames_played``).
+    On the NULL backend the lookahead is raised to ``null_min_lookahead_s`` (see
+    ``NULL_MIN_LOOKAHEAD_S``); ``stats()`` reports the lookahead actually used.
     """
 
     def __init__(
@@ -187,6 +193,7 @@ class DeviceSink:
         periods: int = 3,
         switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
         on_block: OnBlock | None = None,
+        null_min_lookahead_s: float = NULL_MIN_LOOKAHEAD_S,
     ) -> None:
         cfg = renderable.config
         self.renderable = renderable
@@ -207,11 +214,8 @@ class DeviceSink:
         self.requested_backend = backend
         self.switch_interval = switch_interval
         self.on_block = on_block
-        self.lookahead_frames = self.lookahead_blocks * self.block
-        # The render thread refills up to this; right after a callback took its period,
-        # `lookahead_frames` are still queued.
-        self.target_frames = self.period_frames + self.lookahead_frames
-        self._ring = FrameRing(self.target_frames + self.block, 2)
+        self.null_min_lookahead_s = float(null_min_lookahead_s)
+        self._size_ring(self.lookahead_blocks)
         self._out_frames = max(8192, 4 * self.period_frames)
         self._out = np.zeros((self._out_frames, 2), dtype=np.float32)
         self._out_bytes = memoryview(self._out).cast("B")
@@ -229,12 +233,20 @@ class DeviceSink:
         self.render_error: BaseException | None = None
         self._reset_counters()
 
+    def _size_ring(self, lookahead_blocks: int) -> None:
+        self.lookahead_frames = lookahead_blocks * self.block
+        # The render thread refills up to this; right after a callback took its period,
+        # `lookahead_frames` are still queued.
+        self.target_frames = self.period_frames + self.lookahead_frames
+        self._ring = FrameRing(self.target_frames + self.block, 2)
+
     def _reset_counters(self) -> None:
         self._callbacks = 0
         self._underruns = 0
         self._underrun_frames = 0
         self._frames_played = 0
         self._last_callback_frames = 0
+        self._irregular_callbacks = 0
         self._clock = (0, 0)
         self._blocks_rendered = 0
         self._frames_rendered = 0
@@ -297,6 +309,7 @@ class DeviceSink:
         mask = _TIMESTAMP_SLOTS - 1
         signal = self._signal
         clock = time.perf_counter_ns
+        period = self.period_frames
         frames = yield b""
         while True:
             now = clock()
@@ -309,6 +322,8 @@ class DeviceSink:
             if got < frames:
                 self._underruns += 1
                 self._underrun_frames += frames - got
+            if frames != period:
+                self._irregular_callbacks += 1
             played = self._frames_played + frames
             self._frames_played = played
             self._last_callback_frames = frames
@@ -352,11 +367,14 @@ class DeviceSink:
         if self._running:
             raise DeviceError("start(): the sink is already running")
         self._reset_counters()
-        self._ring.clear()
         self.render_error = None
         device = self._open()
         self._device = device
         self.backend_name = device.backend
+        blocks = self.lookahead_blocks
+        if self.backend_name.lower() == "null":
+            blocks = max(blocks, -(-round(self.null_min_lookahead_s * self.sample_rate) // self.block))
+        self._size_ring(blocks)
         if self.switch_interval is not None and sys.getswitchinterval() > self.switch_interval:
             self._saved_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(self.switch_interval)
@@ -418,6 +436,22 @@ class DeviceSink:
         """
         return self._clock
 
+    def frame_left_at(self, frame: int) -> int | None:
+        """``perf_counter_ns`` of the callback that handed engine frame ``frame`` to the device.
+
+        None if that frame has not been played yet or is older than the timestamp window (16384
+        callbacks). Event-to-sound latency = this minus the event's arrival time (plus the device's
+        own ``device_latency_frames`` on real hardware). Relies on miniaudio's fixed-size callbacks;
+        returns None if a callback ever had another size.
+        """
+        period = self.period_frames
+        k = frame // period
+        n = self._callbacks
+        if frame < 0 or k >= n or k < n - _TIMESTAMP_SLOTS or self._irregular_callbacks:
+            return None
+        stamp = int(self._timestamps[k & (_TIMESTAMP_SLOTS - 1)])
+        return None if k < self._callbacks - _TIMESTAMP_SLOTS else stamp  # slot reused meanwhile
+
     @property
     def device_latency_frames(self) -> int:
         """Nominal frames the device buffers after the callback (period x periods)."""
@@ -444,7 +478,8 @@ class DeviceSink:
             "period_frames": self.period_frames,
             "periods": self.periods,
             "callback_frames": self._last_callback_frames,
-            "lookahead_blocks": self.lookahead_blocks,
+            "irregular_callbacks": self._irregular_callbacks,
+            "lookahead_blocks": self.lookahead_frames // self.block,
             "lookahead_frames": self.lookahead_frames,
             "ring_target_frames": self.target_frames,
             "ring_fill": self._ring.fill,
