@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EngineError
+from .dsp.dynamics import duck_gain_db
 from .dsp.filters import biquad_block_into, biquad_coeffs, biquad_identity, biquad_state
 from .dsp.limiter import Limiter
 from .dsp.reverb import Reverb
@@ -179,9 +180,8 @@ class BusGraph:
             src = self.buses[self.by_name[d.source]]
             level_db = 10.0 * math.log10(src.level_ms + 1e-20)
             # Soft knee of 6 dB around the threshold so a source hovering there does not flutter.
-            x = min(max((level_db - d.threshold_db + 3.0) / 6.0, 0.0), 1.0)
             tgt = self.by_name[d.target]
-            wanted[tgt] = min(wanted.get(tgt, 0.0), d.amount_db * x)
+            wanted[tgt] = min(wanted.get(tgt, 0.0), duck_gain_db(level_db, d.threshold_db, d.amount_db))
         for tgt, want in wanted.items():
             rt = self.buses[tgt]
             rule = next(d for d in self.ducks if self.by_name[d.target] == tgt)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_SENDS = 4
-DELAY_LEN = 64  # per-voice binaural delay line (>= max ITD ~0.66 ms at 96 kHz)
+DELAY_LEN = 256  # per-voice binaural delay line: > max ITD (0.66 ms = 126 frames at 192 kHz)
 
 # --- voice states (I[:, ST]) ---
 FREE, PLAYING, VIRTUAL = 0, 1, 2
