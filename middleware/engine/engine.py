@@ -47,6 +47,8 @@ from .voices import (
     HANDLE,
     HPA0,
     HPA1,
+    HPM0,
+    HPM1,
     HPSL,
     HPSR,
     LE,
@@ -609,7 +611,7 @@ class Engine:
                 (GL0, GL1),
                 (GR0, GR1),
                 (LPA0, LPA1),
-                (HPA0, HPA1),
+                (HPA0, HPA1), (HPM0, HPM1),
                 (DL0, DL1),
                 (DR0, DR1),
             ):

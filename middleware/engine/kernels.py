@@ -40,6 +40,8 @@ from .voices import (
     GR1,
     HPA0,
     HPA1,
+    HPM0,
+    HPM1,
     HPSL,
     HPSR,
     LE,
@@ -163,10 +165,17 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n):
         dlpa = (F[v, LPA1] - lpa0) * inv_n
         hpa0 = F[v, HPA0]
         dhpa = (F[v, HPA1] - hpa0) * inv_n
+        hpm0 = F[v, HPM0]
+        dhpm = (F[v, HPM1] - hpm0) * inv_n
+        lp_on = not (lpa0 == 1.0 and F[v, LPA1] == 1.0)
+        hp_on = hpm0 > 0.0 or F[v, HPM1] > 0.0
         lpl = F[v, LPSL]
         lpr = F[v, LPSR]
         hpl = F[v, HPSL]
         hpr = F[v, HPSR]
+        if hp_on and hpm0 == 0.0:  # switching on: start the filter from rest
+            hpl = 0.0
+            hpr = 0.0
         has_sends = False
         for s in range(MAX_SENDS):
             if I[v, SEND0 + s] >= 0:
@@ -191,9 +200,9 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n):
         gstart = i0
 
         if not binaural and env == 1.0 and env_step == 0.0 and i_stop < 0 and not releasing:
-            # Fast path (the common case): no envelope, no stop, no binaural in this block.
+            # Fast path (the common case): no envelope, no stop, no binaural in this block. Mono
+            # sources filter one signal and pan it; filters that are off cost nothing.
             ob = out[bus]
-            stereo = ch == 2
             for i in range(i0, n):
                 t = i + 1.0
                 idx = int(pos)
@@ -201,25 +210,41 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n):
                 j = idx + 1
                 if j >= le:
                     j = ls if loop else idx
-                if stereo:
+                if ch == 1:
+                    a = data[off + idx]
+                    xl = a + fr * (data[off + j] - a)
+                    if lp_on:
+                        lpa = lpa0 + dlpa * t
+                        lpl = (1.0 - lpa) * lpl + lpa * xl
+                        xl = lpl
+                    if hp_on:
+                        hpa = hpa0 + dhpa * t
+                        hpl = (1.0 - hpa) * hpl + hpa * xl
+                        xl = xl - (hpm0 + dhpm * t) * hpl
+                    ol = xl * (gl0 + dgl * t)
+                    orr = xl * (gr0 + dgr * t)
+                else:
                     a = data[off + 2 * idx]
                     xl = a + fr * (data[off + 2 * j] - a)
                     a = data[off + 2 * idx + 1]
                     xr = a + fr * (data[off + 2 * j + 1] - a)
-                else:
-                    a = data[off + idx]
-                    xl = a + fr * (data[off + j] - a)
-                    xr = xl
-                lpa = lpa0 + dlpa * t
-                lpc = 1.0 - lpa
-                lpl = lpc * lpl + lpa * xl
-                lpr = lpc * lpr + lpa * xr
-                hpa = hpa0 + dhpa * t
-                hpc = 1.0 - hpa
-                hpl = hpc * hpl + hpa * lpl
-                hpr = hpc * hpr + hpa * lpr
-                ol = (lpl - hpl) * (gl0 + dgl * t)
-                orr = (lpr - hpr) * (gr0 + dgr * t)
+                    if lp_on:
+                        lpa = lpa0 + dlpa * t
+                        lpc = 1.0 - lpa
+                        lpl = lpc * lpl + lpa * xl
+                        lpr = lpc * lpr + lpa * xr
+                        xl = lpl
+                        xr = lpr
+                    if hp_on:
+                        hpa = hpa0 + dhpa * t
+                        hpc = 1.0 - hpa
+                        hpl = hpc * hpl + hpa * xl
+                        hpr = hpc * hpr + hpa * xr
+                        hm = hpm0 + dhpm * t
+                        xl = xl - hm * hpl
+                        xr = xr - hm * hpr
+                    ol = xl * (gl0 + dgl * t)
+                    orr = xr * (gr0 + dgr * t)
                 ob[i, 0] += ol
                 ob[i, 1] += orr
                 if has_sends:
@@ -235,6 +260,9 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n):
                     elif pos >= length:
                         ended = True
                         break
+            if ch == 1:
+                lpr = lpl
+                hpr = hpl
             gstart = n  # the general loop below has nothing left to do
 
         for i in range(gstart, n):
@@ -278,12 +306,17 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n):
             lpc = 1.0 - lpa
             lpl = lpc * lpl + lpa * xl
             lpr = lpc * lpr + lpa * xr
-            hpa = hpa0 + dhpa * t
-            hpc = 1.0 - hpa
-            hpl = hpc * hpl + hpa * lpl
-            hpr = hpc * hpr + hpa * lpr
-            yl = (lpl - hpl) * env
-            yr = (lpr - hpr) * env
+            if hp_on:
+                hpa = hpa0 + dhpa * t
+                hpc = 1.0 - hpa
+                hpl = hpc * hpl + hpa * lpl
+                hpr = hpc * hpr + hpa * lpr
+                hm = hpm0 + dhpm * t
+                yl = (lpl - hm * hpl) * env
+                yr = (lpr - hm * hpr) * env
+            else:
+                yl = lpl * env
+                yr = lpr * env
             if binaural:
                 mono = 0.5 * (yl + yr)
                 delay[v, dpos] = mono
@@ -383,6 +416,7 @@ def commit_ramps(I, F, n_sends):
         F[v, GR0] = F[v, GR1]
         F[v, LPA0] = F[v, LPA1]
         F[v, HPA0] = F[v, HPA1]
+        F[v, HPM0] = F[v, HPM1]
         F[v, DL0] = F[v, DL1]
         F[v, DR0] = F[v, DR1]
         for s in range(n_sends):

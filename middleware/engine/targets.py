@@ -28,7 +28,9 @@ from .voices import (
     FREE,
     GL1,
     GR1,
+    HPA0,
     HPA1,
+    HPM1,
     LPA1,
     MAX_SENDS,
     P_DOPPLER,
@@ -55,7 +57,6 @@ from .voices import (
 )
 
 ROLLOFF_CUSTOM = ROLLOFF_TABLE
-HP_OFF_HZ = 1.0  # "no high-pass" still removes DC at 1 Hz, so switching it on/off never steps
 MAX_TABLE_POINTS = 16
 
 
@@ -158,6 +159,11 @@ def compute_targets(I, F, P, listener, tables, sr):
         F[v, RATE1] = rate
         F[v, LPA1] = one_pole_coeff(P[v, P_LP], sr)
         hp = P[v, P_HP]
-        F[v, HPA1] = one_pole_coeff(hp if hp > HP_OFF_HZ else HP_OFF_HZ, sr)
+        if hp > 0.0:
+            F[v, HPA1] = one_pole_coeff(hp, sr)
+            F[v, HPM1] = 1.0
+        else:  # off: keep the coefficient, fade the filtered path out
+            F[v, HPA1] = F[v, HPA0]
+            F[v, HPM1] = 0.0
         for s in range(MAX_SENDS):
             F[v, SND0 + 2 * s + 1] = P[v, P_SENDG + s]

@@ -80,7 +80,9 @@ N_INT = SEND0 + MAX_SENDS
     SHR_Y,  # head-shadow filter memories
     SND0,  # MAX_SENDS x (from, to) send gains
 ) = range(33)
-N_FLOAT = SND0 + 2 * MAX_SENDS
+HPM0 = SND0 + 2 * MAX_SENDS  # high-pass mix (0 = off, 1 = on), ramped so switching never clicks
+HPM1 = HPM0 + 1
+N_FLOAT = HPM1 + 1
 
 # --- parameter fields (P), set by API calls, turned into targets once per block ---
 (
