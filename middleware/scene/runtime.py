@@ -22,7 +22,7 @@ import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -121,6 +121,20 @@ class EventInstance:
     layers: dict[str, LayerInstance] = field(default_factory=dict)
 
 
+class LayerDirector(Protocol):
+    """What the runtime needs from an ML director (``middleware.ml``): weights for flagged layers.
+
+    ``evaluate`` runs at control rate (``rate_hz``) and must be quick (a small onnxruntime
+    session on one thread); ``label`` names the model and version for telemetry. Weights are linear
+    0..1; the runtime clamps them and designer overrides always win.
+    """
+
+    rate_hz: float
+    label: dict
+
+    def evaluate(self, env: Mapping[str, Any]) -> Mapping[str, float]: ...
+
+
 class SceneRuntime:
     """Instances of one scene's definitions, driving one engine (see module docstring)."""
 
@@ -150,6 +164,11 @@ class SceneRuntime:
         self._bus_base: dict[str, BusDef] = {}
         self._seen_engine_events = 0
         self.overrides: dict[str, float] = {}  # layer uid -> weight set live (teach mode, tools)
+        self.director: LayerDirector | None = None
+        self.director_weights: dict[str, float] = {}
+        self.director_inputs: Mapping[str, Any] = {}
+        self._next_director_frame = 0
+        self.on_override: Any = None  # callable(uid, weight, env) for teach mode recording
         self._setup_buses(scene)
         self._load_assets(scene)
         for em in scene.emitters.values():
@@ -331,6 +350,7 @@ class SceneRuntime:
         end = self.frame + n
         self._drain(end)
         self._glide_params(n)
+        self._tick_director()
         self._collect_engine_events()
         self._update_snapshots(n)
         for em in self.emitters.values():
@@ -403,12 +423,44 @@ class SceneRuntime:
                     self.overrides.pop(cmd[1], None)
                 else:
                     self.overrides[cmd[1]] = cmd[2]
+                    if self.on_override is not None:
+                        self.on_override(cmd[1], cmd[2], dict(self.env))
                 self._dirty = True
             elif kind == "reload":
                 self._reload(cmd[1])
         except SoundscapeError as exc:  # a late failure (e.g. an asset vanished): report, keep playing
             self.counters["errors"] += 1
             self.events.append(("error", {"command": kind, "message": str(exc)}))
+
+    def attach_director(self, director: LayerDirector | None) -> None:
+        """Hand flagged layers to ``director`` (None: back to the scene's rules and curves)."""
+        self.director = director
+        self.director_weights = {}
+        self._next_director_frame = self.frame
+        self._dirty = True
+        label = director.label if director is not None else {"model": None, "fallback": "rules"}
+        self.events.append(("director", {"status": "attached" if director else "rules", **label}))
+
+    def _tick_director(self) -> None:
+        d = self.director
+        if d is None or self.frame < self._next_director_frame:
+            return
+        self._next_director_frame = self.frame + max(1, int(self.sr / max(d.rate_hz, 1e-3)))
+        try:
+            weights = d.evaluate(self.env)
+        except Exception as exc:  # a model failing at run time: fall back to the rules, keep playing
+            self.events.append(("error", {"director": d.label, "message": f"director failed: {exc}"}))
+            self.attach_director(None)
+            return
+        clean = {}
+        for uid, w in weights.items():
+            w = float(w)
+            clean[uid] = min(max(w, 0.0), 1.0) if math.isfinite(w) else 0.0
+        if clean != self.director_weights:
+            self.director_weights = clean
+            self.director_inputs = dict(self.env)
+            self._dirty = True
+        self.events.append(("director_tick", {"weights": clean, **d.label}))
 
     # ---------------------------------------------------------------- parameters, snapshots
     def _glide_params(self, n: int) -> None:
@@ -512,7 +564,9 @@ class SceneRuntime:
             weight = self.overrides.get(layer.uid)
             if weight is not None:
                 li.weight, li.weight_source = weight, "override"
-            elif li.weight_source == "override":
+            elif layer.director and layer.uid in self.director_weights:
+                li.weight, li.weight_source = self.director_weights[layer.uid], "director"
+            elif li.weight_source != "rule":
                 li.weight, li.weight_source = 1.0, "rule"
             if active and li.weight <= 0.0:
                 active = False
