@@ -41,6 +41,8 @@ from ..errors import SceneError
 
 MAX_LENGTH = 2000
 """Longest accepted expression (characters). Real conditions are one line."""
+MAX_TOKENS = 400
+"""Most tokens (names, numbers, operators) in one expression; bounds the AST's size and depth."""
 MAX_DEPTH = 48
 """Deepest accepted nesting (parentheses, unary operators, operands). Bounds recursion."""
 
@@ -197,6 +199,16 @@ def tokenize(source: str) -> list[Token]:
     return toks
 
 
+def _check_size(toks: list[Token], source: str) -> None:
+    if len(toks) > MAX_TOKENS:
+        raise ExprError(
+            f"expression is too complex ({len(toks) - 1} tokens, at most {MAX_TOKENS})",
+            toks[MAX_TOKENS].pos,
+            source,
+            "split it into simpler conditions",
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # AST
 
@@ -259,6 +271,7 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.toks = tokenize(source)
+        _check_size(self.toks, source)
         self.i = 0
         self.depth = 0
 
@@ -603,6 +616,12 @@ def check(node: Node, scope: Mapping[str, NameInfo], want: str = "bool") -> list
             # == / !=
             if "unknown" not in (lt.name, rt.name) and lt.name != rt.name:
                 return fail(n.pos, f"{n.op!r} compares {_describe_ty(lt)} with {_describe_ty(rt)}")
+            if lt.values is not None and rt.values is not None and set(lt.values) != set(rt.values):
+                return fail(
+                    n.pos,
+                    f"{n.op!r} compares {_describe_ty(lt)} with {_describe_ty(rt)}: their values differ",
+                    "compare a group with one of its values, e.g. weather == 'rain'",
+                )
             literal_in_group(lt, n.right)
             literal_in_group(rt, n.left)
             return _Ty("bool")

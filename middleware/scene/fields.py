@@ -395,8 +395,8 @@ def _binding_record(title: str, unit: str, y_min: float, y_max: float) -> Record
             if hi < p.min or lo > p.max:
                 ctx.error(
                     nodes["curve"],
-                    f"curve x values {lo:g} .. {hi:g} lie outside parameter "
-                    f"{p.name!r}'s range {p.min:g} .. {p.max:g}",
+                    f"curve x values {lo:g} .. {hi:g} lie outside the range {p.min:g} .. {p.max:g} "
+                    f"of parameter {p.name!r}",
                     "the curve would never move; use x values inside the parameter's range",
                 )
 
@@ -496,9 +496,8 @@ HIGHPASS = value_spec(
 
 
 def _sample(v: Any, ctx: Ctx, gain_db: float = 0.0) -> m.SampleSource:
-    root = ctx.scene_dir.resolve()
     try:
-        rel = v.relative_to(root).as_posix()
+        rel = v.relative_to(ctx.root).as_posix()
     except ValueError:  # pragma: no cover - Asset already refused paths outside the folder
         rel = str(v)
     return m.SampleSource(rel, v, gain_db)
@@ -683,7 +682,9 @@ def _check_layer(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bo
         ok = False
     if ok:
         uid = f"{_owner(ctx)}.{values['id']}"
-        ctx.declare("layer_uid", uid, nodes["id"].start_mark, None, scope=(), what="layer uid")
+        prior = ctx.declared.get("layer_uid", {}).get((), {}).get(uid)
+        if prior is None or prior.value != ctx.scope:  # same owner: ListOf reports the duplicate id
+            ctx.declare("layer_uid", uid, nodes["id"].start_mark, ctx.scope, scope=(), what="layer uid")
     return ok
 
 

@@ -104,7 +104,11 @@ def _check_text(
             hint = exc.context
             if exc.context_mark is not None and exc.context_mark is not mark:
                 hint += f" (line {exc.context_mark.line + 1})"
-        if "\t" in text and "tab" in (exc.problem or "").lower():
+        if "expected <block end>" in (exc.problem or "") or "mapping values are not allowed" in (
+            exc.problem or ""
+        ):
+            hint = "check the indentation: items of one mapping or list must line up"
+        if "\t" in text and ("tab" in (exc.problem or "").lower() or "'\\t'" in (exc.problem or "")):
             hint = "YAML indents with spaces, not tabs"
         ctx.error(mark, msg, hint)
         return None, ctx.issues
@@ -122,7 +126,7 @@ def _check_text(
     except TooLarge:
         ctx.error(
             root,
-            "scene is too large (more than 200000 YAML nodes after expanding aliases)",
+            "scene is too large (more than 100000 YAML nodes after expanding aliases)",
             "YAML aliases (*name) may be multiplying the file",
         )
         return None, _sorted(ctx.issues)

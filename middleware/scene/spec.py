@@ -31,7 +31,7 @@ from .issues import SceneIssue
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 NAME_PATTERN = NAME_RE.pattern
 UID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$"
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 """Most YAML nodes one scene may expand to (YAML aliases can multiply a small file)."""
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
@@ -117,6 +117,13 @@ class Ctx:
         line = mark.line + 1 if mark is not None else 1
         col = mark.column + 1 + col_shift if mark is not None else 1
         self.issues.append(SceneIssue(self.file, line, col, message, hint, snippet))
+
+    @property
+    def root(self) -> Path:
+        """The scene's folder, resolved once (assets must stay inside it)."""
+        if "root" not in self.notes:
+            self.notes["root"] = self.scene_dir.resolve()
+        return self.notes["root"]
 
     def count(self) -> None:
         self.nodes += 1
@@ -406,35 +413,41 @@ class Asset(Spec):
         if not _is_text_node(node):
             return self._wrong(node, ctx)
         raw = str(node.value)
+        # resolving a path costs ~0.1 ms (realpath); scenes repeat paths, aliases repeat them a lot
+        cache = ctx.notes.setdefault("assets", {})
+        key = (raw, self.extensions)
+        if key not in cache:
+            cache[key] = self._resolve(raw, ctx)
+        result = cache[key]
+        if isinstance(result, Path):
+            return result
+        ctx.error(node, *result)
+        return INVALID
+
+    def _resolve(self, raw: str, ctx: Ctx) -> Path | tuple[str, str]:
+        """The file's absolute path, or (message, hint) saying why it cannot be used."""
         rel = Path(raw)
         if not raw.strip():
-            ctx.error(node, "empty file path")
-            return INVALID
+            return "empty file path", ""
         if rel.is_absolute() or raw.startswith("~") or "\\" in raw:
-            ctx.error(
-                node,
+            return (
                 f"asset path {raw!r} must be relative to the scene's folder",
                 "paths stay inside the scene's folder; write e.g. sounds/rain.wav",
             )
-            return INVALID
-        root = ctx.scene_dir.resolve()
+        root = ctx.root
         target = (root / rel).resolve()
         try:
             target.relative_to(root)
         except ValueError:
-            ctx.error(
-                node,
+            return (
                 f"asset path {raw!r} leaves the scene's folder",
                 "paths stay inside the scene's folder; copy the file next to the scene",
             )
-            return INVALID
         if self.extensions and rel.suffix.lower() not in self.extensions:
-            ctx.error(
-                node,
+            return (
                 f"{raw!r} has an unsupported file type {rel.suffix or '(none)'!r}",
                 "supported: " + ", ".join(self.extensions),
             )
-            return INVALID
         if ctx.check_assets and not target.is_file():
             folder = target.parent
             if folder.is_dir():
@@ -444,8 +457,7 @@ class Asset(Spec):
                 hint = did_you_mean(prefix + target.name, names, f"files in {prefix or './'}")
             else:
                 hint = f"folder {folder.relative_to(root).as_posix()!r} does not exist"
-            ctx.error(node, f"asset not found: {raw!r}", hint)
-            return INVALID
+            return f"asset not found: {raw!r}", hint
         return target
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
@@ -631,7 +643,7 @@ class MapOf(Spec):
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": ["object", "null"], "additionalProperties": self.value.schema(defs)}
         if self.declares or self.scope:
-            out["propertyNames"] = {"pattern": NAME_PATTERN}
+            out["propertyNames"] = {"pattern": NAME_PATTERN, "not": {"enum": sorted(_expr.KEYWORDS)}}
         return self._d(out)
 
 
