@@ -14,22 +14,36 @@ import math
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from .base import Generator, GrainPool, ParamSpec, make_grains
 
 
-def _circ_gauss(h: np.ndarray, centre: float, width: float) -> np.ndarray:
-    d = np.abs(h - centre)
-    d = np.minimum(d, 24.0 - d)
-    return np.exp(-0.5 * (d / width) ** 2)
+@njit(cache=True, nogil=True)
+def _circ_gauss(h: float, centre: float, width: float) -> float:
+    d = abs(h - centre)
+    d = min(d, 24.0 - d)
+    return math.exp(-0.5 * (d / width) ** 2)
 
 
-def bird_activity(hour: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def bird_activity(hour: float) -> float:
     """Relative song activity over the day: dawn chorus 1.0, day ~0.3, dusk 0.5, night ~0.02."""
-    day = 1.0 / (1.0 + np.exp(-(hour - 7.0) * 2.0)) * (1.0 / (1.0 + np.exp((hour - 19.0) * 2.0)))
-    return np.maximum.reduce(
-        [_circ_gauss(hour, 6.0, 1.2), 0.5 * _circ_gauss(hour, 19.5, 1.0), 0.3 * day, np.full_like(hour, 0.02)]
-    )
+    day = 1.0 / (1.0 + math.exp(-(hour - 7.0) * 2.0)) / (1.0 + math.exp((hour - 19.0) * 2.0))
+    return max(_circ_gauss(hour, 6.0, 1.2), 0.5 * _circ_gauss(hour, 19.5, 1.0), 0.3 * day, 0.02)
+
+
+@njit(cache=True, nogil=True)
+def song_onsets(ctrl: np.ndarray, u: np.ndarray, sr: float, max_rate: float) -> np.ndarray:
+    """Offsets where a song starts: Poisson, rate = max_rate x density x activity(hour)."""
+    n = ctrl.shape[0]
+    hits = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if u[i] < max_rate * ctrl[i, 0] * bird_activity(ctrl[i, 1]) / sr:
+            hits[m] = i
+            m += 1
+    return hits[:m]
 
 
 class Birds(Generator):
@@ -53,13 +67,10 @@ class Birds(Generator):
 
     def _render(self, n: int, ctrl: np.ndarray) -> np.ndarray:
         sr = float(self.sample_rate)
-        dens = ctrl[:, self.col("density")]
-        act = bird_activity(ctrl[:, self.col("time_of_day")])
-        rate = self.MAX_SONG_RATE * dens * act
-        hits = np.flatnonzero(self._events.take(n) < rate / sr)
+        hits = song_onsets(ctrl, self._events.take(n), sr, self.MAX_SONG_RATE)
         for i in hits:
             a = self._attrs.take(16)
-            self._song(self.frame + int(i), a, sr, float(dens[i]))
+            self._song(self.frame + int(i), a, sr, float(ctrl[i, 0]))
         out = np.zeros((n, 2))
         self._pool.render(out, self.frame)
         return out

@@ -13,21 +13,55 @@ import math
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
-from . import _kernels as K
+from ._kernels import svf_step, tan_pi
 from .base import Generator, GrainPool, ParamSpec, make_grains
 
 
-def cricket_activity(hour: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def cricket_activity(hour: float) -> float:
     """1 at night, 0 in the middle of the day, with ramps around dusk (19-21 h) and dawn (5-7 h)."""
-    dusk = 1.0 / (1.0 + np.exp(-(hour - 20.0) * 2.5))
-    dawn = 1.0 / (1.0 + np.exp((hour - 6.0) * 2.5))
-    return np.clip(dusk + dawn, 0.0, 1.0)
+    dusk = 1.0 / (1.0 + math.exp(-(hour - 20.0) * 2.5))
+    dawn = 1.0 / (1.0 + math.exp((hour - 6.0) * 2.5))
+    return min(dusk + dawn, 1.0)
 
 
-def cicada_activity(hour: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def cicada_activity(hour: float) -> float:
     """Peaks in the hot middle of the day."""
-    return np.exp(-0.5 * ((hour - 14.0) / 2.5) ** 2)
+    return math.exp(-0.5 * ((hour - 14.0) / 2.5) ** 2)
+
+
+@njit(cache=True, nogil=True)
+def cicada_block(
+    ctrl: np.ndarray,
+    white: np.ndarray,
+    swell_in: np.ndarray,
+    frame: int,
+    sr: float,
+    a: float,
+    snorm: float,
+    sst: np.ndarray,
+    st: np.ndarray,
+) -> np.ndarray:
+    """Band noise at 5.2 kHz (Q 3), tymbal AM at 140 Hz, slow random swell; ctrl = [density, hour]."""
+    n = ctrl.shape[0]
+    out = np.empty((n, 2))
+    g = tan_pi(5200.0 / sr)
+    k = 1.0 / 3.0
+    w = 2.0 * math.pi * 140.0 / sr
+    isr = int(sr)
+    for i in range(n):
+        sst[0] += a * (swell_in[i] - sst[0])
+        swell = min(max(1.0 + 0.4 * sst[0] * snorm, 0.2), 2.0)
+        # exact integer phase: (t * 140 mod sr) / sr never loses precision however long it runs
+        am = 0.5 + 0.5 * math.sin(w * (((frame + i) * 140) % isr) / 140.0)
+        level = 0.05 * ctrl[i, 0] * cicada_activity(ctrl[i, 1]) * swell * am * am
+        for ch in range(2):
+            bp, _ = svf_step(st, 0, ch, white[i, ch], g, k)
+            out[i, ch] = level * k * bp
+    return out
 
 
 class Insects(Generator):
@@ -43,7 +77,7 @@ class Insects(Generator):
 
     def _setup(self) -> None:
         sr = self.sample_rate
-        self._noise = self._stream("normal")
+        self._noise = self._stream("white")
         self._swell = self._stream("normal")
         self._jit = self._stream()
         self._pool = GrainPool(128, self._next_seed())
@@ -55,15 +89,13 @@ class Insects(Generator):
         self._pan = v[:, 4] * 1.8 - 0.9
         self._amp = 0.05 * (0.4 + 0.6 * v[:, 5])
         self._next = np.round(v[:, 3] * self._period * sr).astype(np.int64)  # staggered starts
-        self._st_buzz = np.zeros((2, 2))
+        self._st = np.zeros((1, 2, 2))
         self._st_swell = np.zeros(1)
         self._as = 1.0 - math.exp(-2.0 * math.pi * 0.08 / sr)
         self._snorm = math.sqrt((2.0 - self._as) / self._as)
 
     def _render(self, n: int, ctrl: np.ndarray) -> np.ndarray:
         sr = float(self.sample_rate)
-        dens = ctrl[:, self.col("density")]
-        hour = ctrl[:, self.col("time_of_day")]
         end = self.frame + n
         # Chirps in global time order (ties by individual), so draws never depend on the split.
         while True:
@@ -72,18 +104,18 @@ class Insects(Generator):
             if t >= end:
                 break
             i = t - self.frame
-            gate = float(np.clip(dens[i] * self.CRICKETS * cricket_activity(hour[i : i + 1])[0] - who, 0, 1))
+            gate = min(
+                max(float(ctrl[i, 0]) * self.CRICKETS * cricket_activity(float(ctrl[i, 1])) - who, 0.0), 1.0
+            )
             j = self._jit.take(2)
             if gate > 0.0:
                 self._chirp(t, who, gate, j[1], sr)
             self._next[who] = t + round(self._period[who] * (0.95 + 0.1 * j[0]) * sr)
-        # Cicada buzz: band noise, tymbal AM at 140 Hz, slow random swell.
-        x = self._noise.take(2 * n).reshape(n, 2)
-        sw = K.onepole_lp(self._swell.take(n).reshape(n, 1), self._as, self._st_swell)[:, 0] * self._snorm
-        level = 0.05 * dens * cicada_activity(hour) * np.clip(1.0 + 0.4 * sw, 0.2, 2.0)
-        buzz = K.svf_noise(x, np.full(n, 5200.0), 1.0 / 3.0, level, sr, self._st_buzz, 1)
-        t_abs = (self.frame + np.arange(n)) / sr
-        buzz *= (0.5 + 0.5 * np.sin(2.0 * math.pi * 140.0 * t_abs))[:, None] ** 2
+        # Cicada buzz: band noise, tymbal AM, slow random swell.
+        white = self._noise.take(2 * n).reshape(n, 2)
+        buzz = cicada_block(
+            ctrl, white, self._swell.take(n), self.frame, sr, self._as, self._snorm, self._st_swell, self._st
+        )
         self._pool.render(buzz, self.frame)
         return buzz
 

@@ -13,9 +13,46 @@ import math
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
-from . import _kernels as K
+from ._kernels import svf_step, tan_pi
 from .base import Generator, ParamSpec
+
+
+@njit(cache=True, nogil=True)
+def wind_block(
+    ctrl: np.ndarray,
+    white: np.ndarray,
+    gust_in: np.ndarray,
+    sr: float,
+    a: float,
+    gnorm: float,
+    gst: np.ndarray,
+    st: np.ndarray,
+) -> np.ndarray:
+    """Gusts, band (Q 0.9), whistle (Q 14) and rumble (low-pass) in one pass; ctrl = [speed, gustiness]."""
+    n = ctrl.shape[0]
+    out = np.empty((n, 2))
+    hi = 0.45 * sr
+    k1 = 1.0 / 0.9
+    k2 = 1.0 / 14.0
+    k3 = 1.0 / 0.7
+    for i in range(n):
+        gst[0] += a * (gust_in[i] - gst[0])
+        s = ctrl[i, 0] * (1.0 + 0.6 * ctrl[i, 1] * gst[0] * gnorm)
+        s = min(max(s, 0.0), 1.3)
+        fc = 120.0 + 2400.0 * s * math.sqrt(s)
+        level = 0.35 * s
+        g1 = tan_pi(min(fc, hi) / sr)
+        g2 = tan_pi(min(2.0 * fc + 300.0, hi) / sr)
+        g3 = tan_pi((60.0 + 120.0 * s) / sr)
+        for ch in range(2):
+            x = white[i, ch]
+            band, _ = svf_step(st, 0, ch, x, g1, k1)
+            whistle, _ = svf_step(st, 1, ch, x, g2, k2)
+            _, rumble = svf_step(st, 2, ch, x, g3, k3)
+            out[i, ch] = level * (k1 * band + 0.5 * s * s * k2 * whistle + 0.6 * rumble)
+    return out
 
 
 class Wind(Generator):
@@ -30,28 +67,18 @@ class Wind(Generator):
     GAIN = 2.0
 
     def _setup(self) -> None:
-        self._noise = self._stream("normal")
+        self._noise = self._stream("white")
         self._gust = self._stream("normal")
         self._gust_st = np.zeros(1)
         self._a = 1.0 - math.exp(-2.0 * math.pi * self.GUST_HZ / self.sample_rate)
         # One-pole low-passed unit white noise has variance a / (2 - a); rescale to unit.
         self._gnorm = math.sqrt((2.0 - self._a) / self._a)
-        self._st_band = np.zeros((2, 2))
-        self._st_whistle = np.zeros((2, 2))
-        self._st_rumble = np.zeros((2, 2))
+        # broad band around the vortex-shedding frequency, a narrow whistle, a low rumble
+        self._st = np.zeros((3, 2, 2))
 
     def _render(self, n: int, ctrl: np.ndarray) -> np.ndarray:
-        sr = float(self.sample_rate)
-        speed = ctrl[:, self.col("speed")]
-        gust_amt = ctrl[:, self.col("gustiness")]
-        g = K.onepole_lp(self._gust.take(n).reshape(n, 1), self._a, self._gust_st)[:, 0] * self._gnorm
-        s = np.clip(speed * (1.0 + 0.6 * gust_amt * g), 0.0, 1.3)
-        x = self._noise.take(2 * n).reshape(n, 2)
-        fc = 120.0 + 2400.0 * s**1.5
-        level = 0.35 * s
-        band = K.svf_noise(x, fc, 1.0 / 0.9, level, sr, self._st_band, 1)
-        whistle = K.svf_noise(x, 2.0 * fc + 300.0, 1.0 / 14.0, 0.5 * level * s * s, sr, self._st_whistle, 1)
-        rumble = K.svf_noise(
-            x[:, ::-1].copy(), 60.0 + 120.0 * s, 1.0 / 0.7, 0.6 * level, sr, self._st_rumble, 0
+        white = self._noise.take(2 * n).reshape(n, 2)
+        gust = self._gust.take(n)
+        return wind_block(
+            ctrl, white, gust, float(self.sample_rate), self._a, self._gnorm, self._gust_st, self._st
         )
-        return band + whistle + rumble
