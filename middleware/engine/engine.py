@@ -156,6 +156,8 @@ class Engine:
         self._free_slots = list(range(cfg.max_voices - 1, -1, -1))
         self._bus_names = {"master"}
         self._scratch = np.zeros((cfg.block, 2), dtype=np.float32)
+        self._lanes = np.zeros(2 * cfg.max_voices + 16, dtype=np.int64)
+        self._mark = np.zeros(cfg.max_voices, dtype=np.uint8)
         self._out = np.zeros((cfg.block, 2), dtype=np.float32)
         self._fresh: list[int] = []
         self.events: deque = deque(maxlen=4096)  # (kind, handle, frame) for telemetry: started/ended
@@ -621,7 +623,9 @@ class Engine:
             self._fresh.clear()
         going_virtual = self._manage_voices()
         self.buses.reset_accumulators(n)
-        n_ended = render_voices(I, F, vt.delay, self.bank.data, self.buses.acc, self._scratch, self.frame, n)
+        n_ended = render_voices(
+            I, F, vt.delay, self.bank.data, self.buses.acc, self._scratch, self.frame, n, self._lanes, self._mark
+        )
         if going_virtual.size:
             live = going_virtual[I[going_virtual, ST] == PLAYING]
             I[live, ST] = VIRTUAL
