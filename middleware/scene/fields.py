@@ -7,6 +7,7 @@ that names the unit (dB, s, Hz, semitones, m). ``load.py`` walks a YAML file wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -33,6 +34,7 @@ from .spec import (
     Record,
     Ref,
     Text,
+    did_you_mean,
     has_key,
     is_list,
     is_map,
@@ -205,8 +207,6 @@ def _group_record(title: str, cls: type, description: str) -> Record:
             seen.add(v)
         d = values["default"]
         if d is not None and d not in vals:
-            from .spec import did_you_mean
-
             ctx.error(
                 nodes["default"],
                 f"default {d!r} is not one of the values of {values['name']!r}",
@@ -602,9 +602,81 @@ GENERATOR_PARAM = Choice(
     ],
 )
 
+
+def _generator_registry() -> Mapping[str, Any] | None:
+    """The generator registry (imported lazily: it compiles numba kernels), or None if unavailable."""
+    try:
+        from ..generators import GENERATORS
+    except Exception:  # pragma: no cover - a broken generators package must not break validation
+        return None
+    return GENERATORS
+
+
+def _check_generator(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
+    """Generator name and parameters against the generators' own ParamSpecs (only if a scene uses one)."""
+
+    def later() -> None:
+        registry = _generator_registry()
+        if registry is None:
+            return
+        name = values["generator"]
+        cls = registry.get(name)
+        if cls is None:
+            ctx.error(
+                nodes["generator"],
+                f"unknown generator {name!r}",
+                did_you_mean(name, list(registry), "generators"),
+            )
+            return
+        specs = getattr(cls, "PARAMS", {})
+        pnode = nodes.get("params")
+        if not isinstance(pnode, MappingNode):
+            return
+        for knode, vnode in pnode.value:
+            key = str(knode.value)
+            spec = specs.get(key)
+            if spec is None:
+                ctx.error(
+                    knode,
+                    f"generator {name!r} has no parameter {key!r}",
+                    did_you_mean(key, list(specs), "parameters"),
+                )
+                continue
+            v = values["params"].get(key)
+            choices = getattr(spec, "choices", None)
+            if choices:
+                if not isinstance(v, str) or v not in choices:
+                    ctx.error(
+                        vnode,
+                        f"{name}.{key} must be one of {', '.join(choices)}, got {v!r}",
+                        did_you_mean(str(v), list(choices), "choices"),
+                    )
+                continue
+            if isinstance(v, m.ValueDef):
+                lo, hi = (
+                    min(b.curve.y_range[0] for b in v.bindings),
+                    max(b.curve.y_range[1] for b in v.bindings),
+                )
+            elif isinstance(v, float | int) and not isinstance(v, bool):
+                lo = hi = float(v)
+            else:
+                ctx.error(vnode, f"{name}.{key} must be a number or {{param, curve}}, got {v!r}")
+                continue
+            if lo < spec.min or hi > spec.max:
+                unit = f" {spec.unit}" if getattr(spec, "unit", "") not in ("", "norm", "choice") else ""
+                ctx.error(
+                    vnode,
+                    f"{name}.{key} value {lo:g}{'' if lo == hi else f' .. {hi:g}'} is out of range",
+                    f"allowed: {spec.min:g} .. {spec.max:g}{unit}",
+                )
+
+    ctx.after.append(later)
+    return True
+
+
 GENERATOR = Record(
     title="GeneratorSource",
-    description="A procedural generator (rain, wind, fire ...: later issue) with its parameters.",
+    description="A procedural generator (rain, wind, fire, water, birds ...) with its parameters.",
     fields=[
         Field(
             "generator",
@@ -618,6 +690,7 @@ GENERATOR = Record(
             "generator parameters: numbers, text, or {param, curve} bindings",
         ),
     ],
+    check=_check_generator,
     build=lambda v, ctx: m.GeneratorSource(v["generator"], v["params"]),
 )
 
@@ -866,7 +939,6 @@ def _one_place(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx, keys: t
 
 def _switch_values_later(ctx: Ctx, knodes: list[ScalarNode], group_of: Any) -> None:
     """After declarations: each key/value in ``knodes`` must be a value of the switch group."""
-    from .spec import did_you_mean
 
     def later() -> None:
         group = group_of()
