@@ -1115,11 +1115,13 @@ EVENT = Record(
 # Music
 
 QUANTISE = Enum(("beat", "bar", "immediate"))
+_AT_HINT = {"on": "did you mean 'at'? (transitions and stingers land at: beat, bar or immediate)"}
 
 TRANSITION = Record(
     title="Transition",
     description="How to move to another segment: on the next beat, bar or immediately, with fades.",
     shorthand="at",
+    key_hints=_AT_HINT,
     fields=[
         Field("at", QUANTISE, "bar", "when the change happens: next beat, next bar, or immediately"),
         Field("fade_out", seconds("s", 30.0), 0.05, "seconds for the old segment to fade out"),
@@ -1180,6 +1182,7 @@ SEGMENT = Record(
 
 STINGER = Record(
     title="Stinger",
+    key_hints=_AT_HINT,
     description="A short phrase over the music, quantised to the grid; fired by the game or by a condition.",
     name_field="name",
     fields=[

@@ -680,6 +680,7 @@ class Record(Spec):
     check: Callable[[dict[str, Any], dict[str, Node], Ctx], bool] | None = None
     shorthand: str | None = None
     name_field: str | None = None
+    key_hints: dict[str, str] = field(default_factory=dict)  # hints for likely wrong keys
 
     def expected(self) -> str:
         return f"a mapping ({self.title.lower()})"
@@ -728,7 +729,7 @@ class Record(Spec):
                 ctx.error(
                     knode,
                     f"unknown key {key!r} in {self.title.lower()}",
-                    did_you_mean(key, list(fields), "keys"),
+                    self.key_hints.get(key) or did_you_mean(key, list(fields), "keys"),
                 )
                 bad = True
                 nodes[key] = knode
