@@ -19,6 +19,7 @@ operations), and the curve is immutable, so one definition can be shared by ever
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import overload
@@ -71,6 +72,7 @@ class Curve:
         if problem is not None:
             raise SceneError(f"curve {list(map(list, self.points))}: {problem[1]}")
         object.__setattr__(self, "_xs", np.array([p[0] for p in self.points], dtype=np.float64))
+        object.__setattr__(self, "_xt", tuple(float(p[0]) for p in self.points))
         object.__setattr__(self, "_ys", np.array([p[1] for p in self.points], dtype=np.float64))
 
     @property
@@ -106,7 +108,7 @@ class Curve:
             return float(pts[0][1])
         if x >= pts[-1][0]:
             return float(pts[-1][1])
-        i = int(np.searchsorted(self._xs, x, side="right")) - 1  # type: ignore[attr-defined]
+        i = bisect.bisect_right(self._xt, x) - 1  # type: ignore[attr-defined]
         x0, y0 = pts[i]
         x1, y1 = pts[i + 1]
         t = (x - x0) / (x1 - x0)

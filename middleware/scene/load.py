@@ -95,7 +95,7 @@ def _check_text(
 ) -> tuple[SceneDef | None, list[SceneIssue]]:
     ctx = Ctx(file=file, scene_dir=scene_dir, check_assets=check_assets, lines=text.splitlines())
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = f"YAML syntax error: {exc.problem or exc.context}"
@@ -141,6 +141,18 @@ def _check_text(
     if issues or scene is INVALID:
         return None, issues
     return scene, []
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """Compose with libyaml's safe loader when present (5-10x faster); on a syntax error, compose
+    again with the pure-Python SafeLoader, whose messages and marks are the ones we explain."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def _sorted(issues: list[SceneIssue]) -> list[SceneIssue]:
