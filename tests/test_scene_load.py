@@ -256,3 +256,25 @@ def test_validate_command_on_a_valid_scene(tmp_path, capsys):
     assert cli_main(["validate", str(path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith(f"{path}: ok, scene 'harbour'")
+
+
+def test_libyaml_and_pure_python_composers_report_the_same(monkeypatch):
+    import yaml
+
+    from middleware.scene import load as load_mod
+
+    corpus = sorted((Path(__file__).parent / "broken_scenes").glob("*.yaml"))
+    fast = {p: load_mod.check_scene(p)[1] for p in corpus}
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    slow = {p: load_mod.check_scene(p)[1] for p in corpus}
+    assert fast == slow
+
+
+def test_yaml_11_booleans_read_as_words_where_names_are_expected(tmp_path):
+    s = load_scene_text(
+        "states: {alarm: [on, off], answer: {values: [yes, no], default: no}}\n"
+        "emitters: {e: {layers: [{id: a, source: {generator: wind}, when: \"alarm == 'on'\"}]}}",
+        "b.yaml",
+        tmp_path,
+    )
+    assert s.states["alarm"].values == ("on", "off") and s.states["answer"].default == "no"
