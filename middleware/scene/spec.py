@@ -232,7 +232,7 @@ def _is_number_node(node: Node) -> bool:
 def _is_text_node(node: Node) -> bool:
     # YAML 1.1 reads bare yes/no/on/off as booleans; where text is expected we take the words as written.
     return isinstance(node, ScalarNode) and (
-        node.tag == "tag:yaml.org,2002:str" or (node.tag == "tag:yaml.org,2002:bool" and node.style is None)
+        node.tag == "tag:yaml.org,2002:str" or (node.tag == "tag:yaml.org,2002:bool" and not node.style)
     )
 
 
