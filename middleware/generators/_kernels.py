@@ -42,8 +42,8 @@ G_AMW = 18  # tremolo rate, radians per sample
 G_AMD = 19  # tremolo depth 0..1
 G_FIELDS = 20
 
-S_POS = 0  # samples since onset (negative while waiting)
-S_PHASE = 1
+S_POS = 0  # samples since onset
+S_SPARE = 1  # unused
 S_W = 2
 S_ENV = 3
 S_NENV = 4
@@ -250,7 +250,6 @@ def grains_process(
             table[slot, f] = fields[e, f]
         end_frame[slot] = t + int(fields[e, G_LEN])
         state[slot, S_POS] = 0.0
-        state[slot, S_PHASE] = 0.0
         state[slot, S_W] = fields[e, G_W]
         state[slot, S_ENV] = 1.0
         state[slot, S_NENV] = 1.0
@@ -276,122 +275,6 @@ def tan_pi(x: float) -> float:
     a = math.pi * x
     a2 = a * a
     return a * (15.0 - a2) / (15.0 - 6.0 * a2)
-
-
-@njit(cache=True, nogil=True)
-def svf_bank(
-    x: np.ndarray,
-    src: np.ndarray,
-    fc: np.ndarray,
-    gain: np.ndarray,
-    k: np.ndarray,
-    mode: np.ndarray,
-    sr: float,
-    st: np.ndarray,
-) -> np.ndarray:
-    """A bank of time-varying TPT state-variable filters over stereo sources, summed to (n, 2).
-
-    Filter b reads channels ``src[b]`` and ``src[b] + 1`` of ``x`` (n, C), follows ``fc[:, b]``
-    every sample and is scaled by ``gain[:, b]``; ``mode[b]`` is 0 low-pass, 1 unity-peak band-pass,
-    2 high-pass; ``k[b]`` = 1/Q. ``st`` (B, 2, 2) carries the integrators. One pass for all the
-    filters of a bed keeps per-call overhead and temporaries out of the audio path.
-    """
-    n = x.shape[0]
-    nb = src.shape[0]
-    y = np.zeros((n, 2))
-    hi = 0.45 * sr
-    for i in range(n):
-        for b in range(nb):
-            f = fc[i, b]
-            if f < 10.0:
-                f = 10.0
-            if f > hi:
-                f = hi
-            g = tan_pi(f / sr)
-            kb = k[b]
-            a1 = 1.0 / (1.0 + g * (g + kb))
-            a2 = g * a1
-            a3 = g * a2
-            gn = gain[i, b]
-            md = mode[b]
-            for ch in range(2):
-                xi = x[i, src[b] + ch]
-                ic1 = st[b, ch, 0]
-                ic2 = st[b, ch, 1]
-                v3 = xi - ic2
-                v1 = a1 * ic1 + a2 * v3
-                v2 = ic2 + a2 * ic1 + a3 * v3
-                st[b, ch, 0] = 2.0 * v1 - ic1
-                st[b, ch, 1] = 2.0 * v2 - ic2
-                if md == 0:
-                    v = v2
-                elif md == 1:
-                    v = kb * v1
-                else:
-                    v = xi - kb * v1 - v2
-                y[i, ch] += gn * v
-    return y
-
-
-@njit(cache=True, nogil=True)
-def onepole_lp(x: np.ndarray, a: float, st: np.ndarray) -> np.ndarray:
-    """y += a (x - y) per channel; the cheap smoother behind brown noise, gusts and flicker."""
-    n, c = x.shape
-    y = np.empty((n, c))
-    for i in range(n):
-        for ch in range(c):
-            st[ch] += a * (x[i, ch] - st[ch])
-            y[i, ch] = st[ch]
-    return y
-
-
-@njit(cache=True, nogil=True)
-def leaky_integrate(x: np.ndarray, leak: float, st: np.ndarray) -> np.ndarray:
-    """Brown(ian) noise: a leaky integral of white noise, the roar under fire and water."""
-    n, c = x.shape
-    y = np.empty((n, c))
-    for i in range(n):
-        for ch in range(c):
-            st[ch] = leak * st[ch] + x[i, ch]
-            y[i, ch] = st[ch]
-    return y
-
-
-@njit(cache=True, nogil=True)
-def engine_osc(
-    f0: np.ndarray, bright: np.ndarray, jitter: np.ndarray, sr: float, st: np.ndarray
-) -> np.ndarray:
-    """Band-limited harmonic series of the firing frequency, amplitudes r**k (Moorer's closed form).
-
-    sum_{k=1..N} r^k sin(k t) costs four sines per sample however many harmonics there are; N is
-    chosen so the top harmonic stays under 0.45 sr. Each firing cycle takes a fresh amplitude from
-    ``jitter`` (cycle-to-cycle combustion variability). ``st``: [phase, cycle amplitude].
-    """
-    n = f0.shape[0]
-    y = np.empty(n)
-    ph = st[0]
-    camp = st[1]
-    for i in range(n):
-        f = f0[i]
-        r = bright[i]
-        w = TWO_PI * f / sr
-        nh = int(0.45 * sr / f)
-        if nh < 1:
-            nh = 1
-        sn = math.sin(ph)
-        cs = math.cos(ph)
-        rn1 = r ** (nh + 1)
-        num = r * sn - rn1 * math.sin((nh + 1) * ph) + rn1 * r * math.sin(nh * ph)
-        den = 1.0 - 2.0 * r * cs + r * r
-        v = num / den * (1.0 - r)
-        y[i] = camp * v
-        ph += w
-        if ph > TWO_PI:
-            ph -= TWO_PI
-            camp = jitter[i]
-    st[0] = ph
-    st[1] = camp
-    return y
 
 
 @njit(cache=True, nogil=True)
@@ -520,16 +403,3 @@ def set_grain(
     if noise != 0.0 and n60 > longest:
         longest = n60
     f[e, G_LEN] = math.ceil(min(max(att + 0.8 * longest * sr, 1.0), 4.0 * sr))
-
-
-@njit(cache=True, nogil=True)
-def bernoulli_hits(rate: np.ndarray, u: np.ndarray, sr: float) -> np.ndarray:
-    """Sample offsets of a Poisson process with per-sample ``rate`` (events/s), one uniform each."""
-    n = rate.shape[0]
-    hits = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        if u[i] < rate[i] / sr:
-            hits[m] = i
-            m += 1
-    return hits[:m]

@@ -96,30 +96,6 @@ class RandStream:
         return np.concatenate(parts)
 
 
-class FilterBed:
-    """A fixed set of time-varying state-variable filters over noise, rendered in one kernel call.
-
-    ``specs`` lists (source channel pair offset, Q, mode) per filter; mode 0 low-pass,
-    1 band-pass (unity peak), 2 high-pass. Cutoffs and gains are given per sample and filter.
-    """
-
-    def __init__(self, specs: list[tuple[int, float, int]]) -> None:
-        self.src = np.array([s[0] for s in specs], dtype=np.int64)
-        self.k = np.array([1.0 / s[1] for s in specs], dtype=np.float64)
-        self.mode = np.array([s[2] for s in specs], dtype=np.int64)
-        self.st = np.zeros((len(specs), 2, 2))
-
-    def __call__(self, x: np.ndarray, fc: list[Any], gain: list[Any], sr: float) -> np.ndarray:
-        """Filter ``x`` (n, C); ``fc`` and ``gain`` hold one scalar or (n,) array per filter."""
-        n = x.shape[0]
-        fcs = np.empty((n, len(fc)))
-        gains = np.empty((n, len(gain)))
-        for b in range(len(fc)):
-            fcs[:, b] = fc[b]
-            gains[:, b] = gain[b]
-        return K.svf_bank(x, self.src, fcs, gains, self.k, self.mode, float(sr), self.st)
-
-
 _GRAIN_ARGS = (
     "amp",
     "pan",
