@@ -1,0 +1,237 @@
+"""The ML director: training, ONNX export, model card, run-time constraints, teach mode, fallbacks.
+
+Everything is real: numpy training, the onnx package writing the graph, onnxruntime running it,
+the scene runtime and engine playing the scene. Models are tiny so the file stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from middleware.config import EngineConfig
+from middleware.errors import ModelError
+from middleware.ml.director import Director, check_director, load_director
+from middleware.ml.examples import TeachRecorder, examples_digest, load_examples, teach_path
+from middleware.ml.nn import MLP
+from middleware.ml.onnx_export import mlp_to_onnx, session
+from middleware.ml.train_director import DirectorConfig, train_director
+from middleware.player import ScenePlayer
+from middleware.scene.load import load_scene
+from middleware.tools.example_assets import write_wav
+
+SCENE = """
+name: demo
+parameters:
+  intensity: {range: [0, 1], default: 0.3}
+  danger: {range: [0, 10], default: 0}
+states:
+  weather: {values: [clear, rain, storm], default: clear}
+emitters:
+  bed:
+    layers:
+      - {id: calm, source: sounds/a.wav, director: true, fade_in: 0.01}
+      - {id: rain, source: sounds/b.wav, director: true, fade_in: 0.01}
+      - {id: storm, source: sounds/c.wav, director: true, fade_in: 0.01}
+director:
+  inputs: [intensity, danger, weather]
+  outputs: [bed.calm, bed.rain, bed.storm]
+  model: models/director.onnx
+  examples: director.examples.jsonl
+  rate_hz: 50
+"""
+
+FAST = DirectorConfig(hidden=(12, 12), steps=600, lr=0.02, seed=3, loo=False)
+
+
+def _targets(intensity: float, weather: str) -> dict[str, float]:
+    """A designer's intended mix: calm fades as it gets worse; rain, then storm, take over."""
+    calm = {"clear": 1 - 0.5 * intensity, "rain": 0.4 - 0.3 * intensity, "storm": 0.05}[weather]
+    rain = {"clear": 0.0, "rain": 0.3 + 0.6 * intensity, "storm": 0.5}[weather]
+    storm = {"clear": 0.0, "rain": 0.1 * intensity, "storm": 0.4 + 0.6 * intensity}[weather]
+    return {"bed.calm": round(calm, 3), "bed.rain": round(rain, 3), "bed.storm": round(storm, 3)}
+
+
+def make_scene(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        write_wav(root / "sounds" / f"{name}.wav", 0.1 * rng.standard_normal(9600))
+    lines = [
+        json.dumps({"inputs": {"intensity": i, "weather": w}, "weights": _targets(i, w)})
+        for w in ("clear", "rain", "storm")
+        for i in (0.0, 0.5, 1.0)
+    ]
+    (root / "director.examples.jsonl").write_text("\n".join(lines) + "\n")
+    path = root / "demo.yaml"
+    path.write_text(SCENE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("director")
+    scene = load_scene(make_scene(root), check_assets=False)
+    t = train_director(scene, FAST, progress=False)
+    return root, load_scene(root / "demo.yaml"), t
+
+
+def test_onnx_output_equals_training_forward_pass(trained):
+    t = trained[2]
+    sess = session(t.model_path)
+    x = np.random.default_rng(7).uniform(0, 1, (500, 5)).astype(np.float32)
+    got = sess.run(None, {"features": x})[0]
+    ref = t.net.as_float32().forward(x.astype(np.float64))
+    assert np.max(np.abs(got - ref)) <= 1e-5  # tolerance: float32 arithmetic vs float64 reference
+    assert t.card["onnx_check"]["max_abs_diff"] <= 1e-5
+
+
+def test_director_fits_the_examples_and_card_documents_them(trained):
+    _, scene, t = trained
+    d = Director(t.model_path, scene, smoothing=0.0)
+    for e in load_examples(scene):
+        got = d.evaluate({**scene.default_env(), **e.inputs})
+        for uid, w in e.weights.items():
+            assert abs(got[uid] - w) < 0.08, (e.inputs, uid, got[uid], w)
+    c = t.card
+    assert c["outputs"] == ["bed.calm", "bed.rain", "bed.storm"]
+    assert c["features"] == ["intensity", "danger", "weather=clear", "weather=rain", "weather=storm"]
+    assert c["examples"]["count"] == 9
+    assert c["examples"]["sha256"] == examples_digest(load_examples(scene))
+    assert c["sha256"] and c["date"].endswith("Z") and c["code_version"]
+    assert d.label["hash"] == c["sha256"][:12] and d.label["version"] == c["version"]
+
+
+def test_leave_one_out_table_against_baselines(tmp_path):
+    scene = load_scene(make_scene(tmp_path), check_assets=False)
+    cfg = DirectorConfig(hidden=(8, 8), steps=300, lr=0.03, seed=1, loo=True)
+    t = train_director(scene, cfg, progress=False)
+    ev = t.card["evaluation"]
+    assert set(ev["mae"]) == {"model", "nearest", "idw"}
+    for m, v in ev["mae"].items():
+        assert 0.0 <= v < 0.6, m
+    # the nearest-example baseline, computed here independently for the first held-out example
+    exs = load_examples(scene)
+    assert ev["model_vs_baselines"]["nearest"]["examples"] == len(exs)
+    assert "held-out MAE" in t.report and "model vs idw" in t.report
+
+
+def test_constraints_and_overrides_beat_the_model(trained):
+    scene = trained[1]
+    player = ScenePlayer(scene, EngineConfig(block=256, max_voices=32, voice_limit=32), seed=1)
+    rt = player.runtime
+    d = load_director(scene, constraints={"bed.calm": {"max": 0.3}, "bed.storm": {"lock": 0.5}}, smoothing=0)
+    rt.attach_director(d)
+    rt.set_state("weather", "clear")
+    rt.set_param("intensity", 0.0)
+    player.render(4800)
+    # the model wants calm ~1.0 and storm ~0.0 here; the designer's limits win
+    assert d.raw({"intensity": 0.0, "weather": "clear"})[0] > 0.8
+    assert rt.director_weights["bed.calm"] == pytest.approx(0.3)
+    assert rt.director_weights["bed.storm"] == pytest.approx(0.5)
+    layers = rt.emitters["bed"].layers
+    assert layers["calm"].weight_source == "director" and layers["calm"].weight == pytest.approx(0.3)
+    # a live override beats model and constraints alike, and shows in the engine gain
+    rt.override("bed.calm", 0.05)
+    player.render(4800)
+    assert layers["calm"].weight_source == "override" and layers["calm"].weight == pytest.approx(0.05)
+    assert layers["calm"].sent["gain_db"] == pytest.approx(20 * np.log10(0.05), abs=0.01)
+    rt.override("bed.calm", None)
+    player.render(4800)
+    assert layers["calm"].weight_source == "director"
+    ticks = [p for topic, p in rt.events if topic == "director_tick"]
+    assert ticks and ticks[-1]["hash"] == d.label["hash"]
+
+
+def test_teach_mode_records_examples_and_retraining_follows_them(tmp_path):
+    scene = load_scene(make_scene(tmp_path), check_assets=False)
+    t1 = train_director(scene, FAST, progress=False)
+    scene = load_scene(tmp_path / "demo.yaml")
+    env = {**scene.default_env(), "intensity": 0.2, "weather": "storm"}
+    before = Director(t1.model_path, scene, smoothing=0).evaluate(env)["bed.calm"]
+    assert before < 0.3  # the examples say: little calm in a storm
+
+    player = ScenePlayer(scene, EngineConfig(block=256, max_voices=32, voice_limit=32))
+    rt = player.runtime
+    rt.attach_director(load_director(scene))
+    rec = TeachRecorder.for_scene(scene, interval=0.05)
+    rt.on_override = rec.record
+    rt.set_state("weather", "storm")
+    rt.set_param("intensity", 0.2)
+    player.render(512)
+    for w in (0.5, 0.7, 0.9):  # a slider drag: one example (the last value) for this situation
+        rt.override("bed.calm", w)
+        player.render(256)
+    rt.set_param("intensity", 0.8)
+    player.render(256)
+    rt.override("bed.calm", 0.85)
+    player.render(256)
+    rec.close()
+    lines = [json.loads(s) for s in teach_path(scene).read_text().splitlines()]
+    assert [(ln["inputs"]["intensity"], ln["weights"]["bed.calm"]) for ln in lines] == [
+        (0.2, 0.9),
+        (0.8, 0.85),
+    ]
+    assert all(ln["inputs"]["weather"] == "storm" and ln["source"] == "teach" for ln in lines)
+
+    t2 = train_director(scene, FAST, progress=False)
+    assert t2.card["examples"]["count"] == 11 and t2.card["version"] == t1.card["version"] + 1
+    after = Director(t2.model_path, scene, smoothing=0).evaluate(env)["bed.calm"]
+    assert after > before + 0.4, (before, after)
+
+
+def _write_model(path: Path, n_in: int, n_out: int, input_name: str = "features") -> None:
+    net = MLP.init([n_in, 4, n_out], ["tanh", "sigmoid"], np.random.default_rng(0))
+    path.write_bytes(mlp_to_onnx(net, input_name, "weights", {"kind": "soundscape.director"}, "g"))
+
+
+BROKEN = {
+    "missing file": lambda p: p.unlink(),
+    "corrupt bytes": lambda p: p.write_bytes(b"\x08\x07garbage" + bytes(range(200))),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:100]),
+    "wrong input name": lambda p: _write_model(p, 5, 3, input_name="x"),
+    "wrong input shape": lambda p: _write_model(p, 4, 3),
+    "wrong output shape": lambda p: _write_model(p, 5, 2),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_broken_model_raises_model_error_and_runtime_keeps_playing(tmp_path, kind):
+    scene_file = make_scene(tmp_path)
+    model = tmp_path / "models" / "director.onnx"
+    model.parent.mkdir()
+    _write_model(model, 5, 3)
+    BROKEN[kind](model)
+    scene = load_scene(scene_file, check_assets=False)
+    with pytest.raises(ModelError) as err:
+        load_director(scene)
+    assert "director model" in str(err.value) or "cannot load" in str(err.value)
+    problems = check_director(scene)
+    assert len(problems) == 1 and problems[0] == str(err.value)
+
+    player = ScenePlayer(scene, EngineConfig(block=256, max_voices=32, voice_limit=32))
+    rt = player.runtime
+    try:
+        rt.attach_director(load_director(scene))
+    except ModelError:
+        rt.attach_director(None)  # what the daemon does: report, keep the rules
+    out = player.render(9600)
+    assert np.sqrt(np.mean(out[4800:] ** 2)) > 0.01  # the rule-based mix plays (all layers at weight 1)
+    assert ("director", {"status": "rules", "model": None, "fallback": "rules"}) in rt.events
+
+
+def test_examples_are_checked_with_file_and_line(tmp_path):
+    scene_file = make_scene(tmp_path)
+    ex = tmp_path / "director.examples.jsonl"
+    ex.write_text(ex.read_text() + '{"inputs": {"intensty": 0.5}, "weights": {"bed.calm": 1}}\n')
+    scene = load_scene(scene_file, check_assets=False)
+    with pytest.raises(ModelError, match=r"director.examples.jsonl:10: unknown input 'intensty'"):
+        load_examples(scene)
+    ex.write_text('{"inputs": {"weather": "snow"}, "weights": {"bed.calm": 1}}\n')
+    with pytest.raises(ModelError, match=r":1: input 'weather'='snow': must be one of clear, rain, storm"):
+        load_examples(scene)
+    ex.write_text('{"inputs": {}, "weights": {"bed.calm": 1.5}}\n')
+    with pytest.raises(ModelError, match=r"must be a number within 0..1"):
+        load_examples(scene)
