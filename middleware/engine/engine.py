@@ -16,7 +16,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,6 +93,21 @@ from .voices import (
 )
 
 _MAX_PITCH = 16.0
+STREAM_BLOCKS = 4  # a stream's bank region holds this many blocks (it is rewritten every block)
+
+
+class StreamSource(Protocol):
+    """Anything rendered block by block: ``render(frames) -> float32 (frames,) | (frames, channels)``."""
+
+    def render(self, frames: int) -> np.ndarray: ...
+
+
+@dataclass
+class StreamState:
+    source: Any
+    region: int
+    channels: int
+    done: bool = False
 
 
 def _finite(name: str, value: Any) -> float:
@@ -160,6 +176,9 @@ class Engine:
         self._mark = np.zeros(cfg.max_voices, dtype=np.uint8)
         self._out = np.zeros((cfg.block, 2), dtype=np.float32)
         self._fresh: list[int] = []
+        self._streams: dict[int, StreamState] = {}  # slot -> stream feeding that voice
+        self._stream_pool: dict[int, list[int]] = {1: [], 2: []}  # channels -> free bank regions
+        self._stream_regions = 0
         self.events: deque = deque(maxlen=4096)  # (kind, handle, frame) for telemetry: started/ended
         self._render_times = np.zeros(1024, dtype=np.float64)
         self._render_count = 0
@@ -300,6 +319,40 @@ class Engine:
         }
         self._post(("play", handle, args), start_frame)
         return handle
+
+    def play_stream(self, source: StreamSource, **kwargs: Any) -> int:
+        """Play a source rendered block by block (generator, morph texture) like a sample voice.
+
+        ``source.render(frames)`` returns float32 ``(frames,)`` or ``(frames, channels)`` and is called
+        on the render thread right before each block, for exactly the frames the voice plays; a
+        ``finished`` attribute that turns true ends the voice. Takes ``play``'s keyword arguments
+        except ``loop``, ``offset`` and ``pitch`` (a stream's pitch is its own business).
+        """
+        if not callable(getattr(source, "render", None)):
+            raise EngineError("play_stream: source needs a render(frames) method")
+        ch = int(getattr(source, "channels", 2))
+        if ch not in (1, 2):
+            raise EngineError(f"play_stream: source channels={ch}: must be 1 or 2")
+        for bad in ("loop", "offset", "pitch", "doppler"):
+            if bad in kwargs:
+                raise EngineError(
+                    f"play_stream: '{bad}' does not apply to a stream (it is rendered at rate 1)"
+                )
+        region = self._stream_region(ch)
+        handle = self.play(self.bank.info(region).name, loop=True, **kwargs)
+        # Same frame as the play command, so it is applied right after the voice exists.
+        self._post(("stream", handle, StreamState(source, region, ch)), kwargs.get("start_frame"))
+        return handle
+
+    def _stream_region(self, ch: int) -> int:
+        """A bank region (a looping 'sample' the kernel reads) that a stream writes into."""
+        pool = self._stream_pool[ch]
+        if pool:
+            return pool.pop()
+        self._stream_regions += 1
+        frames = STREAM_BLOCKS * self.block
+        name = f"__stream{self._stream_regions}"
+        return self.bank.add(name, np.zeros((frames, ch), dtype=np.float32), source="stream")
 
     def set_voice(self, handle: int, *, at_frame: int | None = None, **changes: Any) -> None:
         """Change a playing voice: gain_db, pitch, pan, lowpass_hz, highpass_hz, position, velocity, sends."""
@@ -473,6 +526,12 @@ class Engine:
                 return  # already releasing
             I[slot, STOP] = max(self.frame, at if at is not None else self.frame)
             self.voices.F[slot, RELEASE] = cmd[2] * self.sample_rate
+        elif kind == "stream":
+            slot = self._slot_of.get(cmd[1])
+            if slot is None:  # the voice could not start (pool full): give the region back
+                self._stream_pool[cmd[2].channels].append(cmd[2].region)
+            else:
+                self._streams[slot] = cmd[2]
         elif kind == "listener":
             self.listener = cmd[1]
         elif kind == "add_bus":
@@ -613,7 +672,8 @@ class Engine:
                 (GL0, GL1),
                 (GR0, GR1),
                 (LPA0, LPA1),
-                (HPA0, HPA1), (HPM0, HPM1),
+                (HPA0, HPA1),
+                (HPM0, HPM1),
                 (DL0, DL1),
                 (DR0, DR1),
             ):
@@ -622,9 +682,20 @@ class Engine:
                 F[fresh, SND0 + 2 * s] = F[fresh, SND0 + 2 * s + 1]
             self._fresh.clear()
         going_virtual = self._manage_voices()
+        if self._streams:
+            self._feed_streams(n)
         self.buses.reset_accumulators(n)
         n_ended = render_voices(
-            I, F, vt.delay, self.bank.data, self.buses.acc, self._scratch, self.frame, n, self._lanes, self._mark
+            I,
+            F,
+            vt.delay,
+            self.bank.data,
+            self.buses.acc,
+            self._scratch,
+            self.frame,
+            n,
+            self._lanes,
+            self._mark,
         )
         if going_virtual.size:
             live = going_virtual[I[going_virtual, ST] == PLAYING]
@@ -637,9 +708,48 @@ class Engine:
         self._render_times[self._render_count % self._render_times.size] = time.perf_counter() - t0
         self._render_count += 1
 
+    def _feed_streams(self, n: int) -> None:
+        """Write each stream's next frames where its voice will read them in this block."""
+        I, F = self.voices.I, self.voices.F
+        data = self.bank.data
+        for slot, st in list(self._streams.items()):
+            if I[slot, ST] == FREE:
+                continue
+            start = int(I[slot, START])
+            m = n - max(0, start - self.frame)
+            if m <= 0:
+                continue
+            if st.done:
+                block = np.zeros((m, st.channels), dtype=np.float32)
+            else:
+                try:
+                    block = np.asarray(st.source.render(m), dtype=np.float32).reshape(m, -1)
+                except Exception as exc:  # a failing source goes silent and stops; the mix goes on
+                    self.events.append(("error", int(I[slot, HANDLE]), f"stream source failed: {exc}"))
+                    block = np.zeros((m, st.channels), dtype=np.float32)
+                    st.done = True
+                if block.shape[1] != st.channels:
+                    block = np.repeat(block[:, :1], st.channels, axis=1)
+                if not np.all(np.isfinite(block)):
+                    block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+            off, frames, ch = self.bank.table[st.region]
+            pos = int(F[slot, POS])
+            first = min(m, frames - pos)
+            flat = data[off : off + frames * ch].reshape(frames, ch)
+            flat[pos : pos + first] = block[:first]
+            if first < m:
+                flat[: m - first] = block[first:]
+            if not st.done and getattr(st.source, "finished", False):
+                st.done = True
+                I[slot, STOP] = self.frame + n  # ends after this block, with a 5 ms release
+                F[slot, RELEASE] = 0.005 * self.sample_rate
+
     def _release_ended(self, n: int) -> None:
         I = self.voices.I
         for slot in np.flatnonzero(I[:, ENDED]):
+            st = self._streams.pop(int(slot), None)
+            if st is not None:
+                self._stream_pool[st.channels].append(st.region)
             handle = int(I[slot, HANDLE])
             I[slot, ENDED] = 0
             if self._slot_of.get(handle) == slot:
