@@ -1,0 +1,5 @@
+"""The scene graph: definitions loaded from YAML (``load``, ``model``) and their live instances (``runtime``)."""
+
+from .load import check_scene, load_scene, load_scene_text
+
+__all__ = ["check_scene", "load_scene", "load_scene_text"]
