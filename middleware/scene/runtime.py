@@ -32,6 +32,7 @@ from .model import (
     BusDef,
     EmitterDef,
     EventDef,
+    GeneratorSource,
     LayerDef,
     RandomSource,
     SampleSource,
@@ -97,6 +98,8 @@ class LayerInstance:
     weight: float = 1.0  # director / override weight (linear, 0..1)
     weight_source: str = "rule"
     one_shots: list = field(default_factory=list)
+    generator: Any = None  # the live generator of a looping generator layer
+    variations: int = 0  # one-shot generator hits fired so far (each one a new seeded variation)
 
 
 @dataclass
@@ -578,6 +581,7 @@ class SceneRuntime:
                 elif not active and li.handle is not None:
                     self.engine.stop(li.handle, release=layer.fade_out)
                     li.handle = None
+                    li.generator = None
                     li.sent = {}
                 elif li.handle is not None and (self._dirty or moved):
                     self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
@@ -661,6 +665,10 @@ class SceneRuntime:
         start_frame: int | None = None,
         bus: str | None = None,
     ) -> int | None:
+        if isinstance(li.layer.source, GeneratorSource):
+            return self._play_generator(
+                li, owner, pos, vel, env, loop=loop, fade_in=fade_in, start_frame=start_frame, bus=bus
+            )
         try:
             src, gj, pj = self._pick(li)
         except SceneError as exc:
@@ -697,6 +705,68 @@ class SceneRuntime:
         li.sent = s
         return h
 
+    def _generator_params(self, src: GeneratorSource, env: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: (v.evaluate(env) if isinstance(v, ValueDef) else v) for k, v in src.params.items()}
+
+    def _play_generator(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+        *,
+        loop: bool,
+        fade_in: float,
+        start_frame: int | None,
+        bus: str | None,
+    ) -> int | None:
+        """A procedural layer: a generator instance streamed into a voice (one per hit for one-shots)."""
+        from ..generators import create_generator
+
+        src = li.layer.source
+        assert isinstance(src, GeneratorSource)
+        li.variations += 1
+        seed = int(self.rng.integers(0, 2**31 - 1))
+        try:
+            gen = create_generator(
+                src.name,
+                sample_rate=self.sr,
+                seed=seed,
+                params=self._generator_params(src, env),
+                variation=li.variations,
+            )
+        except SoundscapeError as exc:
+            self.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
+            return None
+        if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
+            gen.trigger()
+        s = self._settings(li.layer, owner.gain_db, env, li.weight)
+        att = owner.attenuation
+        h = self.engine.play_stream(
+            gen,
+            bus=bus or owner.bus,
+            gain_db=s["gain_db"],
+            start_frame=start_frame,
+            fade_in=fade_in,
+            lowpass_hz=s["lowpass_hz"],
+            highpass_hz=s["highpass_hz"],
+            sends=dict(li.layer.sends),
+            priority=li.layer.priority,
+            position=pos,
+            velocity=vel,
+            min_distance=att.min_distance,
+            max_distance=att.max_distance,
+            rolloff=att.engine_rolloff(),
+            binaural=owner.binaural,
+        )
+        if loop:
+            li.generator = gen
+        li.sent = s
+        meta = {"layer": li.layer.uid, "generator": src.name, "seed": seed, "variation": li.variations}
+        self.events.append(("generated", meta))
+        return h
+
     def _refresh_voice(
         self,
         li: LayerInstance,
@@ -707,6 +777,11 @@ class SceneRuntime:
     ) -> None:
         src_gain = li.layer.source.gain_db if isinstance(li.layer.source, SampleSource) else 0.0
         s = self._settings(li.layer, owner.gain_db + src_gain, env, li.weight)
+        if li.generator is not None and isinstance(li.layer.source, GeneratorSource):
+            try:
+                li.generator.set_params(self._generator_params(li.layer.source, env))
+            except SoundscapeError as exc:
+                self.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
         change: dict[str, Any] = {}
         for k, v in s.items():
             old = li.sent.get(k)
@@ -718,6 +793,8 @@ class SceneRuntime:
         if pos is not None:
             change["position"] = pos
             change["velocity"] = vel
+        if isinstance(li.layer.source, GeneratorSource):
+            change.pop("pitch", None)  # a stream plays at rate 1; generators have their own pitch
         if change and li.handle is not None:
             self.engine.set_voice(li.handle, **change)
             li.sent.update({k: v for k, v in change.items() if k in s})
