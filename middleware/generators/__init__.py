@@ -49,6 +49,18 @@ def create_generator(
     return cls(sample_rate=sample_rate, seed=seed, params=params, variation=variation)
 
 
+def params_table(name: str) -> str:
+    """The Markdown parameter table of a generator (docs/generators.md embeds these verbatim, and a
+    test checks they match the code, so the docs cannot drift from ``PARAMS``)."""
+    cls = GENERATORS[name]
+    rows = ["| parameter | range | default | unit | meaning |", "|---|---|---|---|---|"]
+    for key, spec in cls.PARAMS.items():
+        rng = " \\| ".join(spec.choices) if spec.choices else f"{spec.min:g} .. {spec.max:g}"
+        default = spec.default if isinstance(spec.default, str) else f"{spec.default:g}"
+        rows.append(f"| `{key}` | {rng} | {default} | {spec.unit} | {spec.doc} |")
+    return "\n".join(rows)
+
+
 __all__ = [
     "GENERATORS",
     "MATERIALS",
@@ -59,4 +71,5 @@ __all__ = [
     "OneShot",
     "ParamSpec",
     "create_generator",
+    "params_table",
 ]

@@ -321,12 +321,20 @@ class Generator:
         return ok
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        """Change parameters live. All are validated before any is applied; numeric ones glide."""
+        """Change parameters live. All are validated before any is applied; numeric ones glide.
+
+        Call it from the rendering thread between ``render`` calls (as the engine does when it
+        drains its command queue); the change then lands exactly at the next rendered frame.
+        """
         ok = self._validate(params)
-        self._values.update(ok)
+        target = self._target.copy()
         for k, v in ok.items():
             if k in self._index:
-                self._target[self._index[k]] = v
+                target[self._index[k]] = v
+        # One reference swap: a render running in another thread keeps the old targets until its
+        # next block instead of seeing half of the change.
+        self._target = target
+        self._values = {**self._values, **ok}
         self._on_params(ok)
 
     @property
