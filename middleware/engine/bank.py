@@ -83,10 +83,11 @@ class SampleBank:
         with self._lock:
             if name in self._by_name:
                 raise EngineError(f"sample '{name}' is already in the bank")
-            # Two frames of padding after each sample keep interpolation reads in bounds.
+            # Two frames of padding after each sample keep interpolation reads in bounds; they repeat
+            # the first frames, so a looping voice interpolates across its loop point without a check.
             offset = int(self.data.shape[0])
             flat = arr.reshape(-1)
-            pad = np.zeros(2 * arr.shape[1], dtype=np.float32)
+            pad = arr[:2].reshape(-1).copy()
             new_data = np.concatenate([self.data, flat, pad])
             info = SampleInfo(len(self._infos), name, offset, int(arr.shape[0]), int(arr.shape[1]), source)
             new_table = np.vstack([self.table, np.array([[offset, info.frames, info.channels]], np.int64)])

@@ -88,7 +88,7 @@ def _advance(pos: float, rate: float, loop: int, ls: int, le: int) -> float:
     return pos
 
 
-GROUP = 8  # voices mixed side by side in the grouped path (independent recurrences overlap in the CPU)
+GROUP = 16  # voices mixed side by side in the grouped path (independent recurrences overlap in the CPU)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -110,19 +110,20 @@ def _groupable(I, F, v, block_start, n):
     return F[v, POS] + rmax * (n + 1) + 2.0 < le
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
-def _render_group(I, F, data, ob, lanes, nl, n):
+@njit(cache=True, nogil=True, fastmath={"contract"}, inline="always")
+def _group_body(I, F, data, ob, lanes, nl, n, with_hp):
     """Mix up to GROUP plain mono voices of one bus, lane by lane inside each sample.
 
-    Each lane carries its own playhead, one-pole low-pass, ramped high-pass mix and gains; lanes
-    beyond ``nl`` are silent padding so the inner loop has a fixed trip count.
+    Each lane carries its own playhead, one-pole low-pass, (optionally) ramped high-pass mix and
+    gains; lanes beyond ``nl`` are silent padding so the inner loop has a fixed trip count. Reads
+    need no end-of-sample check: grouped one-shots cannot reach their end in this block, and the
+    bank pads every sample with its own first frames, so a loop's interpolation wraps for free.
     """
     inv_n = 1.0 / n
     pos = np.zeros(GROUP)
     r0 = np.zeros(GROUP)
     dr = np.zeros(GROUP)
     off = np.zeros(GROUP, dtype=np.int64)
-    ls = np.zeros(GROUP)
     le = np.full(GROUP, 1e300)
     span = np.zeros(GROUP)
     lpa0 = np.ones(GROUP)
@@ -137,29 +138,27 @@ def _render_group(I, F, data, ob, lanes, nl, n):
     dgl = np.zeros(GROUP)
     gr0 = np.zeros(GROUP)
     dgr = np.zeros(GROUP)
-    lastj = np.zeros(GROUP, dtype=np.int64)
     for k in range(nl):
         v = lanes[k]
         pos[k] = F[v, POS]
         r0[k] = F[v, RATE0]
         dr[k] = (F[v, RATE1] - F[v, RATE0]) * inv_n
         off[k] = I[v, OFS]
-        ls[k] = I[v, LS]
         le[k] = I[v, LE]
         span[k] = I[v, LE] - I[v, LS]
-        lastj[k] = I[v, LS] if I[v, LOOP] == 1 else I[v, LE] - 1
         lpa0[k] = F[v, LPA0]
         dlpa[k] = (F[v, LPA1] - F[v, LPA0]) * inv_n
         lp[k] = F[v, LPSL]
-        hpa0[k] = F[v, HPA0]
-        dhpa[k] = (F[v, HPA1] - F[v, HPA0]) * inv_n
-        hpm0[k] = F[v, HPM0]
-        dhpm[k] = (F[v, HPM1] - F[v, HPM0]) * inv_n
-        hp[k] = F[v, HPSL] if (F[v, HPM0] > 0.0 or F[v, HPM1] == 0.0) else 0.0
         gl0[k] = F[v, GL0]
         dgl[k] = (F[v, GL1] - F[v, GL0]) * inv_n
         gr0[k] = F[v, GR0]
         dgr[k] = (F[v, GR1] - F[v, GR0]) * inv_n
+        if with_hp:
+            hpa0[k] = F[v, HPA0]
+            dhpa[k] = (F[v, HPA1] - F[v, HPA0]) * inv_n
+            hpm0[k] = F[v, HPM0]
+            dhpm[k] = (F[v, HPM1] - F[v, HPM0]) * inv_n
+            hp[k] = F[v, HPSL] if (F[v, HPM0] > 0.0 or F[v, HPM1] == 0.0) else 0.0
     for k in range(nl, GROUP):
         off[k] = off[0]
     for i in range(n):
@@ -170,23 +169,20 @@ def _render_group(I, F, data, ob, lanes, nl, n):
             p = pos[k]
             idx = int(p)
             fr = p - idx
-            j = idx + 1
-            if j >= le[k]:
-                j = lastj[k]
             a = data[off[k] + idx]
-            x = a + fr * (data[off[k] + j] - a)
+            x = a + fr * (data[off[k] + idx + 1] - a)
             la = lpa0[k] + dlpa[k] * t
             y = (1.0 - la) * lp[k] + la * x
             lp[k] = y
-            ha = hpa0[k] + dhpa[k] * t
-            h = (1.0 - ha) * hp[k] + ha * y
-            hp[k] = h
-            y = y - (hpm0[k] + dhpm[k] * t) * h
+            if with_hp:
+                ha = hpa0[k] + dhpa[k] * t
+                h = (1.0 - ha) * hp[k] + ha * y
+                hp[k] = h
+                y = y - (hpm0[k] + dhpm[k] * t) * h
             al += y * (gl0[k] + dgl[k] * t)
             ar += y * (gr0[k] + dgr[k] * t)
             p += r0[k] + dr[k] * t
-            if p >= le[k]:
-                p -= span[k]
+            p -= span[k] * (p >= le[k])
             pos[k] = p
         ob[i, 0] += al
         ob[i, 1] += ar
@@ -195,9 +191,21 @@ def _render_group(I, F, data, ob, lanes, nl, n):
         F[v, POS] = pos[k]
         F[v, LPSL] = lp[k]
         F[v, LPSR] = lp[k]
-        F[v, HPSL] = hp[k]
-        F[v, HPSR] = hp[k]
+        if with_hp:
+            F[v, HPSL] = hp[k]
+            F[v, HPSR] = hp[k]
 
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _render_group(I, F, data, ob, lanes, nl, n):
+    """A group of voices with no high-pass (the common case): the high-pass code compiles away."""
+    _group_body(I, F, data, ob, lanes, nl, n, False)
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _render_group_hp(I, F, data, ob, lanes, nl, n):
+    """A group of voices some of which use the high-pass."""
+    _group_body(I, F, data, ob, lanes, nl, n, True)
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -217,18 +225,24 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
     for v in range(I.shape[0]):
         mark[v] = 0
     for b in range(n_bus):
-        for v in range(I.shape[0]):
-            if I[v, ST] != FREE and I[v, BUS] == b and _groupable(I, F, v, block_start, n):
-                lanes[m] = v
-                m += 1
-        start = 0
-        while start < m:
-            nl = min(GROUP, m - start)
-            _render_group(I, F, data, out[b], lanes[start:], nl, n)
-            start += nl
-        for k in range(m):
-            mark[lanes[k]] = 1
-        m = 0
+        for want_hp in (False, True):
+            for v in range(I.shape[0]):
+                if I[v, ST] != FREE and I[v, BUS] == b and _groupable(I, F, v, block_start, n):
+                    uses_hp = F[v, HPM0] > 0.0 or F[v, HPM1] > 0.0
+                    if uses_hp == want_hp:
+                        lanes[m] = v
+                        m += 1
+            start = 0
+            while start < m:
+                nl = min(GROUP, m - start)
+                if want_hp:
+                    _render_group_hp(I, F, data, out[b], lanes[start:], nl, n)
+                else:
+                    _render_group(I, F, data, out[b], lanes[start:], nl, n)
+                start += nl
+            for k in range(m):
+                mark[lanes[k]] = 1
+            m = 0
     # Pass 2: every other voice, one at a time, with the full feature set.
     for v in range(I.shape[0]):
         st = I[v, ST]
