@@ -49,9 +49,22 @@ class Failing(Sine):
         return super().render(frames)
 
 
+def engine_64_voices() -> object:
+    """The real engine with 64 looping voices (tones at different pitches and pans)."""
+    from middleware.engine import Engine
+
+    eng = Engine(EngineConfig())
+    t = np.arange(48000) / 48000
+    eng.bank.add("tone", (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32))
+    for i in range(64):
+        eng.play("tone", loop=True, pitch=1.0 + 0.01 * i, pan=(i % 8) / 4 - 1.0)
+    return eng
+
+
 RENDERABLES: dict[str, Callable[[], object]] = {
     "sine-48k-256": lambda: Sine(),
     "sine-44k1-128": lambda: Sine(EngineConfig(sample_rate=44100, block=128)),
+    "engine-64-voices": engine_64_voices,
 }
 
 
