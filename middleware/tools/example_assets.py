@@ -313,12 +313,16 @@ def drip(rng: np.random.Generator, k: int) -> np.ndarray:
 
 
 def drone(rng: np.random.Generator) -> np.ndarray:
-    n = 6 * SR  # 55, 55.5, 82.5 Hz: whole cycles in 6 s
+    """Cave drone: 36.5/37 Hz beating tones, an A2, and 90-300 Hz air. Nothing between 40 and 85 Hz,
+    which is the heartbeat's band. Every tone has whole cycles in 6 s, so the loop is seamless."""
+    n = 6 * SR
     t = _t(n)
     tones = (
-        np.sin(2 * np.pi * 55 * t) + 0.7 * np.sin(2 * np.pi * 55.5 * t) + 0.4 * np.sin(2 * np.pi * 82.5 * t)
+        np.sin(2 * np.pi * 36.5 * t)
+        + 0.7 * np.sin(2 * np.pi * 37.0 * t)
+        + 0.3 * np.sin(2 * np.pi * 110.0 * t)
     )
-    air = band_noise(rng, n, 40.0, 220.0, channels=2)
+    air = band_noise(rng, n, 90.0, 300.0, channels=2)
     return normalise(0.6 * tones[:, None] + 0.5 * air * periodic_lfo(rng, n, (1, 2), 0.4)[:, None], 0.6)
 
 
@@ -354,7 +358,7 @@ def _segment(rng: np.random.Generator, name: str, bars: int) -> np.ndarray:
         for b in range(bars):
             ch = chords[(b // 2) % 2]
             at = b * BAR
-            place(out, kick(BAR // 2, 0.5), at)
+            place(out, kick(BAR // 2, 0.35), at)
             for f in ch:
                 place(out, note(f, BAR, warm, attack=0.3, decay=3.0) * hann_env(BAR, 0.2), at, 0.18)
             for k, f in enumerate(bell):
@@ -539,7 +543,7 @@ def _catalogue() -> tuple[AssetSpec, ...]:
             A("dungeon", f"drip_{k + 1}.wav", f"water drip {k + 1}: rising plink", lambda r, k=k: drip(r, k))
             for k in range(3)
         ),
-        A("dungeon", "drone.wav", "cave drone: 55/55.5/82.5 Hz beating tones and rumble, 6 s loop", drone),
+        A("dungeon", "drone.wav", "cave drone: 36.5/37 Hz beating tones, A2, 90-300 Hz air, 6 s loop", drone),
         A("dungeon", "heartbeat.wav", "heartbeat: lub-dub at 60 BPM, 1 s loop", heartbeat),
         A("dungeon", "sword_hit.wav", "metal impact: inharmonic damped modes plus a click", sword_hit),
         A(
