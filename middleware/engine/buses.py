@@ -49,6 +49,9 @@ class BusRuntime:
     reverb: Reverb | None = None
     level_ms: float = 0.0  # mean square of the bus output, last block
 
+    lp_active: bool = False  # filter runs this block (it is on, or ramping on/off)
+    hp_active: bool = False
+
     def set_filters(self, lowpass_hz: float | None, highpass_hz: float | None, sr: int) -> None:
         self.lp_to = (
             biquad_coeffs("lowpass", min(lowpass_hz, 0.49 * sr), BUTTERWORTH_Q, 0.0, sr)
@@ -60,6 +63,8 @@ class BusRuntime:
             if highpass_hz
             else biquad_identity()
         )
+        self.lp_active = not (_is_identity(self.lp_from) and _is_identity(self.lp_to))
+        self.hp_active = not (_is_identity(self.hp_from) and _is_identity(self.hp_to))
 
 
 class BusGraph:
@@ -152,12 +157,14 @@ class BusGraph:
         for b in self.order:
             rt = self.buses[b]
             x = acc[b, :n]
-            if not (_is_identity(rt.lp_from) and _is_identity(rt.lp_to)):
+            if rt.lp_active:
                 biquad_block_into(x, x, rt.lp_from, rt.lp_to, rt.lp_state)
                 rt.lp_from = rt.lp_to
-            if not (_is_identity(rt.hp_from) and _is_identity(rt.hp_to)):
+                rt.lp_active = not _is_identity(rt.lp_to)
+            if rt.hp_active:
                 biquad_block_into(x, x, rt.hp_from, rt.hp_to, rt.hp_state)
                 rt.hp_from = rt.hp_to
+                rt.hp_active = not _is_identity(rt.hp_to)
             if rt.reverb is not None:
                 rt.reverb.process_inplace(x)
             g1 = rt.gain1 * db_to_gain(rt.duck_db)

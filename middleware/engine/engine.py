@@ -33,6 +33,7 @@ from .voices import (
     BIN,
     BUS,
     CH,
+    DIRTY,
     DL0,
     DL1,
     DR0,
@@ -93,6 +94,7 @@ from .voices import (
 )
 
 _MAX_PITCH = 16.0
+_NO_SLOTS = np.zeros(0, dtype=np.int64)
 STREAM_BLOCKS = 4  # a stream's bank region holds this many blocks (it is rewritten every block)
 
 
@@ -176,6 +178,8 @@ class Engine:
         self._mark = np.zeros(cfg.max_voices, dtype=np.uint8)
         self._out = np.zeros((cfg.block, 2), dtype=np.float32)
         self._fresh: list[int] = []
+        self._listener_moved = True
+        self._n_virtual = 0
         self._streams: dict[int, StreamState] = {}  # slot -> stream feeding that voice
         self._stream_pool: dict[int, list[int]] = {1: [], 2: []}  # channels -> free bank regions
         self._stream_regions = 0
@@ -534,6 +538,7 @@ class Engine:
                 self._streams[slot] = cmd[2]
         elif kind == "listener":
             self.listener = cmd[1]
+            self._listener_moved = True
         elif kind == "add_bus":
             self.buses.add(cmd[1])
         elif kind == "set_bus":
@@ -594,6 +599,7 @@ class Engine:
         P[slot, P_ROLLOFF] = a["roll_mode"]
         P[slot, P_TABLE] = a["roll_table"]
         P[slot, P_DOPPLER] = a["doppler"]
+        I[slot, DIRTY] = 1
         self._slot_of[handle] = slot
         self._fresh.append(slot)
         self.counters["voices_started"] += 1
@@ -605,6 +611,7 @@ class Engine:
             self.counters["stale_handles"] += 1
             return
         P = self.voices.P
+        self.voices.I[slot, DIRTY] = 1
         if "gain" in c:
             P[slot, P_GAIN] = c["gain"]
         if "pitch" in c:
@@ -632,9 +639,12 @@ class Engine:
     def _manage_voices(self) -> np.ndarray:
         """Keep at most ``voice_limit`` voices real; returns slots that go virtual after this block."""
         I, F = self.voices.I, self.voices.F
+        limit = self.config.voice_limit
+        n_active = self.config.max_voices - len(self._free_slots)
+        if n_active <= limit and self._n_virtual == 0:
+            return _NO_SLOTS  # the common case: everything fits, nothing to bring back
         st = I[:, ST]
         active = np.flatnonzero(st != FREE)
-        limit = self.config.voice_limit
         if active.size <= limit:
             back = active[st[active] == VIRTUAL]
             self._devirtualise(back)
@@ -654,6 +664,7 @@ class Engine:
             return
         I, F = self.voices.I, self.voices.F
         I[slots, ST] = PLAYING
+        I[slots, DIRTY] = 1
         F[slots, GL0] = 0.0  # fade back in over one block
         F[slots, GR0] = 0.0
         for f in (LPSL, LPSR, HPSL, HPSR):
@@ -664,7 +675,10 @@ class Engine:
         self._drain(n)
         vt = self.voices
         I, F = vt.I, vt.F
-        compute_targets(I, F, vt.P, self.listener, self.rolloff_tables, float(self.sample_rate))
+        compute_targets(
+            I, F, vt.P, self.listener, self.rolloff_tables, float(self.sample_rate), self._listener_moved
+        )
+        self._listener_moved = False
         if self._fresh:
             fresh = np.array(self._fresh, dtype=np.int64)
             for a, b in (
@@ -700,6 +714,8 @@ class Engine:
         if going_virtual.size:
             live = going_virtual[I[going_virtual, ST] == PLAYING]
             I[live, ST] = VIRTUAL
+        if going_virtual.size or self._n_virtual:
+            self._n_virtual = int(np.count_nonzero(I[:, ST] == VIRTUAL))
         commit_ramps(I, F, MAX_SENDS)
         if n_ended:
             self._release_ended(n)

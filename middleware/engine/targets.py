@@ -23,6 +23,7 @@ from .voices import (
     BR_B0,
     BR_B1,
     CH,
+    DIRTY,
     DL1,
     DR1,
     FREE,
@@ -78,8 +79,11 @@ def _table_gain(d, min_d, max_d, mode, tables, t):
 
 
 @njit(cache=True, nogil=True)
-def compute_targets(I, F, P, listener, tables, sr):
-    """Write GL1/GR1/RATE1/LPA1/HPA1/sends (and binaural fields) for every non-free voice.
+def compute_targets(I, F, P, listener, tables, sr, listener_moved):
+    """Write GL1/GR1/RATE1/LPA1/HPA1/sends (and binaural fields) for every changed voice.
+
+    Only voices flagged ``DIRTY`` (new, or changed by an API call) and, when the listener moved,
+    3D voices are recomputed: the others keep last block's targets.
 
     ``listener`` is float64[12]: position(3), forward(3), up(3), velocity(3); forward and up are
     unit length and orthogonal (the engine normalises them when they are set).
@@ -94,6 +98,9 @@ def compute_targets(I, F, P, listener, tables, sr):
     for v in range(I.shape[0]):
         if I[v, ST] == FREE:
             continue
+        if I[v, DIRTY] == 0 and not (listener_moved and I[v, SPATIAL] == 1):
+            continue  # nothing changed: last block's targets still hold
+        I[v, DIRTY] = 0
         gain = P[v, P_GAIN]
         pan = P[v, P_PAN]
         rate = P[v, P_PITCH]

@@ -42,7 +42,8 @@ FREE, PLAYING, VIRTUAL = 0, 1, 2
     DPOS,  # binaural delay line write index
     SEND0,  # first of MAX_SENDS send bus indices (-1 = unused)
 ) = range(18)
-N_INT = SEND0 + MAX_SENDS
+DIRTY = SEND0 + MAX_SENDS  # 1 = parameters changed: recompute this voice's targets
+N_INT = DIRTY + 1
 
 # --- float render-state fields (F) ---
 (
