@@ -58,6 +58,7 @@ S_SW = 12
 S_FIELDS = 13
 
 REFRESH = 16  # samples between frequency refreshes of gliding grains (power of two)
+RELEASE = 256.0  # samples of linear fade at the end of a grain (at most a quarter of its length)
 
 
 @njit(cache=True, nogil=True)
@@ -137,6 +138,7 @@ def _grains_range(
         a1 = 1.0 / (1.0 + g * (g + k))
         a2 = g * a1
         a3 = g * a2
+        rel = min(RELEASE, 0.25 * length)
         w = state[s, S_W]
         env = state[s, S_ENV]
         nenv = state[s, S_NENV]
@@ -191,6 +193,9 @@ def _grains_range(
                 y *= 1.0 - amd * (0.5 - 0.5 * math.cos(amph))
                 amph += amw
             y *= att
+            left = length - pos
+            if left < rel:
+                y *= left / rel  # short release: a grain cut at -48 dB must not click
             out[i, 0] += gl * y
             out[i, 1] += gr * y
             pos += 1.0
