@@ -58,7 +58,6 @@ def events() -> list[dict]:
     # 4) the listener turns round (faces +Z): the fountain and the crowd swap sides
     for i in range(21):
         t = 39.0 + i * 0.1
-
         a = math.pi * i / 20
         add(t, type="listener", position=[0, 0, -25.2], forward=[_r(math.sin(a)), 0, _r(-math.cos(a))])
     out.sort(key=lambda m: m["t"])
