@@ -14,6 +14,7 @@ import itertools
 import math
 import subprocess
 import sys
+import tempfile
 import wave
 from pathlib import Path
 
@@ -44,11 +45,10 @@ def rendered(scene: str, seconds: float | None = None, seed: int = 0) -> tuple[S
     EA.ensure_example_assets(SCENES)
     player = ScenePlayer(SCENES / f"{scene}.yaml", EngineConfig(seed=seed), seed=seed)
     timeline = load_timeline(SCENES / f"{scene}.events.jsonl", SR)
-    out = Path(f"/tmp/soundscape-example-{scene}-{seed}-{seconds}.wav")
-    render_offline(player, timeline, seconds, out)
-    audio = read_wav(out)
-    out.unlink()
-    return player, audio
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{scene}.wav"
+        render_offline(player, timeline, seconds, out)
+        return player, read_wav(out).copy()
 
 
 def read_wav(path: Path) -> np.ndarray:
