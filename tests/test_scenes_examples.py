@@ -221,6 +221,10 @@ def test_dungeon_transitions_land_on_the_grid_to_the_sample() -> None:
     segs = [p for t, p in player.runtime.events if t == "music_segment"]
     assert [s["segment"] for s in segs] == ["explore", "combat", "boss", "explore", "combat", "explore"]
     origin = segs[0]["frame"]
+    # the bar callbacks tick on the same grid, with no drift over the 42 s
+    bars = [p for t, p in player.runtime.events if t == "bar"]
+    assert len(bars) == int(LENGTHS["dungeon"] * SR) // EA.BAR + 1
+    assert all(b["frame"] == origin + (b["bar"] - 1) * EA.BAR for b in bars)
     asked = [int(t * SR) for t in (7.3, 15.1, 21.0, 34.0, 38.0)]  # threat changes in the events file
     latency = player.engine.buses.limiter.latency_frames
     for prev, cur, req in zip(segs[:-1], segs[1:], asked, strict=True):
