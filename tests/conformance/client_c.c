@@ -1,0 +1,110 @@
+/* The conformance script (SCRIPT.md) through the C client (bindings/c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "soundscape.h"
+
+static const char *U = "T\xc3\xbcr-\xe3\x83\x89\xe3\x82\xa2-\xf0\x9f\x9a\xaa"; /* Tür-ドア-🚪 */
+
+static void die(ss_client *c, const char *what) {
+    fprintf(stderr, "%s: %s\n", what, ss_last_error(c));
+    exit(1);
+}
+
+static long long want_ended = -1, got_ended = -1;
+
+static void on_telemetry(const char *topic, const ss_value *payload, void *user) {
+    (void)user;
+    if (strcmp(topic, "instance_ended") == 0 && ss_as_int(ss_get(payload, "instance")) == want_ended)
+        got_ended = want_ended;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s COMMAND_ENDPOINT PUB_ENDPOINT GO_FILE\n", argv[0]);
+        return 2;
+    }
+    const char *topics[] = {"instance_"};
+    ss_subscriber *sub = ss_subscribe(argv[2], topics, 1);
+    ss_client *c = ss_connect(argv[1], 5000);
+    if (!c || !sub) return 1;
+    ss_hello_info h;
+    if (ss_hello(c, "conformance", &h) != SS_OK) die(c, "hello");
+    printf("hello %d %s\n", h.protocol, h.scene);
+    ss_set_param(c, "intensity", 0.25, SS_NOW);
+    ss_set_param(c, "speed", 42.0, SS_NOW);
+    ss_set_state(c, "weather", "rain", SS_NOW);
+    ss_set_switch(c, "surface", "gravel", NULL, SS_NOW);
+    ss_set_switch(c, "surface", "wood", U, SS_NOW);
+    const double p1[3] = {1.5, -2.0, 3.25};
+    long long i1 = ss_trigger(c, "ping", p1, NULL, 0, NULL, SS_NOW);
+    if (i1 < 0) die(c, "trigger");
+    printf("trigger %lld\n", i1);
+    const ss_param params[2] = {{"gr\xc3\xb6\xc3\x9f" "e", 0.5}, {"pitch", -1.0}};
+    long long i2 = ss_trigger(c, "hum", NULL, params, 2, U, SS_NOW);
+    if (i2 < 0) die(c, "trigger");
+    printf("trigger %lld\n", i2);
+    const double lp[3] = {0.1, 1.7, 0.0}, lf[3] = {0.0, 0.0, -1.0}, lu[3] = {0.0, 1.0, 0.0},
+                 lv[3] = {0.5, 0.0, 0.0};
+    ss_listener(c, lp, lf, lu, lv, SS_NOW);
+    const double op[3] = {2.0, 0.0, -3.5}, of[3] = {1.0, 0.0, 0.0}, ov[3] = {0.0, 0.0, 0.1};
+    ss_object(c, U, op, of, ov, SS_NOW);
+    ss_snapshot(c, "underwater", 1, SS_NOW);
+    ss_stop(c, i2, 0, SS_NOW);
+
+    ss_batch *b = ss_batch_begin(c);
+    ss_batch_set_param(b, "intensity", 0.75);
+    ss_batch_set_state(b, "area", "cave");
+    const double sp[3] = {0.0, 0.0, -1.0}, cp[3] = {10.0, 0.0, -4.0};
+    ss_batch_trigger(b, "stinger", sp, NULL, 0, NULL);
+    ss_batch_object(b, "car1", cp, NULL, NULL);
+    long long res[4];
+    if (ss_batch_send(b, SS_NOW, res, 4) != SS_OK) die(c, "batch");
+    printf("batch %lld %lld %lld %lld\n", res[0], res[1], res[2], res[3]);
+
+    ss_set_state(c, "weather", "storm", 100.0);
+    ss_set_param(c, "intensity", 0.5, 100.25);
+    long long i4 = ss_trigger(c, "ping", NULL, NULL, 0, NULL, 100.5);
+    if (i4 < 0) die(c, "trigger");
+    printf("trigger %lld\n", i4);
+    b = ss_batch_begin(c);
+    ss_batch_set_switch(b, "surface", "grass", NULL);
+    const double lp2[3] = {1.0, 1.7, 0.0};
+    ss_batch_listener(b, lp2, NULL, NULL, NULL);
+    ss_batch_send(b, 101.0, NULL, 0);
+    if (ss_sync(c, SS_NOW, NULL) != SS_OK) die(c, "sync");
+    printf("sync\n");
+    want_ended = i1;
+    for (double end = now_s() + 5.0; got_ended < 0 && now_s() < end;)
+        ss_poll(sub, 100, on_telemetry, NULL);
+    if (got_ended >= 0) printf("ended %lld\n", got_ended);
+    printf("part1\n");
+    fflush(stdout);
+    for (double end = now_s() + 60.0; access(argv[3], F_OK) != 0 && now_s() < end;) {
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+    }
+
+    ss_set_timeout(c, 10000);
+    if (ss_hello(c, "conformance", &h) != SS_OK) die(c, "hello after restart");
+    printf("hello %d %s\n", h.protocol, h.scene);
+    ss_set_param(c, "speed", 7.5, SS_NOW);
+    const double zero[3] = {0.0, 0.0, 0.0};
+    long long i5 = ss_trigger(c, "ping", zero, NULL, 0, NULL, SS_NOW);
+    if (i5 < 0) die(c, "trigger");
+    printf("trigger %lld\n", i5);
+    if (ss_sync(c, SS_NOW, NULL) != SS_OK) die(c, "sync");
+    printf("sync\ndone\n");
+    ss_close(c);
+    ss_subscriber_close(sub);
+    return 0;
+}

@@ -1,0 +1,48 @@
+"""Find and use the bindings' toolchains; skip (with the install command) only when one is missing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINDINGS = ROOT / "bindings"
+
+
+def _zmq_header() -> bool:
+    if shutil.which("pkg-config"):
+        ok = subprocess.run(["pkg-config", "--exists", "libzmq"], capture_output=True).returncode == 0
+        if ok:
+            return True
+    return any(Path(p, "zmq.h").exists() for p in ("/usr/include", "/usr/local/include"))
+
+
+def require_c() -> None:
+    if not shutil.which("gcc") or not shutil.which("make"):
+        pytest.skip("C binding: gcc/make not installed (apt-get install gcc make)")
+    if not _zmq_header():
+        pytest.skip("C binding: libzmq headers not installed (apt-get install libzmq3-dev)")
+
+
+def build_c(out: Path) -> None:
+    """``make`` the C client library and its example into ``out``."""
+    subprocess.run(
+        ["make", "-s", "-C", str(BINDINGS / "c"), f"OUT={out}"], check=True, capture_output=True, text=True
+    )
+
+
+def require_mono() -> None:
+    if not shutil.which("mcs") or not shutil.which("mono"):
+        pytest.skip("C# binding: mono not installed (apt-get install mono-mcs mono-runtime)")
+
+
+def godot3() -> str:
+    for name in ("godot3-server", "godot3-runner", "godot3", "godot-server"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("GDScript binding: no Godot 3 runtime (apt-get install godot3-server)")
+    raise AssertionError  # unreachable

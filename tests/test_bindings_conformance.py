@@ -1,0 +1,107 @@
+"""Conformance: the same script (tests/conformance/SCRIPT.md) through every client binding.
+
+Each client program runs against a real daemon on 127.0.0.1 (``soundscape serve --recording``,
+NULL audio device) that records every call it decoded and applied; half-way the daemon is stopped
+and a new one started on the same ports, and the client must reconnect by itself. The records
+(values, types, order; scheduled frames relative to the client's clock anchor) and the client's
+transcript (replies and callbacks it saw) must be identical to the Python client's.
+
+A binding is skipped, with the reason, only when its toolchain is not installed (``.ci/run``
+installs them from Debian: gcc + libzmq3-dev, mono-mcs + mono-runtime, godot3-server).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conformance import toolchains
+from conformance.run import Daemon, Result, run_client
+
+HERE = Path(__file__).parent / "conformance"
+ROOT = Path(__file__).parent.parent
+
+
+def canon(records: list[dict]) -> list[str]:
+    """JSON text per record: 42 and 42.0 differ here (they compare equal as Python numbers)."""
+    return [json.dumps(r, ensure_ascii=False) for r in records]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Result:
+    work = tmp_path_factory.mktemp("conf-python")
+    res = run_client([sys.executable, str(HERE / "client_python.py")], work)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def test_reference_run_is_what_the_script_says(reference: Result) -> None:
+    """The Python client's run, checked against SCRIPT.md itself, so the reference cannot drift."""
+    assert reference.transcript == [
+        "hello 1 recording",
+        "trigger 1",
+        "trigger 2",
+        "batch 0 0 3 0",
+        "trigger 4",
+        "sync",
+        "ended 1",
+        "part1",
+        "hello 1 recording",
+        "trigger 1",
+        "sync",
+        "done",
+    ]
+    calls = [r["call"] for r in reference.records1]
+    part_a = ["set_param", "set_param", "set_state", "set_switch", "set_switch", "trigger", "trigger"]
+    part_b = ["listener", "object", "snapshot", "stop", "set_param", "set_state", "trigger", "object"]
+    part_c = ["set_state", "set_param", "trigger", "set_switch", "listener"]
+    assert calls == [*part_a, *part_b, *part_c]
+    # sample-accurate schedule: t = 100.0, 100.25, 100.5, 101.0 (batch of two) at 48 kHz
+    assert [r["at_frame"] for r in reference.records1[-5:]] == [0, 12000, 24000, 48000, 48000]
+    assert all(r["at_frame"] is None for r in reference.records1[:-5])
+    u = "Tür-ドア-🚪"
+    assert reference.records1[6]["params"] == {"größe": 0.5, "pitch": -1.0}
+    assert reference.records1[6]["object"] == u and reference.records1[8]["name"] == u
+    assert reference.records1[10] == {"call": "stop", "instance": 2, "release": False, "at_frame": None}
+    assert [r["call"] for r in reference.records2] == ["set_param", "trigger"]
+
+
+def _compare(name: str, res: Result, reference: Result) -> None:
+    assert res.returncode == 0, f"{name} client failed:\n{res.stderr[-3000:]}\n" + "\n".join(res.transcript)
+    assert res.transcript == reference.transcript, f"{name} transcript differs\n{res.stderr[-2000:]}"
+    assert canon(res.records1) == canon(reference.records1), f"{name}: records before the restart differ"
+    assert canon(res.records2) == canon(reference.records2), f"{name}: records after the restart differ"
+
+
+def test_c_client_conforms(reference: Result, tmp_path: Path) -> None:
+    """The C client (and then its shipped example, built with make) against the real daemon."""
+    toolchains.require_c()
+    build = tmp_path / "build"
+    build.mkdir()
+    toolchains.build_c(build)
+    exe = build / "client_c"
+    cflags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L"]
+    sources = [str(HERE / "client_c.c"), str(build / "libsoundscape.a")]
+    subprocess.run(
+        ["gcc", *cflags, "-I", str(ROOT / "bindings/c"), *sources, "-lzmq", "-o", str(exe)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    example: dict[str, subprocess.CompletedProcess] = {}
+
+    def run_example(d: Daemon) -> None:
+        example["out"] = subprocess.run(
+            [str(build / "example"), d.cmd, d.pub, "50"], capture_output=True, text=True, timeout=30
+        )
+
+    _compare("C", run_client([str(exe)], tmp_path, after=run_example), reference)
+    out = example["out"]
+    assert out.returncode == 0, out.stderr
+    assert "scene recording, protocol 1" in out.stdout
+    assert "trigger ping -> instance 2" in out.stdout  # the conformance run had started instance 1
+    assert "callback instance_started instance=2" in out.stdout
+    assert "round trip sync" in out.stdout
