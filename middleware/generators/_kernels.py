@@ -58,6 +58,7 @@ S_SW = 12
 S_FIELDS = 13
 
 REFRESH = 16  # samples between frequency refreshes of gliding grains (power of two)
+REFRESH_VIB = 4  # the same for grains with vibrato
 RELEASE = 256.0  # samples of linear fade at the end of a grain (at most a quarter of its length)
 
 
@@ -148,22 +149,24 @@ def _grains_range(
         amph = state[s, S_AMPH]
         re = state[s, S_RE]
         im = state[s, S_IM]
-        # The tone is a unit phasor rotated by the current frequency. Gliding or vibrato grains
-        # refresh the rotation every REFRESH samples of their own time (never of block time, so
-        # the result does not depend on the block split): a sin/cos pair per 16 samples instead of
-        # one sin per sample, with frequency steps far below audibility.
+        # The tone is a unit phasor rotated by the current frequency. Gliding grains refresh the
+        # rotation every REFRESH samples of their own time (never of block time, so the result does
+        # not depend on the block split): a sin/cos pair per 16 samples instead of one sin per
+        # sample, with frequency steps far below audibility. Vibrato (fast trills, up to 200 Hz)
+        # refreshes every REFRESH_VIB samples: coarser steps would leave audible sidebands.
         moving = glide != 1.0 or vibd != 0.0
+        every = REFRESH_VIB - 1 if vibd != 0.0 else REFRESH - 1
         cw = state[s, S_CW]
         sw = state[s, S_SW]
-        for i in range(i0, i1):
-            if pos >= length:
-                break
-            att = (pos + 1.0) / attack
-            if att > 1.0:
-                att = 1.0
+        p = int(pos)
+        ilen = int(length)
+        nrun = min(i1 - i0, ilen - p)
+        inv_att = 1.0 / attack
+        inv_rel = 1.0 / rel
+        for j in range(nrun):
             y = 0.0
             if tone != 0.0:
-                if moving and (int(pos) & (REFRESH - 1)) == 0:
+                if moving and (p & every) == 0:
                     wv = w
                     if vibd != 0.0:
                         wv = w * (1.0 + vibd * math.sin(vph))
@@ -181,7 +184,7 @@ def _grains_range(
                     vph += vibw
                 env *= decay
             if namp != 0.0:
-                x = noise[(noff + int(pos)) & mask]
+                x = noise[(noff + p) & mask]
                 v3 = x - ic2
                 v1 = a1 * ic1 + a2 * v3
                 v2 = ic2 + a2 * ic1 + a3 * v3
@@ -192,13 +195,16 @@ def _grains_range(
             if amd != 0.0:
                 y *= 1.0 - amd * (0.5 - 0.5 * math.cos(amph))
                 amph += amw
-            y *= att
-            left = length - pos
+            if p + 1.0 < attack:
+                y *= (p + 1.0) * inv_att  # linear attack
+            left = ilen - p
             if left < rel:
-                y *= left / rel  # short release: a grain cut at -48 dB must not click
+                y *= left * inv_rel  # short release: a grain cut at -48 dB must not click
+            i = i0 + j
             out[i, 0] += gl * y
             out[i, 1] += gr * y
-            pos += 1.0
+            p += 1
+        pos = float(p)
         state[s, S_POS] = pos
         state[s, S_W] = w
         state[s, S_ENV] = env

@@ -57,7 +57,7 @@ def engine_block(
             camp = 1.0 + 0.12 * (1.0 - 0.5 * load) * jitter[i]
         g = tan_pi(min(400.0 + 2500.0 * load + 0.3 * rpm, 0.45 * sr) / sr)
         _, lp = svf_step(st, 0, 0, white[i], g, k)
-        exhaust = lp * (0.08 + 0.15 * load)
+        exhaust = lp * (0.03 + 0.06 * load)
         y = (tone + exhaust * (1.0 + tone)) * 0.3 * (0.45 + 0.55 * load) * (0.6 + 0.4 * rpm / 9000.0)
         out[i, 0] = y
         out[i, 1] = y

@@ -2,7 +2,7 @@
 
 Physically informed: air flowing past edges sheds vortices at a Strouhal frequency proportional to
 the flow speed, so the spectral centroid rises with speed, and aeroacoustic power grows steeply
-with speed. Gusts are a slow random process (a one-pole low-pass of white noise, about 0.2 Hz)
+with speed. Gusts are a slow random process (two one-pole low-passes of white noise at 0.2 Hz)
 that modulates the effective speed; a narrow resonance an octave above the band adds the whistle
 that appears in strong wind.
 """
@@ -39,7 +39,8 @@ def wind_block(
     k3 = 1.0 / 0.7
     for i in range(n):
         gst[0] += a * (gust_in[i] - gst[0])
-        s = ctrl[i, 0] * (1.0 + 0.6 * ctrl[i, 1] * gst[0] * gnorm)
+        gst[1] += a * (gst[0] - gst[1])
+        s = ctrl[i, 0] * (1.0 + 0.6 * ctrl[i, 1] * gst[1] * gnorm)
         s = min(max(s, 0.0), 1.3)
         fc = 120.0 + 2400.0 * s * math.sqrt(s)
         level = 0.35 * s
@@ -69,10 +70,13 @@ class Wind(Generator):
     def _setup(self) -> None:
         self._noise = self._stream("white")
         self._gust = self._stream("normal")
-        self._gust_st = np.zeros(1)
+        self._gust_st = np.zeros(2)
         self._a = 1.0 - math.exp(-2.0 * math.pi * self.GUST_HZ / self.sample_rate)
-        # One-pole low-passed unit white noise has variance a / (2 - a); rescale to unit.
-        self._gnorm = math.sqrt((2.0 - self._a) / self._a)
+        # Two cascaded one-poles (smooth gusts, no sudden lulls). Their impulse response is
+        # a^2 (n+1) b^n with b = 1 - a, so unit white noise comes out with variance
+        # a^4 (1 + b^2) / (1 - b^2)^3; rescale to unit variance.
+        b2 = (1.0 - self._a) ** 2
+        self._gnorm = 1.0 / math.sqrt(self._a**4 * (1.0 + b2) / (1.0 - b2) ** 3)
         # broad band around the vortex-shedding frequency, a narrow whistle, a low rumble
         self._st = np.zeros((3, 2, 2))
 
