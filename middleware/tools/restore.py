@@ -239,12 +239,33 @@ def denoise_dfn(x: np.ndarray, sr: int, atten_lim_db: float = 100.0) -> tuple[np
 
 
 def denoise(x: np.ndarray, sr: int, method: str = "auto", **kw: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """Denoise with ``dfn`` (ML), ``gate`` (spectral gating) or ``auto`` (dfn when installed)."""
+    """Denoise with ``dfn`` (ML), ``gate`` (spectral gating) or ``auto``.
+
+    ``auto`` runs DeepFilterNet when installed, but DFN is a *speech* model: on music or effects it
+    treats the content itself as noise. So ``auto`` also runs the gate and keeps the DFN result only
+    when it retains at least a quarter (-6 dB) of the energy the gate keeps; otherwise it returns the
+    gate's result with ``fallback_reason`` in the info.
+    """
     if method not in DENOISE_METHODS:
         raise AudioFileError(f"denoise method={method!r}: must be one of {', '.join(DENOISE_METHODS)}")
-    if method == "dfn" or (method == "auto" and dfn_available()):
-        return denoise_dfn(x, sr, **{k: v for k, v in kw.items() if k == "atten_lim_db"})
-    return spectral_gate(x, sr, **{k: v for k, v in kw.items() if k == "reduction_db"})
+    gate_kw = {k: v for k, v in kw.items() if k == "reduction_db"}
+    dfn_kw = {k: v for k, v in kw.items() if k == "atten_lim_db"}
+    if method == "gate" or (method == "auto" and not dfn_available()):
+        return spectral_gate(x, sr, **gate_kw)
+    y, info = denoise_dfn(x, sr, **dfn_kw)
+    if method == "dfn":
+        return y, info
+    g, ginfo = spectral_gate(x, sr, **gate_kw)
+    kept_dfn, kept_gate = float(np.sum(y.astype(np.float64) ** 2)), float(np.sum(g.astype(np.float64) ** 2))
+    ratio_db = 10 * math.log10(max(kept_dfn, 1e-20) / max(kept_gate, 1e-20))
+    if ratio_db < -6.0:
+        ginfo["fallback_reason"] = (
+            f"DeepFilterNet3 kept {ratio_db:.1f} dB of the energy spectral gating kept (< -6 dB): "
+            "not speech-like material"
+        )
+        return g, ginfo
+    info["energy_vs_gate_db"] = round(ratio_db, 2)
+    return y, info
 
 
 # --------------------------------------------------------------------------- declick
