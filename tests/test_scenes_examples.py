@@ -388,9 +388,7 @@ def test_loops_wrap_without_a_click(name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Runtime gaps found while writing the scenes (middleware/scene/runtime.py, owned by the lead).
-# strict xfail: each turns into a failure ("XPASS") as soon as the runtime is fixed, so the
-# marker gets removed then. The example scenes work around them meanwhile (see the report).
+# Runtime gaps found while writing the scenes, fixed since: kept as regression tests.
 
 
 def _tone_scene(tmp_path: Path, yaml_text: str) -> Path:
@@ -407,9 +405,6 @@ def _tone_scene(tmp_path: Path, yaml_text: str) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True, reason="runtime: the scene's listener (position/forward) never reaches the engine"
-)
 def test_scene_listener_default_orientation_is_applied(tmp_path: Path) -> None:
     scene = _tone_scene(
         tmp_path,
@@ -421,7 +416,6 @@ def test_scene_listener_default_orientation_is_applied(tmp_path: Path) -> None:
     assert left > 10 * right  # facing +Z, +X is on the listener's left
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: an emitter following an unknown object plays at the origin")
 def test_emitter_following_an_unseen_object_is_silent(tmp_path: Path) -> None:
     scene = _tone_scene(
         tmp_path, "emitters:\n  car:\n    follows: car\n    layers: [{id: t, source: s/tone.wav}]\n"
@@ -430,7 +424,6 @@ def test_emitter_following_an_unseen_object_is_silent(tmp_path: Path) -> None:
     assert np.max(np.abs(y[-SR // 10 :])) < 1e-3  # no game object 'car' yet: nothing to hear
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: stingers with `when` never play (StingerDef.when unused)")
 def test_stinger_with_a_condition_plays_when_it_becomes_true(tmp_path: Path) -> None:
     scene = _tone_scene(
         tmp_path,

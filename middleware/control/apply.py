@@ -28,6 +28,7 @@ def apply_request(rt: SceneRuntime, req: Request, at_frame: int | None = None) -
             position=f.get("position"),
             params=f.get("params"),
             object=f.get("object"),
+            switches=f.get("switches"),
             at_frame=at_frame,
         )
         return {"instance": iid}
@@ -40,6 +41,8 @@ def apply_request(rt: SceneRuntime, req: Request, at_frame: int | None = None) -
         rt.set_object(
             f["name"], f["position"], forward=f.get("forward"), velocity=f.get("velocity"), at_frame=at_frame
         )
+    elif name == "stinger":
+        rt.stinger(f["name"], at_frame=at_frame)
     elif name == "snapshot":
         rt.snapshot(f["name"], f["on"], at_frame=at_frame)
     elif name == "batch":

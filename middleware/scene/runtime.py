@@ -179,6 +179,9 @@ class SceneRuntime:
         if scene.music is not None:
             self._music = _MusicPlayer(self, scene)
         self.counters = {"commands": 0, "errors": 0, "reloads": 0}
+        self._game_listener = False  # once the game sends a listener, the scene's default steps aside
+        self._listener_born = self.frame
+        self._scene_listener()
 
     # ================================================================ game-facing API
     def set_param(self, name: str, value: Any, at_frame: int | None = None) -> None:
@@ -308,6 +311,15 @@ class SceneRuntime:
             weight = w
         self._post(("override", layer_uid, weight), None)
 
+    def stinger(self, name: str, at_frame: int | None = None) -> None:
+        """Play a music stinger, quantised to its beat or bar."""
+        music = self.scene.music
+        if music is None:
+            raise RuntimeErrorMsg("this scene has no music, so no stingers")
+        if name not in music.stingers:
+            raise _unknown("stinger", name, list(music.stingers))
+        self._post(("stinger", name), at_frame)
+
     def reload(self, scene: SceneDef) -> None:
         """Swap in a new, already validated definition at the next block (hot reload)."""
         self._post(("reload", scene), None)
@@ -353,6 +365,9 @@ class SceneRuntime:
         end = self.frame + n
         self._drain(end)
         self._glide_params(n)
+        ld = self.scene.listener
+        if not self._game_listener and (ld.path is not None or ld.follows is not None):
+            self._scene_listener()
         self._tick_director()
         self._collect_engine_events()
         self._update_snapshots(n)
@@ -415,12 +430,16 @@ class SceneRuntime:
             elif kind == "listener":
                 _, p, f, v = cmd
                 self.listener = GameObject(p, f, v)
+                self._game_listener = True
             elif kind == "object":
                 _, name, p, f, v = cmd
                 old = self.objects.get(name) or GameObject()
                 self.objects[name] = GameObject(p, f or old.forward, v or old.velocity)
             elif kind == "snapshot":
                 self.snapshot_on[cmd[1]] = cmd[2]
+            elif kind == "stinger":
+                if self._music is not None:
+                    self._music.queue_stinger(cmd[1], self.frame if at is None else at)
             elif kind == "override":
                 if cmd[2] is None:
                     self.overrides.pop(cmd[1], None)
@@ -537,14 +556,41 @@ class SceneRuntime:
         inst.switches = dict(em.switches)
         return inst
 
+    def _scene_listener(self) -> None:
+        """Place the listener where the scene says (fixed, on a path, or following an object)."""
+        ld = self.scene.listener
+        static = ld.path is None and ld.follows is None
+        if self._game_listener or (static and getattr(self, "_listener_placed", False)):
+            return
+        pos, vel = ld.position, (0.0, 0.0, 0.0)
+        if ld.follows is not None:
+            obj = self.objects.get(ld.follows)
+            if obj is None:
+                return
+            pos, vel = obj.position, obj.velocity
+            fwd = obj.forward
+        elif ld.path is not None:
+            pos = ld.path.position_at((self.frame - self._listener_born) / self.sr)
+            fwd = ld.forward
+        else:
+            fwd = ld.forward
+        self._listener_placed = True
+        up = (0.0, 1.0, 0.0) if abs(fwd[1]) < 0.99 * math.sqrt(sum(c * c for c in fwd)) else (0.0, 0.0, 1.0)
+        try:
+            self.engine.set_listener(pos, fwd, up, vel)
+        except EngineError as exc:
+            self.events.append(("error", {"listener": "scene", "message": str(exc)}))
+            return
+        self.listener = GameObject(pos, fwd, vel)
+
     def _emitter_pose(self, em: EmitterInstance) -> None:
         d = em.emitter
         if d.follows is not None:
             obj = self.objects.get(d.follows)
             if obj is not None:
                 em.position, em.velocity = obj.position, obj.velocity
-            elif em.position is None:
-                em.position = d.position or (0.0, 0.0, 0.0)
+            elif em.position is None and d.position is not None:
+                em.position = d.position  # the authored fallback until the game sends the object
         elif d.path is not None:
             t = (self.frame - em.born) / self.sr
             em.position = d.path.position_at(t)
@@ -561,9 +607,12 @@ class SceneRuntime:
         self._emitter_pose(em)
         moved = em.position != old_pos
         env = self._layer_env(em)
+        # Following an object the game has not sent yet (and no authored fallback): stay silent
+        # rather than play at the origin.
+        waiting = em.emitter.follows is not None and em.position is None
         for li in em.layers.values():
             layer = li.layer
-            active = layer.active(env)
+            active = layer.active(env) and not waiting
             weight = self.overrides.get(layer.uid)
             if weight is not None:
                 li.weight, li.weight_source = weight, "override"
@@ -998,6 +1047,8 @@ class SceneRuntime:
             self._music.stop_all()
             self._music = None
         self._dirty = True
+        self._listener_placed = False
+        self._scene_listener()
         self.counters["reloads"] += 1
         self.events.append(("reloaded", {"scene": new.name, "frame": self.frame}))
 
@@ -1014,6 +1065,8 @@ class _MusicPlayer:
         self.current: str | None = previous.current if previous else None
         self.handle: int | None = previous.handle if previous else None
         self.pending: tuple[str, int] | None = None
+        self.stingers_due: list[tuple[int, str]] = []
+        self.stinger_was: dict[str, bool] = {}
         self.next_beat = previous.next_beat if previous else -1
         self.beat_index = previous.beat_index if previous else 0
         if self.current is not None and self.current not in self.music.segments:
@@ -1026,6 +1079,35 @@ class _MusicPlayer:
             "pending": self.pending[0] if self.pending else None,
             "beat": self.beat_index,
         }
+
+    def queue_stinger(self, name: str, now: int) -> None:
+        st = self.music.stingers[name]
+        origin = self.origin if self.origin >= 0 else now
+        at = self.music.next_boundary_frame(now, origin, st.at, self.sr)
+        self.stingers_due.append((at, name))
+
+    def _play_stingers(self, start: int, end: int) -> None:
+        rt = self.rt
+        for st in self.music.stingers.values():
+            if st.when is None:
+                continue
+            now = bool(st.when.evaluate(rt.env))
+            if now and not self.stinger_was.get(st.name, False):
+                self.queue_stinger(st.name, start)
+            self.stinger_was[st.name] = now
+        due = [x for x in self.stingers_due if x[0] < end]
+        if not due:
+            return
+        self.stingers_due = [x for x in self.stingers_due if x[0] >= end]
+        for at, name in due:
+            st = self.music.stingers[name]
+            rt.engine.play(
+                rt._sample_key(st.source),
+                bus=self.music.bus,
+                gain_db=st.gain_db + st.source.gain_db,
+                start_frame=max(at, start),
+            )
+            rt.events.append(("stinger", {"stinger": name, "frame": max(at, start)}))
 
     def stop_all(self) -> None:
         if self.handle is not None:
@@ -1069,6 +1151,7 @@ class _MusicPlayer:
                 rt.events.append(("bar", {"bar": bar + 1, "frame": self.next_beat}))
             self.beat_index += 1
             self.next_beat = self.origin + round(self.beat_index * spb)
+        self._play_stingers(start, end)
         want = self._wanted()
         if self.pending is None and want != self.current:
             tr = m.transition(self.current, want)
