@@ -375,3 +375,76 @@ def bake_morph(
         source=f"morph:{Path(str(getattr(model, 'path', model))).name}@{position:.3f}",
     )
     return name
+
+
+def bake_morph_file(
+    path: str | Path,
+    model: str | Path | MorphModel,
+    position: float,
+    seconds: float = 8.0,
+    sr: int = 48000,
+    seed: int = 0,
+    crossfade: float = 0.5,
+) -> Path:
+    """Like :func:`bake_morph`, into a 16-bit WAV file a scene can name as an ordinary looping sample."""
+    import wave
+
+    class _Bank:  # collects what bake_morph would add to an engine bank
+        sample_rate = sr
+        data: np.ndarray | None = None
+
+        def add(self, name: str, x: np.ndarray, source: str = "") -> None:
+            self.data = x
+
+    bank = _Bank()
+    bake_morph(bank, "baked", model, position, seconds, seed, crossfade)
+    assert bank.data is not None
+    pcm = np.round(np.clip(bank.data, -1.0, 1.0) * 32767.0).astype("<i2")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+    return out
+
+
+class MorphOverlay:
+    """A ``Renderable`` that adds live morph streams to another one (a ScenePlayer): a stand-in
+    for an engine streaming voice, so a scene can play a never-repeating morph today.
+
+    Each stream follows a scene parameter (its value mapped from the parameter's range to 0..1),
+    with a gain in dB ramped linearly across each block. It mixes after the engine's master (no
+    bus, no limiter): that is the part a real streaming voice in the engine would fix.
+    """
+
+    def __init__(self, player: Any) -> None:
+        self.player = player
+        self.config = player.config
+        self.streams: list[dict[str, Any]] = []
+
+    def add(
+        self, model: str | Path | MorphModel, param: str | None, gain_db: float = 0.0, seed: int = 0
+    ) -> None:
+        rt = self.player.runtime
+        pdef = rt.scene.parameters.get(param) if param else None
+        if param is not None and pdef is None:
+            raise ModelError(f"morph overlay: unknown parameter '{param}'")
+        stream = MorphStream(model, self.config.sample_rate, seed)
+        g = 10.0 ** (gain_db / 20.0)
+        self.streams.append({"stream": stream, "param": pdef, "gain": g, "last": g})
+
+    def render(self, frames: int) -> np.ndarray:
+        out = self.player.render(frames)
+        env = self.player.runtime.env
+        for s in self.streams:
+            p = s["param"]
+            pos = (
+                0.0 if p is None else (float(env.get(p.name, p.default)) - p.min) / max(p.max - p.min, 1e-12)
+            )
+            y = s["stream"].render(frames, pos)
+            ramp = np.linspace(s["last"], s["gain"], frames, dtype=np.float32)[:, None]
+            s["last"] = s["gain"]
+            out += y * ramp
+        return out
