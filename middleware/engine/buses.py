@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,7 @@ class BusGraph:
         self.order: list[int] = []
         self.acc = np.zeros((0, block, 2), dtype=np.float32)
         self.limiter = Limiter(sample_rate)
+        self.meters: dict[int, Any] = {}  # bus index -> LoudnessMeter (post-fader; master after the limiter)
         self.add(BusSpec("master", parent=None))
 
     def index(self, name: str) -> int:
@@ -145,6 +147,19 @@ class BusGraph:
             rt.reverb.set_params(**spec.__dict__)
         rt.spec = BusSpec(**{**rt.spec.__dict__, "reverb": spec})
 
+    def enable_meters(self, names: list[str] | None = None) -> None:
+        """Meter BS.1770 loudness (momentary, short-term, integrated, true peak) on buses (None: all)."""
+        from ..tools.loudness import LoudnessMeter
+
+        for name in names if names is not None else list(self.by_name):
+            b = self.index(name)
+            if b not in self.meters:
+                self.meters[b] = LoudnessMeter(self.sr, 2, true_peak=(b == 0))
+
+    def loudness(self) -> dict[str, dict[str, float]]:
+        """Latest meter readings per metered bus (readers on other threads get a consistent copy)."""
+        return {self.buses[b].spec.name: m.snapshot() for b, m in list(self.meters.items())}
+
     def add_duck(self, duck: DuckSpec) -> None:
         self.index(duck.source)
         self.index(duck.target)
@@ -168,6 +183,8 @@ class BusGraph:
             if rt.reverb is not None:
                 rt.reverb.process_inplace(x)
             g1 = rt.gain1 * db_to_gain(rt.duck_db)
+            if b in self.meters and b != 0:
+                self.meters[b].push(x * np.float32(g1))
             if rt.parent >= 0:
                 add_ramped(x, acc[rt.parent], n, rt.gain0 * rt.duck0, g1)
             else:
@@ -177,6 +194,8 @@ class BusGraph:
             rt.level_ms = mean_square(x, n)
         master = acc[0, :n]
         self.limiter.process_into(master, out[:n])
+        if 0 in self.meters:
+            self.meters[0].push(out[:n])
 
     def _update_ducking(self, n: int) -> None:
         """Move each target's ducking attenuation toward its rule's amount (attack) or 0 (release)."""

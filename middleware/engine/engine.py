@@ -179,6 +179,7 @@ class Engine:
         self._out = np.zeros((cfg.block, 2), dtype=np.float32)
         self._fresh: list[int] = []
         self._listener_moved = True
+        self._meter_all = False
         self._n_virtual = 0
         self._streams: dict[int, StreamState] = {}  # slot -> stream feeding that voice
         self._stream_pool: dict[int, list[int]] = {1: [], 2: []}  # channels -> free bank regions
@@ -220,6 +221,17 @@ class Engine:
         if highpass_hz not in (False, None):
             highpass_hz = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
         self._post(("set_bus", name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
+
+    def enable_meters(self, buses: list[str] | None = None) -> None:
+        """Meter loudness on these buses (None: every bus, including ones added later by name)."""
+        for name in buses or []:
+            if name not in self._bus_names:
+                self._unknown_bus(name)
+        self._post(("meters", buses))
+
+    def loudness(self) -> dict[str, dict[str, float]]:
+        """Per-bus BS.1770 readings: momentary/short-term/integrated LUFS; master also true peak."""
+        return self.buses.loudness()
 
     def add_duck(self, spec: DuckSpec) -> None:
         for name in (spec.source, spec.target):
@@ -541,6 +553,8 @@ class Engine:
             self._listener_moved = True
         elif kind == "add_bus":
             self.buses.add(cmd[1])
+            if self._meter_all:
+                self.buses.enable_meters([cmd[1].name])
         elif kind == "set_bus":
             _, name, gain_db, lp, hp, muted, reverb = cmd
             self.buses.set(name, gain_db=gain_db, lowpass_hz=lp, highpass_hz=hp, muted=muted)
@@ -548,6 +562,9 @@ class Engine:
                 self.buses.set_reverb(name, reverb)
         elif kind == "add_duck":
             self.buses.add_duck(cmd[1])
+        elif kind == "meters":
+            self._meter_all = cmd[1] is None
+            self.buses.enable_meters(cmd[1])
 
     def _start_voice(self, handle: int, a: dict, at: int | None) -> None:
         if not self._free_slots:
