@@ -161,19 +161,27 @@ def test_birds_follow_time_of_day_and_insects_the_night():
     assert _rms(_render("insects", 3.0, seed=3, density=0.0, time_of_day=23.0)) < 1e-6
 
 
+def _character(y: np.ndarray) -> np.ndarray:
+    """Band shape plus ring time (2 log10 of the seconds until the envelope stays 40 dB down):
+    metal and plastic can share a band, never a decay."""
+    env = np.abs(y).max(axis=1)
+    last = np.flatnonzero(env > env.max() * 0.01)[-1]
+    return np.concatenate([_bands(y), [2.0 * np.log10((last + 1) / SR)]])
+
+
 @pytest.mark.parametrize(
     ("name", "params"),
     [("impact", {"material": m}) for m in MATERIALS] + [("footstep", {"surface": s}) for s in SURFACES],
 )
 def test_variations_differ_yet_share_character(name, params):
     ys = [_render(name, 0.0, seed=42, variation=v, **params) for v in range(6)]
-    feats = np.array([_bands(y) for y in ys])
+    feats = np.array([_character(y) for y in ys])
     for i in range(len(ys)):
         for j in range(i + 1, len(ys)):
             n = min(ys[i].shape[0], ys[j].shape[0])
             assert not np.allclose(ys[i][:n], ys[j][:n], atol=1e-4), (i, j)
-    # Same character: every variation is closer to its own family's mean band shape than the
-    # families of the other choices are.
+    # Same character: every variation is closer to its own family's mean (band shape and ring
+    # time) than the families of the other choices are.
     own = feats.mean(axis=0)
     spread = np.sqrt(((feats - own) ** 2).sum(axis=1)).max()
     key, choices = ("material", MATERIALS) if name == "impact" else ("surface", SURFACES)
@@ -181,7 +189,7 @@ def test_variations_differ_yet_share_character(name, params):
         if other == params[key]:
             continue
         other_mean = np.mean(
-            [_bands(_render(name, 0.0, seed=42, variation=v, **{key: other})) for v in range(3)], 0
+            [_character(_render(name, 0.0, seed=42, variation=v, **{key: other})) for v in range(3)], 0
         )
         assert np.sqrt(((other_mean - own) ** 2).sum()) > spread, other
 

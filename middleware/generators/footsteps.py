@@ -62,8 +62,10 @@ def _strike(
             noise_q=0.7,
             noise_lp=1.0,
             noise_bp=0.0,
-            attack=0.002,
+            attack=0.001,
         )
+        # the sole meeting the blades: a soft but immediate brush at the contact
+        single(amp=strength * 0.25, noise=1.0, noise_t60=0.02, noise_fc=5000.0, noise_q=0.8, attack=0.0005)
         grains(
             int(14 * nscale),
             0.12,
@@ -135,7 +137,7 @@ def _strike(
             noise_q=0.7,
             noise_lp=1.0,
             noise_bp=0.0,
-            attack=0.004,
+            attack=0.002,
         )
         grains(
             int(40 * nscale),
