@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from middleware.errors import EngineError
 from middleware.generators import GENERATORS, ParamSpec, create_generator
@@ -262,3 +264,36 @@ def test_oneshot_tail_fades_without_a_step(name):
         y = np.abs(np.concatenate(blocks)).max(axis=1)
         last = np.flatnonzero(y > 0)[-1]
         assert y[last] < 1e-3 * y.max(), (name, material_or_surface)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(ALL),
+    seed=st.integers(0, 2**32 - 1),
+    cuts=st.lists(st.integers(1, 3000), min_size=1, max_size=8),
+    change_at=st.integers(0, 9600),
+)
+def test_property_any_split_any_seed_is_bit_identical(name, seed, cuts, change_at):
+    """For any generator, seed, split and change frame: one call == many calls, bit for bit."""
+    total = 9600
+
+    def run(splits: list[int]) -> np.ndarray:
+        g = create_generator(name, sample_rate=SR, seed=seed, params=BUSY[name])
+        out, done = [], 0
+        for size in [*splits, total]:
+            for piece in (
+                [change_at - done, size - (change_at - done)] if done < change_at < done + size else [size]
+            ):
+                piece = min(piece, total - done)
+                if done == change_at:
+                    g.set_params(CHANGE[name])
+                if piece > 0:
+                    out.append(g.render(piece))
+                    done += piece
+            if done >= total:
+                break
+        if done == change_at == total:
+            g.set_params(CHANGE[name])
+        return np.concatenate(out)
+
+    np.testing.assert_array_equal(run([total]), run(cuts))
