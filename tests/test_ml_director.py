@@ -275,3 +275,36 @@ def test_committed_forest_models_match_their_cards_and_the_scene():
     for s in mcard["sources"]:
         assert s["sha256"] == sha256_file(root / "forest" / "sounds" / s["file"]), s["file"]
     assert MorphModel(morph).n_anchors == 2
+
+
+def test_event_rate_signal_feeds_the_director(tmp_path):
+    """A derived input: the rate of an event over a window, filled in before each evaluation."""
+    from middleware.ml.signals import EventRate, SignalDirector
+
+    scene_file = make_scene(tmp_path)
+    # 'danger' stands in for a derived signal: explosions per second over 4 s, range 0..10
+    exs = [
+        json.dumps(
+            {"inputs": {"danger": d, "weather": "clear", "intensity": 0.5}, "weights": {"bed.storm": w}}
+        )
+        for d, w in ((0, 0.0), (1, 0.3), (2, 0.6), (4, 0.9), (10, 1.0))
+    ]
+    (tmp_path / "director.examples.jsonl").write_text("\n".join(exs) + "\n")
+    scene = load_scene(scene_file, check_assets=False)
+    train_director(scene, FAST, progress=False)
+    scene = load_scene(scene_file)
+    now = [0.0]
+    sd = SignalDirector(
+        load_director(scene, smoothing=0), scene, {"danger": EventRate("boom", 4.0)}, lambda: now[0]
+    )
+    env = {**scene.default_env(), "intensity": 0.5}
+    quiet = sd.evaluate(env)["bed.storm"]
+    for k in range(12):  # 12 booms in 4 s -> 3 per second
+        sd.note("boom", t=k / 3)
+    now[0] = 4.0
+    assert sd.values() == {"danger": pytest.approx(3.0, abs=0.3)}
+    busy = sd.evaluate(env)["bed.storm"]
+    now[0] = 20.0  # the window has passed: back to calm
+    assert quiet < 0.2 and busy > 0.6 and sd.evaluate(env)["bed.storm"] == pytest.approx(quiet, abs=1e-6)
+    with pytest.raises(ModelError, match="declare it as a parameter"):
+        SignalDirector(sd.inner, scene, {"boom_rate": EventRate("boom")}, lambda: 0.0)
