@@ -485,43 +485,67 @@ def render_ours_wet_only(p: dict):
     return eng.render(total), None
 
 
-def profile(n: int, table: np.ndarray) -> None:
-    """Where the time goes at N voices: each stage of ``Engine._render_block`` timed on its own.
+def profile(n: int, table: np.ndarray, seconds: float = 3.0) -> None:
+    """Where the time goes at N voices: the engine's stages timed inside a normal render.
 
-    Uses engine internals (kernels, voice tables, bus graph) that may change; a failure here is
-    reported and does not affect the figures above.
+    The kernels the engine module calls (and the bus graph's ``process``) are wrapped with
+    ``process_time`` accumulators, whatever their signatures; the rest of the block is Python in
+    ``Engine`` (command drain, bookkeeping) plus the benchmark's own ``set_voice`` calls.
     """
-    try:
-        from middleware.engine.kernels import commit_ramps, render_voices
-        from middleware.engine.targets import compute_targets
+    import middleware.engine.engine as engine_mod
 
-        p = make_params(n, 2.0, table)
-        eng, _ = build_ours(p, WET)
-        eng.render(BLOCK * 4)
-        vt = eng.voices
-        reps = 100
-        stages = {
-            "voice kernel (render_voices)": lambda: render_voices(
-                vt.I, vt.F, vt.delay, eng.bank.data, eng.buses.acc, eng._scratch, eng.frame, BLOCK
-            ),
-            "targets (compute_targets)": lambda: compute_targets(
-                vt.I, vt.F, vt.P, eng.listener, eng.rolloff_tables, float(SR)
-            ),
-            "commit_ramps": lambda: commit_ramps(vt.I, vt.F, 4),
-            "voice management": eng._manage_voices,
-            "buses + reverb + limiter": lambda: eng.buses.process(BLOCK, eng._out),
-            "whole block (render_into)": lambda: eng.render_into(eng._out[:BLOCK].copy()),
-        }
-        print(f"\n# stage costs, N={n} (CPU ms per audio second; ns per voice-sample):")
-        for name, fn in stages.items():
+    p = make_params(n, seconds, table)
+    eng, handles = build_ours(p, WET)
+    spent: dict[str, float] = {}
+    originals = []
+
+    def timed(label, fn):
+        spent[label] = 0.0
+
+        def wrapper(*a, **k):
             c0 = time.process_time()
-            for _ in range(reps):
-                fn()
-            per_block = (time.process_time() - c0) / reps
-            per_s = per_block * SR / BLOCK * 1000.0
-            print(f"#   {name:30s} {per_s:7.1f} ms/s  {per_block / (n * BLOCK) * 1e9:6.2f} ns")
-    except Exception as exc:
-        print(f"# stage profile unavailable ({type(exc).__name__}: {exc})")
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] += time.process_time() - c0
+
+        return wrapper
+
+    labels = {
+        "render_voices": "voice kernel",
+        "compute_targets": "targets (gain, pan, 3D, filter coefficients)",
+        "commit_ramps": "commit_ramps",
+    }
+    for name, label in labels.items():
+        if hasattr(engine_mod, name):
+            originals.append((name, getattr(engine_mod, name)))
+            setattr(engine_mod, name, timed(label, getattr(engine_mod, name)))
+    eng.buses.process = timed("buses + reverb + limiter", eng.buses.process)
+    if hasattr(eng, "_manage_voices"):
+        eng._manage_voices = timed("voice management", eng._manage_voices)
+    try:
+        total = round(seconds * SR)
+        buf = np.empty((BLOCK, 2), dtype=np.float32)
+        change_blocks = {int(f) // BLOCK: k + 1 for k, f in enumerate(p["change_frames"])}
+        c0 = time.process_time()
+        for b in range(total // BLOCK):
+            k = change_blocks.get(b)
+            if k is not None:
+                for i, h in enumerate(handles):
+                    eng.set_voice(h, gain_db=float(p["gain_db"][i, k]))
+            eng.render_into(buf)
+        whole = time.process_time() - c0
+    finally:
+        for name, fn in originals:
+            setattr(engine_mod, name, fn)
+    print(f"\n# stage costs inside a {seconds:g} s render, N={n} (CPU ms per audio s; ns per voice-sample):")
+    rows = [
+        *spent.items(),
+        ("Python around the kernels + set_voice", whole - sum(spent.values())),
+        ("whole", whole),
+    ]
+    for label, t in rows:
+        print(f"#   {label:45s} {t / seconds * 1000:7.1f} ms/s  {t / (n * seconds * SR) * 1e9:6.2f} ns")
 
 
 if __name__ == "__main__":
