@@ -243,6 +243,7 @@ class Generator:
     NAME: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, ParamSpec]] = {}
     oneshot: ClassVar[bool] = False
+    channels: ClassVar[int] = 2  # render() always returns stereo (the engine's play_stream reads this)
     SMOOTH_TIME: ClassVar[float] = 0.05
     GAIN: ClassVar[float] = 1.0
 
