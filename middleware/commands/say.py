@@ -15,9 +15,9 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help="what to say (1..4096 bytes)")
+    parser.add_argument("text", nargs="?", help="what to say (1..4096 bytes)")
     parser.add_argument("--preset", default="neutral", help="character preset (default: neutral)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="WAV file to write")
+    parser.add_argument("-o", "--output", metavar="OUT.wav", help="WAV file to write (required to speak)")
     parser.add_argument("--sample-rate", type=int, default=48000, help="output rate in Hz (default 48000)")
     parser.add_argument("--engine", choices=("formant", "espeak"), default="formant", help="speech engine")
     parser.add_argument("--no-cache", action="store_true", help="render afresh and do not store the line")
@@ -25,12 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import EngineError
     from ..tools.voice import PRESETS, write_line
 
     if args.list_presets:
         for p in PRESETS.values():
             print(f"{p.name:10s} {p.description}")
         return 0
+    if args.text is None or args.output is None:
+        raise EngineError("say: TEXT and -o OUT.wav are required (or --list-presets)")
     info = write_line(
         args.output,
         args.text,
