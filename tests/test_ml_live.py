@@ -3,9 +3,11 @@ rate, a morph stream following a parameter, the game changing things meanwhile: 
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
+import pytest
 from test_ml_director import FAST, make_scene
 from test_ml_morph import TINY, make_sources
 
@@ -19,10 +21,11 @@ from middleware.player import ScenePlayer
 from middleware.scene.load import load_scene
 from middleware.sinks.device import DeviceSink
 
-SECONDS = 8.0
+SOAK = pytest.mark.skipif(not os.environ.get("SOUNDSCAPE_SOAK"), reason="60 s soak: set SOUNDSCAPE_SOAK=1")
 
 
-def test_director_and_morph_play_live_without_underruns(tmp_path):
+@pytest.mark.parametrize("seconds", [8.0, pytest.param(60.0, marks=[pytest.mark.slow, SOAK])])
+def test_director_and_morph_play_live_without_underruns(tmp_path, seconds):
     scene_file = make_scene(tmp_path)
     train_director(load_scene(scene_file, check_assets=False), FAST, progress=False)
     sources = make_sources(tmp_path)
@@ -42,7 +45,7 @@ def test_director_and_morph_play_live_without_underruns(tmp_path):
     try:
         t0 = time.monotonic()
         k = 0
-        while time.monotonic() - t0 < SECONDS:  # the game: sweeps, state changes, a designer's slider
+        while time.monotonic() - t0 < seconds:  # the game: sweeps, state changes, a designer's slider
             rt.set_param("intensity", float(0.5 + 0.5 * np.sin(k / 10)))
             if k % 40 == 0:
                 rt.set_state("weather", ["clear", "rain", "storm"][(k // 40) % 3])
@@ -55,10 +58,11 @@ def test_director_and_morph_play_live_without_underruns(tmp_path):
     finally:
         sink.stop()
     st = sink.stats()
-    assert st["frames_played"] >= 0.9 * SECONDS * 48000
-    assert st["underruns"] == 0, st
+    assert st["frames_played"] >= 0.9 * seconds * 48000
+    keys = ("underruns", "render_ms_p99", "render_ms_max", "callback_interval_max_ms", "lookahead_frames")
+    assert st["underruns"] == 0, {k: st.get(k) for k in keys}
     ticks = [p for topic, p in rt.events if topic == "director_tick"]
-    assert len(ticks) > 0.5 * SECONDS * scene.director.rate_hz
+    assert len(ticks) > 0.5 * seconds * scene.director.rate_hz
     assert not [p for topic, p in rt.events if topic == "error"]
     assert live.streams[0]["stream"].frames_out >= st["frames_played"]
 
