@@ -384,8 +384,13 @@ def set_grain(
     noise_bp: float,
     noise_off: float,
     attack: float,
+    tail: float = 0.8,
 ) -> None:
-    """Write grain row ``e`` of ``f`` from physical units (the common subset of ``make_grains``)."""
+    """Write grain row ``e`` of ``f`` from physical units (the common subset of ``make_grains``).
+
+    The grain lasts ``attack`` plus ``tail`` x the longer T60 (0.8: cut near -48 dB, then a short
+    release); dense textures can pass less, since each grain is masked by its neighbours sooner.
+    """
     for c in range(G_FIELDS):
         f[e, c] = 0.0
     f[e, G_AMP] = amp
@@ -414,4 +419,4 @@ def set_grain(
         longest = t60
     if noise != 0.0 and n60 > longest:
         longest = n60
-    f[e, G_LEN] = math.ceil(min(max(att + 0.8 * longest * sr, 1.0), 4.0 * sr))
+    f[e, G_LEN] = math.ceil(min(max(att + tail * longest * sr, 1.0), 4.0 * sr))

@@ -358,7 +358,9 @@ class Generator:
         ctrl = K.smooth_params(self._cur, self._target, self._coef, n)
         out = self._render(n, ctrl)
         self.frame += n
-        return (out * self.GAIN).astype(np.float32)
+        if self.GAIN != 1.0:
+            out *= self.GAIN
+        return out.astype(np.float32)
 
     @property
     def finished(self) -> bool:

@@ -66,8 +66,26 @@ def water_bubbles(
         rise = 1.1 + 0.6 * u[2] * ctrl[i, 0]
         glide = math.exp(math.log(rise) / (t60 * sr))
         amp = 0.12 * math.sqrt(r / 2e-3) * math.exp(1.2 * (u[3] - 0.5))
+        # cut near -36 dB: in a stream of hundreds of bubbles per second the tails are masked
         set_grain(
-            f, j, sr, amp, u[4] * 1.6 - 0.8, fb, glide, 1.0, t60, 0.0, 0.1, 1000.0, 0.7, 0.0, 1.0, 0.0, 0.0005
+            f,
+            j,
+            sr,
+            amp,
+            u[4] * 1.6 - 0.8,
+            fb,
+            glide,
+            1.0,
+            t60,
+            0.0,
+            0.1,
+            1000.0,
+            0.7,
+            0.0,
+            1.0,
+            0.0,
+            0.0005,
+            0.6,
         )
         onset[j] = frame + i
     return onset, f
