@@ -41,7 +41,7 @@ class RecordingRuntime:
         self.engine = engine
         self.calls: deque = deque(maxlen=100_000)
         self.events: deque = deque(maxlen=4096)
-        self._file = open(record_path, "a", encoding="utf-8") if record_path else None  # noqa: SIM115
+        self._file = open(record_path, "a", encoding="utf-8", buffering=1) if record_path else None  # noqa: SIM115
         self._voices: dict[int, tuple[int, int]] = {}  # instance -> (engine handle, start frame)
         self._next = 1
         sr = engine.config.sample_rate

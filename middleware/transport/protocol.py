@@ -56,7 +56,6 @@ ERROR_CODES: dict[str, str] = {
     "too_long": "a string, map or list is longer than allowed",
     "unknown_name": "a parameter, state, switch, event, object, snapshot or instance the scene does not have",
     "limit": "a cap was reached (live instances, scheduled events); the message was dropped",
-    "too_large": "the frame exceeded the daemon's maximum message size and was dropped by ZeroMQ",
     "rejected": "the scene runtime refused the command (the message says why)",
     "scene_error": "load_scene failed; the previous scene keeps playing",
     "busy": "the audio process did not answer in time",

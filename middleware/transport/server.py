@@ -314,7 +314,9 @@ class Server:
         """Resolve a load_scene path inside the scene folder (no escaping it with .. or links)."""
         if self.scene_root is None:
             raise P._err(
-                "scene_error", "path", "this daemon serves the built-in recording scene: nothing to load"
+                "scene_error",
+                "path",
+                f"path={text!r}: this daemon serves the built-in recording scene (no scene folder)",
             )
         path = (self.scene_root / text).resolve()
         if not path.is_relative_to(self.scene_root):
