@@ -308,3 +308,33 @@ def test_event_rate_signal_feeds_the_director(tmp_path):
     assert quiet < 0.2 and busy > 0.6 and sd.evaluate(env)["bed.storm"] == pytest.approx(quiet, abs=1e-6)
     with pytest.raises(ModelError, match="declare it as a parameter"):
         SignalDirector(sd.inner, scene, {"boom_rate": EventRate("boom")}, lambda: 0.0)
+
+
+def test_model_notes_flag_a_stale_director_and_check_morphs(trained, tmp_path):
+    from middleware.ml.director import check_morphs, model_notes
+
+    root, scene, _ = trained
+    assert model_notes(scene) == [] and check_morphs(scene) == []
+    ex = root / "director.examples.jsonl"
+    old = ex.read_text()
+    try:
+        ex.write_text(old + '{"inputs": {"intensity": 0.1}, "weights": {"bed.rain": 0.2}}\n')
+        notes = model_notes(scene)
+        assert len(notes) == 1 and "stale" in notes[0]
+    finally:
+        ex.write_text(old)
+    (tmp_path / "sounds").mkdir()
+    for n in ("a", "b"):
+        write_wav(tmp_path / "sounds" / f"{n}.wav", np.zeros(4800))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.onnx").write_bytes(b"junk")
+    (tmp_path / "s.yaml").write_text(
+        "emitters:\n  e:\n    layers:\n      - id: t\n        source: {morph: [sounds/a.wav, sounds/b.wav],"
+        " model: models/m.onnx}\n"
+    )
+    problems = check_morphs(load_scene(tmp_path / "s.yaml"))
+    assert (
+        len(problems) == 1
+        and problems[0].startswith("layer 'e.t': morph model")
+        and "cannot load" in problems[0]
+    )

@@ -70,7 +70,7 @@ def _open(path: Path, scene: SceneDef):
         ) from None
     except OSError as exc:
         raise ModelError(f"director model '{path}': cannot read ({exc.strerror})") from None
-    sess = session(data)
+    sess = session(data, name=f"director model '{path}'")
     spec = FeatureSpec.from_scene(scene)
     ins, outs = sess.get_inputs(), sess.get_outputs()
     if len(ins) != 1 or ins[0].name != INPUT_NAME:
@@ -220,3 +220,64 @@ def check_director(scene: SceneDef) -> list[str]:
     except ModelError as exc:
         problems.append(str(exc))
     return problems
+
+
+def check_morphs(scene: SceneDef) -> list[str]:
+    """Problems with the scene's morph layers' models (for ``soundscape validate``), never raising."""
+    from ..scene.model import MorphSource
+    from .morph import MorphModel
+
+    problems = []
+    for _, layer in scene.all_layers():
+        src = layer.source
+        if not isinstance(src, MorphSource) or src.model is None:
+            continue
+        try:
+            m = MorphModel(src.model)
+        except ModelError as exc:
+            problems.append(f"layer '{layer.uid}': {exc}")
+            continue
+        if m.n_anchors != len(src.sources):
+            problems.append(
+                f"layer '{layer.uid}': morph model has {m.n_anchors} sources, the layer lists "
+                f"{len(src.sources)}; retrain with `soundscape train morph {scene.file} --layer {layer.uid}`"
+            )
+    return problems
+
+
+def model_notes(scene: SceneDef) -> list[str]:
+    """Warnings (not errors): models older than what they were trained from, per their cards."""
+    from ..scene.model import MorphSource
+    from .cards import card_path, read_card, sha256_file
+    from .examples import example_files, examples_digest, load_examples
+
+    notes = []
+    d = scene.director
+    if d is not None and d.model is not None and card_path(Path(d.model)).is_file():
+        try:
+            card = read_card(Path(d.model))
+            if card.get("examples", {}).get("sha256") != examples_digest(
+                load_examples(scene, example_files(scene))
+            ):
+                notes.append(
+                    f"director model '{Path(d.model).name}' is stale: the examples changed since it was "
+                    f"trained; run `soundscape train director {scene.file}`"
+                )
+        except ModelError as exc:
+            notes.append(f"director: {exc}")
+    for _, layer in scene.all_layers():
+        src = layer.source
+        if not isinstance(src, MorphSource) or src.model is None or not card_path(Path(src.model)).is_file():
+            continue
+        try:
+            card = read_card(Path(src.model))
+            trained = [s.get("sha256") for s in card.get("sources", [])]
+            now = [sha256_file(s.file) if s.file.is_file() else None for s in src.sources]
+            if trained != now:
+                notes.append(
+                    f"layer '{layer.uid}': morph model is stale (its sources changed since training); "
+                    f"run `soundscape train morph {scene.file} --layer {layer.uid}`"
+                )
+        except ModelError as exc:
+            notes.append(f"layer '{layer.uid}': {exc}")
+    return notes

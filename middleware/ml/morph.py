@@ -154,7 +154,7 @@ class MorphModel:
         except OSError as exc:
             raise ModelError(f"morph model '{self.path}': cannot read ({exc.strerror})") from None
         self.hash = sha256_bytes(data)
-        self.sess = session(data)
+        self.sess = session(data, name=f"morph model '{self.path}'")
         ins, outs = self.sess.get_inputs(), self.sess.get_outputs()
         if len(ins) != 1 or ins[0].name != INPUT_NAME or len(outs) != 1 or outs[0].name != OUTPUT_NAME:
             raise ModelError(

@@ -67,8 +67,11 @@ def mlp_to_onnx(
     return model.SerializeToString()
 
 
-def session(model: bytes | str | Path):
-    """A one-thread onnxruntime session (control-rate work must not fan out over the cores)."""
+def session(model: bytes | str | Path, name: str | None = None):
+    """A one-thread onnxruntime session (control-rate work must not fan out over the cores).
+
+    ``name`` says what the model is in error messages (``director model 'x.onnx'``).
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -76,12 +79,11 @@ def session(model: bytes | str | Path):
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     src = model if isinstance(model, bytes) else str(model)
+    label = name or (f"model '{model}'" if not isinstance(model, bytes) else "model")
     try:
         return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
-        raise ModelError(
-            f"model {'<bytes>' if isinstance(model, bytes) else model}: cannot load ({exc})"
-        ) from exc
+        raise ModelError(f"{label}: cannot load, not a valid ONNX model ({exc})") from exc
 
 
 def verify(net: MLP, model: bytes, x: np.ndarray, tol: float = 1e-5) -> float:
