@@ -338,3 +338,14 @@ def test_model_notes_flag_a_stale_director_and_check_morphs(trained, tmp_path):
         and problems[0].startswith("layer 'e.t': morph model")
         and "cannot load" in problems[0]
     )
+
+
+def test_training_is_seeded(tmp_path):
+    scene = load_scene(make_scene(tmp_path), check_assets=False)
+    a = train_director(scene, FAST, out=tmp_path / "a.onnx", progress=False)
+    b = train_director(scene, FAST, out=tmp_path / "b.onnx", progress=False)
+    c = train_director(
+        scene, DirectorConfig(**{**FAST.__dict__, "seed": 4}), out=tmp_path / "c.onnx", progress=False
+    )
+    assert a.model_path.read_bytes() == b.model_path.read_bytes()
+    assert a.model_path.read_bytes() != c.model_path.read_bytes()
