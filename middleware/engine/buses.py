@@ -23,6 +23,9 @@ from .mixkernels import add_ramped, mean_square, scale_ramped
 from .specs import BusSpec, DuckSpec, ReverbSpec
 
 BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
+AGC_TAU = 0.5  # s: smoothing of the master loudness automatic gain
+AGC_ONSET_LU = 3.0
+AGC_RANGE_DB = 12.0
 
 
 def db_to_gain(db: float) -> float:
@@ -80,7 +83,10 @@ class BusGraph:
         self.order: list[int] = []
         self.acc = np.zeros((0, block, 2), dtype=np.float32)
         self.limiter = Limiter(sample_rate)
-        self.meters: dict[int, Any] = {}  # bus index -> LoudnessMeter (post-fader; master after the limiter)
+        self.meters: dict[int, Any] = {}
+        self.agc_target: float | None = None
+        self.agc_db = 0.0
+        self._agc_meter: Any = None  # bus index -> LoudnessMeter (post-fader; master after the limiter)
         self.add(BusSpec("master", parent=None))
 
     def index(self, name: str) -> int:
@@ -156,6 +162,20 @@ class BusGraph:
             if b not in self.meters:
                 self.meters[b] = LoudnessMeter(self.sr, 2, true_peak=(b == 0))
 
+    def set_loudness_target(self, lufs: float | None) -> None:
+        """A slow automatic gain on master that holds the mix at ``lufs`` (momentary loudness).
+
+        Feed-forward, not a feedback loop (so it cannot oscillate): the mix's short-term loudness (3 s)
+        is metered before the gain and the gain glides (0.5 s) to ``target - level``, limited to
+        +-12 dB and frozen near silence (below -60 LUFS). Levels situations; the 3 s window keeps it
+        from pumping on beats and single events.
+        """
+        from ..tools.loudness import LoudnessMeter
+
+        self.agc_target = lufs
+        if lufs is not None and self._agc_meter is None:
+            self._agc_meter = LoudnessMeter(self.sr, 2, true_peak=False)
+
     def loudness(self) -> dict[str, dict[str, float]]:
         """Latest meter readings per metered bus (readers on other threads get a consistent copy)."""
         return {self.buses[b].spec.name: m.snapshot() for b, m in list(self.meters.items())}
@@ -193,9 +213,24 @@ class BusGraph:
             rt.duck0 = db_to_gain(rt.duck_db)
             rt.level_ms = mean_square(x, n)
         master = acc[0, :n]
+        if self.agc_target is not None:
+            self._agc(master, n)
         self.limiter.process_into(master, out[:n])
         if 0 in self.meters:
             self.meters[0].push(out[:n])
+
+    def _agc(self, master: np.ndarray, n: int) -> None:
+        """Feed-forward: meter the mix before the gain, steer the gain to target minus that level."""
+        self._agc_meter.push(master)
+        # The 3 s reading, unless the 0.4 s one jumps 3 LU above it: a loud onset is caught quickly,
+        # while ordinary beats and events leave the gain alone.
+        st, mom = self._agc_meter.short_term, self._agc_meter.momentary
+        level = mom if mom > st + AGC_ONSET_LU else st
+        before = self.agc_db
+        if math.isfinite(level) and level > -60.0:
+            want = min(AGC_RANGE_DB, max(-AGC_RANGE_DB, self.agc_target - level))
+            self.agc_db += (want - self.agc_db) * (1.0 - math.exp(-n / (AGC_TAU * self.sr)))
+        scale_ramped(master, n, db_to_gain(before), db_to_gain(self.agc_db))
 
     def _update_ducking(self, n: int) -> None:
         """Move each target's ducking attenuation toward its rule's amount (attack) or 0 (release)."""

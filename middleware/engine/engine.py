@@ -229,6 +229,14 @@ class Engine:
                 self._unknown_bus(name)
         self._post(("meters", buses))
 
+    def set_loudness_target(self, lufs: float | None) -> None:
+        """Keep the master's loudness at ``lufs`` with a slow automatic gain (None: off)."""
+        if lufs is not None:
+            lufs = _finite("loudness target", lufs)
+            if not -60.0 <= lufs <= 0.0:
+                raise EngineError(f"loudness target={lufs}: must be within -60..0 LUFS")
+        self._post(("agc", lufs))
+
     def loudness(self) -> dict[str, dict[str, float]]:
         """Per-bus BS.1770 readings: momentary/short-term/integrated LUFS; master also true peak."""
         return self.buses.loudness()
@@ -562,6 +570,8 @@ class Engine:
                 self.buses.set_reverb(name, reverb)
         elif kind == "add_duck":
             self.buses.add_duck(cmd[1])
+        elif kind == "agc":
+            self.buses.set_loudness_target(cmd[1])
         elif kind == "meters":
             self._meter_all = cmd[1] is None
             self.buses.enable_meters(cmd[1])

@@ -1,4 +1,4 @@
-"""The scene graph: definitions loaded from YAML (``load``, ``model``) and their live instances (``runtime``)."""
+"""The scene graph: definitions from YAML (``load``, ``model``) and their live instances (``runtime``)."""
 
 from .load import check_scene, load_scene, load_scene_text
 

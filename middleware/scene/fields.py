@@ -313,6 +313,14 @@ BUS = Record(
         Field("highpass_hz", nullable(Number(**HZ)), None, "high-pass cutoff in Hz (null = off)"),
         Field("reverb", nullable(REVERB), None, "reverb on this bus (null = none)"),
         Field("duck", ListOf(DUCK), (), "ducking rules: other buses that lower this one"),
+        Field(
+            "loudness_lufs",
+            nullable(Number(minimum=-60.0, maximum=0.0)),
+            None,
+            "automatic mixing target in LUFS: every asset played on this bus is measured at load and"
+            " its gain set so it reaches this integrated loudness (layers may opt out with"
+            " normalize: false); on master, the whole mix is kept at this loudness by a slow automatic gain",
+        ),
         Field("description", Text(), "", "free text"),
     ],
     check=_check_bus,
@@ -325,6 +333,7 @@ BUS = Record(
         v["reverb"],
         tuple(v["duck"]),
         v["description"],
+        v["loudness_lufs"],
     ),
 )
 
@@ -838,6 +847,12 @@ LAYER = Record(
             "voice priority: higher keeps its voice when the voice limit is reached",
         ),
         Field("random_start", Boolean(), True, "loop mode: start at a random offset so copies do not phase"),
+        Field(
+            "normalize",
+            Boolean(),
+            True,
+            "follow the bus's loudness_lufs target (false: the asset's own level)",
+        ),
         Field("description", Text(), "", "free text"),
     ],
     check=_check_layer,
@@ -859,6 +874,7 @@ LAYER = Record(
         sends=v["sends"],
         priority=v["priority"],
         random_start=v["random_start"],
+        normalize=v["normalize"],
         description=v["description"],
     ),
 )

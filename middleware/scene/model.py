@@ -117,6 +117,7 @@ class BusDef:
     reverb: ReverbDef | None = None
     ducking: tuple[DuckDef, ...] = ()
     description: str = ""
+    loudness_lufs: float | None = None  # assets on this bus are normalised to it; on master: the mix target
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ class LayerDef:
     priority: int = 0
     random_start: bool = True
     description: str = ""
+    normalize: bool = True  # follow the bus's loudness_lufs (False: play the asset at its own level)
 
     @property
     def names(self) -> frozenset[str]:

@@ -99,6 +99,7 @@ class LayerInstance:
     weight_source: str = "rule"
     one_shots: list = field(default_factory=list)
     generator: Any = None  # the live generator of a looping generator layer
+    norm_db: float = 0.0  # automatic-mixing gain of the playing asset
     variations: int = 0  # one-shot generator hits fired so far (each one a new seeded variation)
 
 
@@ -165,6 +166,7 @@ class SceneRuntime:
         self._dirty = True
         self._music: _MusicPlayer | None = None
         self._bus_base: dict[str, BusDef] = {}
+        self._asset_lufs: dict[str, float] = {}
         self._seen_engine_events = 0
         self.overrides: dict[str, float] = {}  # layer uid -> weight set live (teach mode, tools)
         self.director: LayerDirector | None = None
@@ -723,7 +725,10 @@ class SceneRuntime:
         except SceneError as exc:
             self.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
             return None
-        s = self._settings(li.layer, owner.gain_db + src.gain_db + gj, env, li.weight)
+        key = self._sample_key(src)
+        norm = self._normalise_db(li.layer, bus or owner.bus, key)
+        s = self._settings(li.layer, owner.gain_db + src.gain_db + gj + norm, env, li.weight)
+        li.norm_db = norm
         spatial = pos is not None
         att = owner.attenuation
         offset = 0.0
@@ -825,7 +830,7 @@ class SceneRuntime:
         env: Mapping[str, Any],
     ) -> None:
         src_gain = li.layer.source.gain_db if isinstance(li.layer.source, SampleSource) else 0.0
-        s = self._settings(li.layer, owner.gain_db + src_gain, env, li.weight)
+        s = self._settings(li.layer, owner.gain_db + src_gain + li.norm_db, env, li.weight)
         if li.generator is not None and isinstance(li.layer.source, GeneratorSource):
             try:
                 li.generator.set_params(self._generator_params(li.layer.source, env))
@@ -956,6 +961,8 @@ class SceneRuntime:
             else:
                 self.engine.add_bus(spec)
             self._bus_base[b.name] = b
+        master = scene.buses.get("master")
+        self.engine.set_loudness_target(master.loudness_lufs if master is not None else None)
         for b in scene.buses.values():
             for d in b.ducking:
                 key = (d.by, b.name)
@@ -975,6 +982,16 @@ class SceneRuntime:
     def _sample_key(self, src: SampleSource) -> str:
         return self._keys[src.file]
 
+    def _normalise_db(self, layer: LayerDef, bus: str, key: str) -> float:
+        """Automatic mixing: gain that brings this asset to its bus's loudness target (0 if none)."""
+        bdef = self.scene.buses.get(bus)
+        if bdef is None or bdef.loudness_lufs is None or not layer.normalize:
+            return 0.0
+        lufs = self._asset_lufs.get(key, -math.inf)
+        if not math.isfinite(lufs):
+            return 0.0
+        return max(-24.0, min(24.0, bdef.loudness_lufs - lufs))
+
     def _load_assets(self, scene: SceneDef) -> None:
         """Decode every asset once (keyed by path and modification time, so an edited file reloads)."""
         keys = getattr(self, "_keys", {})
@@ -986,6 +1003,8 @@ class SceneRuntime:
             if key not in self.engine.bank:
                 self.engine.bank.load(key, f)
             keys[f] = key
+            if key not in self._asset_lufs:
+                self._asset_lufs[key] = _asset_loudness(self.engine.bank.array(key), self.sr)
         self._keys = keys
 
     def _reload(self, new: SceneDef) -> None:
@@ -1169,6 +1188,16 @@ class _MusicPlayer:
             rt.events.append(("music_segment", {"segment": name, "frame": at}))
             self.current = name
             self.pending = None
+
+
+def _asset_loudness(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (LUFS) of an asset, measured once at load for automatic mixing."""
+    from ..tools.loudness import integrated_loudness
+
+    try:
+        return float(integrated_loudness(x, sr))
+    except Exception:  # too short to gate, silent ...: no normalisation for this asset
+        return -math.inf
 
 
 def _log_blend(a: float, b: float, t: float) -> float:
