@@ -90,7 +90,7 @@ def run_daemon(
     if authenticator_cls is not None:
         auth = authenticator_cls(ctx)
         auth.start()
-        auth.configure_curve(domain="*", location=str(Path(opts.allow_keys).resolve()))
+        auth.configure_curve(domain="soundscape", location=str(Path(opts.allow_keys).resolve()))
     scene_root = Path(opts.scene).resolve().parent if opts.scene else None
     try:
         server = Server(
