@@ -42,7 +42,7 @@ G_AMW = 18  # tremolo rate, radians per sample
 G_AMD = 19  # tremolo depth 0..1
 G_FIELDS = 20
 
-S_POS = 0  # samples since onset
+S_POS = 0  # samples since onset (negative: still waiting for it)
 S_SPARE = 1  # unused
 S_W = 2
 S_ENV = 3
@@ -59,6 +59,7 @@ S_FIELDS = 13
 
 REFRESH = 16  # samples between frequency refreshes of gliding grains (power of two)
 REFRESH_VIB = 4  # the same for grains with vibrato
+REST = 512  # frames a slot rests after its grain ends before it is preferred for a new grain
 RELEASE = 256.0  # samples of linear fade at the end of a grain (at most a quarter of its length)
 
 
@@ -159,8 +160,15 @@ def _grains_range(
         cw = state[s, S_CW]
         sw = state[s, S_SW]
         p = int(pos)
+        first = 0
+        if p < 0:  # starts later in this range (or after it)
+            if -p >= i1 - i0:
+                state[s, S_POS] = pos + (i1 - i0)
+                continue
+            first = -p
+            p = 0
         ilen = int(length)
-        nrun = min(i1 - i0, ilen - p)
+        nrun = min(i1 - i0 - first, ilen - p)
         inv_att = 1.0 / attack
         inv_rel = 1.0 / rel
         for j in range(nrun):
@@ -200,7 +208,7 @@ def _grains_range(
             left = ilen - p
             if left < rel:
                 y *= left * inv_rel  # short release: a grain cut at -48 dB must not click
-            i = i0 + j
+            i = i0 + first + j
             out[i, 0] += gl * y
             out[i, 1] += gr * y
             p += 1
@@ -232,10 +240,14 @@ def grains_process(
 ) -> int:
     """Render one block of grains, starting each new grain exactly at its onset.
 
-    ``onset`` holds absolute frames inside this block, sorted. Live grains are rendered up to each
-    onset before the new grain takes the lowest slot whose grain has ended, so slot choice and
-    summation order depend on absolute frames only, never on the host's block split. Returns the
-    number of grains dropped because every slot was busy.
+    ``onset`` holds absolute frames inside this block, sorted. A new grain takes the lowest slot
+    whose grain ended at least REST frames before its onset (else the lowest that has ended at
+    all), a choice that depends on absolute frames only. Grains are rendered in segments, every
+    live grain in slot order, so each output sample sums the same grains in the same order however
+    the host splits its blocks: the output is bit-identical for any split. A new segment is only
+    cut when the chosen slot's old grain still has unrendered samples (rare: rested slots have
+    none for blocks up to REST frames); until its onset a new grain waits (negative position).
+    Returns the number of grains dropped because every slot was busy.
     """
     if onset.shape[0] == 0 and end_frame.max() <= block_start:
         return 0  # nothing sounding, nothing starting: skip the slot scan
@@ -246,21 +258,27 @@ def grains_process(
     for e in range(onset.shape[0]):
         t = onset[e]
         off = t - block_start
-        if off > cursor:
-            _grains_range(table, state, end_frame, block_start + cursor, cursor, off, noise, out)
-            cursor = off
         slot = -1
         for s in range(nslots):
-            if end_frame[s] <= t:
+            if end_frame[s] <= t - REST:
                 slot = s
                 break
         if slot < 0:
+            for s in range(nslots):
+                if end_frame[s] <= t:
+                    slot = s
+                    break
+        if slot < 0:
             dropped += 1
             continue
+        if end_frame[slot] > block_start + cursor and off > cursor:
+            # the old grain still sounds in the unrendered part: bring every grain up to `off`
+            _grains_range(table, state, end_frame, block_start + cursor, cursor, off, noise, out)
+            cursor = off
         for f in range(G_FIELDS):
             table[slot, f] = fields[e, f]
         end_frame[slot] = t + int(fields[e, G_LEN])
-        state[slot, S_POS] = 0.0
+        state[slot, S_POS] = float(block_start + cursor - t)  # <= 0: frames to wait
         state[slot, S_W] = fields[e, G_W]
         state[slot, S_ENV] = 1.0
         state[slot, S_NENV] = 1.0
