@@ -1,6 +1,6 @@
 """Real-time factor of every generator on one core, printed as a table.
 
-    python benchmarks/bench_generators.py [--seconds 10] [--blocks 256,1024]
+    python benchmarks/bench_generators.py [--seconds 4] [--repeat 3] [--blocks 256,1024] [--wall]
 
 RTF = seconds of audio rendered per second of CPU time of the rendering thread (target >= 50x);
 CPU time rather than wall time so other processes on a shared machine do not count against it
