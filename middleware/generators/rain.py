@@ -179,7 +179,7 @@ class Rain(Generator):
         self._noise = self._stream("white")
         self._events = self._stream()
         self._attrs = self._stream()
-        self._pool = GrainPool(256, self._next_seed())
+        self._pool = GrainPool(512, self._next_seed())  # a downpour on a roof keeps ~250 ringing
         self._st = np.zeros((1, 2, 2))
         self._on_params({"surface": self._values["surface"]})
 
