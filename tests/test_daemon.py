@@ -37,8 +37,11 @@ enough cushion that another process's CPU burst is not mistaken for the daemon's
 at the default lookahead is measured by benchmarks/bench_latency.py."""
 
 
-def start_daemon(*extra: str, record: Path | None = None) -> tuple[subprocess.Popen, dict]:
-    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording", "--backend", "null",
+def start_daemon(
+    *extra: str, record: Path | None = None, scene: Path | None = None
+) -> tuple[subprocess.Popen, dict]:
+    what = [str(scene)] if scene is not None else ["--recording"]
+    cmd = [sys.executable, "-m", "middleware.cli", "serve", *what, "--backend", "null",
            "--bind", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--json", *extra]  # fmt: skip
     if record is not None:
         cmd += ["--record", str(record)]

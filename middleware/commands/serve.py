@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def ready(server, info) -> None:
-        scene = info["scene"].get("name", "")
+        scene = info["scene"].get("name") or info["scene"].get("scene", "")
         if args.json:
             line = {
                 "bind": server.bind_endpoint,

@@ -315,10 +315,13 @@ class AudioSide:
         r2c = self.r2c
         while events:
             topic, payload = events.popleft()
-            if isinstance(payload, dict) and "instance" in payload:
-                riid = payload["instance"]
+            if topic in ("instance_started", "instance_ended") and isinstance(payload, dict):
+                # The runtime's own ids ("id" or "instance") become the ids clients were given.
+                payload = dict(payload)
+                riid = payload.pop("id", None)
+                riid = payload.get("instance", riid)
                 ciid = r2c.get(riid, riid)
-                payload = {**payload, "instance": ciid}
+                payload["instance"] = ciid
                 if topic == "instance_ended":
                     r2c.pop(riid, None)
                     self.c2r.pop(ciid, None)
