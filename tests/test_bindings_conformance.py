@@ -105,3 +105,31 @@ def test_c_client_conforms(reference: Result, tmp_path: Path) -> None:
     assert "trigger ping -> instance 2" in out.stdout  # the conformance run had started instance 1
     assert "callback instance_started instance=2" in out.stdout
     assert "round trip sync" in out.stdout
+
+
+def test_csharp_client_conforms(reference: Result, tmp_path: Path) -> None:
+    """The Unity package's core (pure C# ZMTP + msgpack), compiled with mcs and run with mono."""
+    toolchains.require_mono()
+    exe = toolchains.build_cs_console(tmp_path, HERE / "ClientCs.cs", "client_cs.exe")
+    latency: dict[str, subprocess.CompletedProcess] = {}
+
+    def run_latency(d: Daemon) -> None:
+        latency["out"] = subprocess.run(
+            ["mono", str(exe), "--latency", "50", d.cmd, d.pub], capture_output=True, text=True, timeout=30
+        )
+
+    res = run_client(["mono", str(exe)], tmp_path, after=run_latency)
+    _compare("C#", res, reference)
+    assert "expected a reconnect" not in res.stderr
+    assert "round trip sync x50" in latency["out"].stdout, latency["out"].stderr
+
+
+def test_godot3_client_conforms(reference: Result, tmp_path: Path) -> None:
+    """The GDScript wire core on a real headless Godot 3 (generated from the Godot 4 addon)."""
+    godot = toolchains.godot3()
+    project = toolchains.godot3_project(tmp_path / "project", HERE / "client_godot3.gd")
+    cmd = [godot, "--no-window", "--path", str(project), "-s", "client_godot3.gd"]
+    res = run_client(cmd, tmp_path, env=toolchains.godot_env(), prefix="@@ ")
+    _compare("GDScript (Godot 3)", res, reference)
+    assert "SCRIPT ERROR" not in res.stderr, res.stderr
+    assert "expected a reconnect" not in res.stderr

@@ -102,10 +102,13 @@ def run_client(
     timeout: float = 60.0,
     env: dict | None = None,
     after: Callable[[Daemon], None] | None = None,
+    prefix: str = "",
 ) -> Result:
     """Daemon A; client part 1; daemon A stops, daemon B starts on the same ports; client part 2.
 
     ``after(daemon)`` runs while daemon B is still up (more checks without another start-up).
+    With ``prefix``, only output lines starting with it are the transcript (an engine's banner
+    is not).
     """
     cmd_port, pub_port = free_port(), free_port()
     rec1, rec2, go = workdir / "records1.jsonl", workdir / "records2.jsonl", workdir / "go"
@@ -128,14 +131,15 @@ def run_client(
             line = client.stdout.readline()
             if not line:
                 break
-            lines.append(line.rstrip("\n"))
-            if lines[-1] == "part1":
+            if line.startswith(prefix):
+                lines.append(line[len(prefix) :].rstrip("\n"))
+            if lines and lines[-1] == "part1":
                 break
         d.stop()
         d = Daemon(cmd_port, pub_port, rec2).start()
         go.write_text("go")
         out, err = client.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        lines += out.splitlines()
+        lines += [x[len(prefix) :] for x in out.splitlines() if x.startswith(prefix)]
         rc = client.returncode
         records2 = read_records(rec2)  # before `after` adds calls of its own
         if after is not None:

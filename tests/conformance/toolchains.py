@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,3 +47,30 @@ def godot3() -> str:
             return path
     pytest.skip("GDScript binding: no Godot 3 runtime (apt-get install godot3-server)")
     raise AssertionError  # unreachable
+
+
+def build_cs_console(out: Path, program: Path, name: str) -> Path:
+    """Compile the Unity package's engine-independent core with a console program (mcs, C# 7)."""
+    core = sorted(str(p) for p in (BINDINGS / "unity/Runtime/Core").glob("*.cs"))
+    exe = out / name
+    proc = subprocess.run(
+        ["mcs", "-langversion:7", "-warnaserror+", f"-out:{exe}", "-r:System.dll", *core, str(program)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return exe
+
+
+def godot_env() -> dict[str, str]:
+    """A UTF-8 locale: Godot 3 complains about "C" (harmless, but noisy)."""
+    return {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+def godot3_project(folder: Path, script: Path) -> Path:
+    """A throw-away Godot 3 project: the generated wire core under res://soundscape/ and `script`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "project.godot").write_text("config_version=4\n", encoding="utf-8")
+    shutil.copytree(BINDINGS / "godot/godot3/soundscape", folder / "soundscape", dirs_exist_ok=True)
+    shutil.copy(script, folder / script.name)
+    return folder

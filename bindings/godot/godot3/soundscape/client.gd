@@ -1,0 +1,485 @@
+# GENERATED from addons/soundscape/client.gd by tools/make_godot3.py: do not edit by hand.
+
+# SoundscapeClient: the soundscape daemon's protocol (docs/protocol.md) in pure GDScript.
+# ZMTP 3.0 (ZeroMQ's wire protocol, NULL mechanism) over StreamPeerTCP as a DEALER (commands,
+# replies) and a SUB (telemetry), with msgpack.gd. Nothing here blocks: call poll() often (the
+# Soundscape autoload does it every frame); it connects, reconnects with exponential backoff,
+# writes what was queued and turns replies and telemetry into signals, on the calling thread.
+# WIRE CORE: bindings/godot/godot3/ is generated from this file (tools/make_godot3.py).
+extends Reference
+
+signal telemetry(topic, payload)
+signal connection_changed(connected)
+signal request_done(request)
+
+const MsgPack = preload("msgpack.gd")
+const PROTOCOL_VERSION := 1
+const MAX_QUEUE := 10000
+
+var client_name := "godot"
+var request_timeout_ms := 5000
+var backoff_min_ms := 100
+var backoff_max_ms := 2000
+var reconnects := 0
+var dropped := 0
+
+var _cmd: Conn
+var _sub: Conn
+var _topics := []
+var _queue := []
+var _pending := {}
+var _next_id := 1
+var _was_up := false
+
+
+class Conn:
+	extends Reference
+	var host := ""
+	var port := 0
+	var socket_type := ""
+	var tcp: StreamPeerTCP = null
+	var state := 0  # 0 down, 1 connecting, 2 greeting sent, 4 greeting read (awaiting READY), 3 up
+	var rx := PoolByteArray()
+	var parts := []
+	var retry_at := 0
+	var backoff := 0
+	var ups := 0
+
+	func _init(endpoint: String, kind: String) -> void:
+		var s := endpoint.trim_prefix("tcp://")
+		var colon := s.rfind(":")
+		host = s.substr(0, colon)
+		if host == "*" or host == "localhost":
+			host = "127.0.0.1"
+		port = int(s.substr(colon + 1))
+		socket_type = kind
+
+
+func _init(command_endpoint := "tcp://127.0.0.1:5570", pub_endpoint := "tcp://127.0.0.1:5571") -> void:
+	_cmd = Conn.new(command_endpoint, "DEALER")
+	if pub_endpoint != "":
+		_sub = Conn.new(pub_endpoint, "SUB")
+
+
+func is_connected_to_daemon() -> bool:
+	return _cmd.state == 3
+
+
+# Receive telemetry topics starting with `prefix` ("" = all): beat, bar, instance_, error, ...
+func subscribe(prefix: String) -> void:
+	_topics.append(prefix)
+	if _sub != null and _sub.state == 3:
+		_send_frames(_sub, [_subscription(prefix)])
+
+
+# ------------------------------------------------------------------------------------ messages
+func hello(name := "") -> Dictionary:
+	return _request("hello", {"name": name if name != "" else client_name}, NAN)
+
+
+func set_param(name: String, value: float, t := NAN) -> void:
+	_send("set_param", {"name": name, "value": float(value)}, t)
+
+
+func set_state(group: String, value: String, t := NAN) -> void:
+	_send("set_state", {"group": group, "value": value}, t)
+
+
+func set_switch(group: String, value: String, object_name := "", t := NAN) -> void:
+	_send("set_switch", _switch_fields(group, value, object_name), t)
+
+
+# Start an event instance; the returned request's reply has "instance" (for stop()).
+func trigger(event: String, position = null, params := {}, object_name := "", t := NAN) -> Dictionary:
+	return _request("trigger", _trigger_fields(event, position, params, object_name), t)
+
+
+func trigger_no_reply(event: String, position = null, params := {}, object_name := "", t := NAN) -> void:
+	_send("trigger", _trigger_fields(event, position, params, object_name), t)
+
+
+func stop(instance: int, release := true, t := NAN) -> void:
+	_send("stop", {"instance": instance, "release": release}, t)
+
+
+# Listener (camera/head). Godot's axes are the protocol's: -Z forward, +Y up, metres.
+func listener(position, forward = null, up = null, velocity = null, t := NAN) -> void:
+	_send("listener", _listener_fields(position, forward, up, velocity), t)
+
+
+func set_object(name: String, position, forward = null, velocity = null, t := NAN) -> void:
+	_send("object", _object_fields(name, position, forward, velocity), t)
+
+
+func snapshot(name: String, on: bool, t := NAN) -> void:
+	_send("snapshot", {"name": name, "on": on}, t)
+
+
+# Barrier: the reply comes once everything sent before is applied by the audio process.
+func sync(t := NAN) -> Dictionary:
+	return _request("sync", {}, t)
+
+
+func stats() -> Dictionary:
+	return _request("stats", {}, NAN)
+
+
+func load_scene(path: String) -> Dictionary:
+	return _request("load_scene", {"path": path}, NAN)
+
+
+# Items for send_batch(): item("set_param", {"name": "x", "value": 1.0}) or the helpers below.
+static func item(type: String, fields: Dictionary) -> Dictionary:
+	var d := {"type": type}
+	for k in fields:
+		d[k] = fields[k]
+	return d
+
+
+static func batch_set_param(name: String, value: float) -> Dictionary:
+	return item("set_param", {"name": name, "value": float(value)})
+
+
+static func batch_set_state(group: String, value: String) -> Dictionary:
+	return item("set_state", {"group": group, "value": value})
+
+
+static func batch_set_switch(group: String, value: String, object_name := "") -> Dictionary:
+	return item("set_switch", _switch_fields(group, value, object_name))
+
+
+static func batch_trigger(event: String, position = null, params := {}, object_name := "") -> Dictionary:
+	return item("trigger", _trigger_fields(event, position, params, object_name))
+
+
+static func batch_stop(instance: int, release := true) -> Dictionary:
+	return item("stop", {"instance": instance, "release": release})
+
+
+static func batch_listener(position, forward = null, up = null, velocity = null) -> Dictionary:
+	return item("listener", _listener_fields(position, forward, up, velocity))
+
+
+static func batch_object(name: String, position, forward = null, velocity = null) -> Dictionary:
+	return item("object", _object_fields(name, position, forward, velocity))
+
+
+static func batch_snapshot(name: String, on: bool) -> Dictionary:
+	return item("snapshot", {"name": name, "on": on})
+
+
+# Several commands applied in the same audio block, atomically. With want_reply the request's
+# reply has "results" (one map per item; {"instance": n} for triggers); otherwise returns {}.
+func send_batch(items: Array, t := NAN, want_reply := true) -> Dictionary:
+	if want_reply:
+		return _request("batch", {"items": items}, t)
+	_send("batch", {"items": items}, t)
+	return {}
+
+
+static func _vec(v) -> Array:
+	return [float(v[0]), float(v[1]), float(v[2])] if typeof(v) == TYPE_ARRAY else [float(v.x), float(v.y), float(v.z)]
+
+
+static func _switch_fields(group: String, value: String, object_name: String) -> Dictionary:
+	var f := {"group": group, "value": value}
+	if object_name != "":
+		f["object"] = object_name
+	return f
+
+
+static func _trigger_fields(event: String, position, params: Dictionary, object_name: String) -> Dictionary:
+	var f := {"event": event}
+	if position != null:
+		f["position"] = _vec(position)
+	if not params.empty():
+		var p := {}
+		for k in params:
+			p[k] = float(params[k])
+		f["params"] = p
+	if object_name != "":
+		f["object"] = object_name
+	return f
+
+
+static func _listener_fields(position, forward, up, velocity) -> Dictionary:
+	return {
+		"position": _vec(position),
+		"forward": _vec(forward) if forward != null else [0.0, 0.0, -1.0],
+		"up": _vec(up) if up != null else [0.0, 1.0, 0.0],
+		"velocity": _vec(velocity) if velocity != null else [0.0, 0.0, 0.0],
+	}
+
+
+static func _object_fields(name: String, position, forward, velocity) -> Dictionary:
+	var f := {"name": name, "position": _vec(position)}
+	if forward != null:
+		f["forward"] = _vec(forward)
+	if velocity != null:
+		f["velocity"] = _vec(velocity)
+	return f
+
+
+func _message(type: String, fields: Dictionary, id: int, t: float) -> PoolByteArray:
+	var m := {"v": PROTOCOL_VERSION, "type": type}
+	if id > 0:
+		m["id"] = id
+	for k in fields:
+		m[k] = fields[k]
+	if not is_nan(t):
+		m["t"] = float(t)
+	return MsgPack.encode(m)
+
+
+func _send(type: String, fields: Dictionary, t: float) -> bool:
+	if _queue.size() >= MAX_QUEUE:
+		dropped += 1
+		return false
+	_queue.append(_message(type, fields, 0, t))
+	_flush()
+	return true
+
+
+func _request(type: String, fields: Dictionary, t: float) -> Dictionary:
+	var id := _next_id
+	_next_id = _next_id % 4294967295 + 1
+	var req := {
+		"id": id, "type": type, "done": false, "ok": false, "reply": {}, "error_code": "", "error": "",
+		"sent": _now(),
+	}
+	if _queue.size() >= MAX_QUEUE:
+		dropped += 1
+		_finish(req, {}, "full", type + ": send queue full (daemon unreachable for long); dropped")
+		return req
+	_pending[id] = req
+	_queue.append(_message(type, fields, id, t))
+	_flush()
+	return req
+
+
+# ------------------------------------------------------------------------------------- network
+func _now() -> int:
+	return OS.get_ticks_msec()
+
+
+# Drive the connections: call every frame (or in a loop). Never blocks.
+func poll() -> void:
+	_poll_conn(_cmd)
+	if _sub != null:
+		_poll_conn(_sub)
+	var up := _cmd.state == 3
+	if up != _was_up:
+		_was_up = up
+		if up and _cmd.ups > 1:
+			reconnects += 1
+		emit_signal("connection_changed", up)
+	_flush()
+	_expire()
+
+
+func close() -> void:
+	for c in [_cmd, _sub]:
+		if c != null and c.tcp != null:
+			c.tcp.disconnect_from_host()
+			c.state = 0
+
+
+func _poll_conn(c: Conn) -> void:
+	var now := _now()
+	if c.state == 0:
+		if now < c.retry_at:
+			return
+		c.tcp = StreamPeerTCP.new()
+		c.rx = PoolByteArray()
+		c.parts = []
+		if c.tcp.connect_to_host(c.host, c.port) != OK:
+			_down(c)
+			return
+		c.state = 1
+	pass
+	var status := c.tcp.get_status()
+	if status == StreamPeerTCP.STATUS_ERROR or status == StreamPeerTCP.STATUS_NONE:
+		_down(c)
+		return
+	if c.state == 1:
+		if status != StreamPeerTCP.STATUS_CONNECTED:
+			return
+		c.tcp.set_no_delay(true)
+		var greeting := PoolByteArray()
+		greeting.resize(64)
+		for i in range(64):
+			greeting[i] = 0
+		greeting[0] = 0xff
+		greeting[9] = 0x7f
+		greeting[10] = 3
+		var mech := "NULL".to_utf8()
+		for i in range(4):
+			greeting[12 + i] = mech[i]
+		var ready := PoolByteArray([5])
+		ready.append_array("READY".to_utf8())
+		ready.append(11)
+		ready.append_array("Socket-Type".to_utf8())
+		ready.append_array(PoolByteArray([0, 0, 0, c.socket_type.length()]))
+		ready.append_array(c.socket_type.to_utf8())
+		greeting.append(0x04)
+		greeting.append(ready.size())
+		greeting.append_array(ready)
+		if c.tcp.put_data(greeting) != OK:
+			_down(c)
+			return
+		c.state = 2
+	# Read what arrived; asking for one byte when none is announced detects a closed peer.
+	var n: int = c.tcp.get_available_bytes()
+	var got: Array = c.tcp.get_partial_data(int(max(n, 1)))
+	if got[0] != OK:
+		_down(c)
+		return
+	var rx: PoolByteArray = c.rx  # pool arrays are values in Godot 3: modify a copy, store it back
+	rx.append_array(got[1])
+	c.rx = rx
+	if c.state == 2:
+		if c.rx.size() < 64:
+			return
+		if c.rx[0] != 0xff or c.rx[9] != 0x7f or c.rx[10] < 3:
+			push_warning("soundscape: %s:%d is not a ZeroMQ peer" % [c.host, c.port])
+			_down(c)
+			return
+		c.rx = _slice(c.rx, 64, c.rx.size())
+		c.state = 4
+	while true:
+		var frame := _take_frame(c)
+		if frame.empty():
+			break
+		var flags: int = frame[0]
+		var body: PoolByteArray = frame[1]
+		if flags & 0x04:
+			if c.state == 4 and body.size() >= 6 and body[0] == 5:
+				c.state = 3
+				c.ups += 1
+				c.backoff = 0
+				if c == _sub:
+					var subs := []
+					for t in _topics:
+						subs.append(_subscription(t))
+					_send_frames(c, subs)
+			continue
+		c.parts.append(body)
+		if flags & 0x01:
+			continue
+		var parts: Array = c.parts
+		c.parts = []
+		if c == _cmd:
+			_on_reply(parts[parts.size() - 1])
+		elif parts.size() >= 2:
+			_on_telemetry(parts[0], parts[1])
+
+
+# One complete frame [flags, body] from c.rx, or [] if not all of it has arrived.
+func _take_frame(c: Conn) -> Array:
+	var rx := c.rx
+	if rx.size() < 2:
+		return []
+	var flags: int = rx[0]
+	var size := 0
+	var head := 2
+	if flags & 0x02:
+		if rx.size() < 9:
+			return []
+		for i in range(8):
+			size = (size << 8) | rx[1 + i]
+		head = 9
+	else:
+		size = rx[1]
+	if rx.size() < head + size:
+		return []
+	var body := _slice(rx, head, head + size)
+	c.rx = _slice(rx, head + size, rx.size())
+	return [flags, body]
+
+
+static func _slice(a: PoolByteArray, from: int, to: int) -> PoolByteArray:
+	return a.subarray(from, to - 1) if to > from else PoolByteArray()
+
+
+func _down(c: Conn) -> void:
+	if c.tcp != null:
+		c.tcp.disconnect_from_host()
+	c.state = 0
+	c.backoff = backoff_min_ms if c.backoff == 0 else int(min(c.backoff * 2, backoff_max_ms))
+	c.retry_at = _now() + c.backoff
+
+
+func _subscription(prefix: String) -> PoolByteArray:
+	var b := PoolByteArray([1])
+	b.append_array(prefix.to_utf8())
+	return b
+
+
+func _send_frames(c: Conn, bodies: Array) -> bool:
+	var out := PoolByteArray()
+	for body in bodies:
+		var n: int = body.size()
+		if n <= 255:
+			out.append(0)
+			out.append(n)
+		else:
+			out.append(0x02)
+			for i in range(8):
+				out.append((n >> (8 * (7 - i))) & 0xff)
+		out.append_array(body)
+	if out.size() == 0:
+		return true
+	if c.tcp.put_data(out) != OK:
+		_down(c)
+		return false
+	return true
+
+
+func _flush() -> void:
+	if _cmd.state != 3 or _queue.empty():
+		return
+	if _send_frames(_cmd, _queue):
+		_queue = []
+
+
+func _on_reply(body: PoolByteArray) -> void:
+	var r: Array = MsgPack.decode(body)
+	if not r[0] or typeof(r[1]) != TYPE_DICTIONARY:
+		push_warning("soundscape: undecodable reply")
+		return
+	var reply: Dictionary = r[1]
+	var id = reply.get("id")
+	if typeof(id) != TYPE_INT or not _pending.has(id):
+		return
+	var req: Dictionary = _pending[id]
+	_pending.erase(id)
+	if reply.get("type") == "error":
+		_finish(req, reply, str(reply.get("code", "error")), str(reply.get("message", "error")))
+	else:
+		_finish(req, reply, "", "")
+
+
+func _on_telemetry(topic: PoolByteArray, body: PoolByteArray) -> void:
+	var r: Array = MsgPack.decode(body)
+	if r[0]:
+		emit_signal("telemetry", topic.get_string_from_utf8(), r[1])
+
+
+func _finish(req: Dictionary, reply: Dictionary, code: String, error: String) -> void:
+	req["reply"] = reply
+	req["error_code"] = code
+	req["error"] = error
+	req["ok"] = code == ""
+	req["done"] = true
+	emit_signal("request_done", req)
+
+
+func _expire() -> void:
+	if _pending.empty():
+		return
+	var now := _now()
+	for id in _pending.keys():
+		var req: Dictionary = _pending[id]
+		if now - int(req["sent"]) > request_timeout_ms:
+			_pending.erase(id)
+			_finish(req, {}, "timeout", "%s: no reply within %d ms (is the daemon running on %s:%d?)" % [req["type"], request_timeout_ms, _cmd.host, _cmd.port])
