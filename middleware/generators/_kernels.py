@@ -58,7 +58,7 @@ S_SW = 12
 S_FIELDS = 13
 
 REFRESH = 16  # samples between frequency refreshes of gliding grains (power of two)
-REFRESH_VIB = 4  # the same for grains with vibrato
+REFRESH_VIB = 1  # vibrato (trills up to 200 Hz) refreshes every sample: steps leave sideband images
 REST = 512  # frames a slot rests after its grain ends before it is preferred for a new grain
 RELEASE = 256.0  # samples of linear fade at the end of a grain (at most a quarter of its length)
 
@@ -154,7 +154,7 @@ def _grains_range(
         # rotation every REFRESH samples of their own time (never of block time, so the result does
         # not depend on the block split): a sin/cos pair per 16 samples instead of one sin per
         # sample, with frequency steps far below audibility. Vibrato (fast trills, up to 200 Hz)
-        # refreshes every REFRESH_VIB samples: coarser steps would leave audible sidebands.
+        # refreshes every REFRESH_VIB samples (1): coarser steps leave images at sr / REFRESH_VIB.
         moving = glide != 1.0 or vibd != 0.0
         every = REFRESH_VIB - 1 if vibd != 0.0 else REFRESH - 1
         cw = state[s, S_CW]
