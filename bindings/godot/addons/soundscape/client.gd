@@ -176,7 +176,11 @@ func send_batch(items: Array, t := NAN, want_reply := true) -> Dictionary:
 
 
 static func _vec(v) -> Array:
-	return [float(v[0]), float(v[1]), float(v[2])] if typeof(v) == TYPE_ARRAY else [float(v.x), float(v.y), float(v.z)]
+	return (
+		[float(v[0]), float(v[1]), float(v[2])]
+		if typeof(v) == TYPE_ARRAY
+		else [float(v.x), float(v.y), float(v.z)]
+	)
 
 
 static func _switch_fields(group: String, value: String, object_name: String) -> Dictionary:
@@ -242,7 +246,13 @@ func _request(type: String, fields: Dictionary, t: float) -> Dictionary:
 	var id := _next_id
 	_next_id = _next_id % 4294967295 + 1
 	var req := {
-		"id": id, "type": type, "done": false, "ok": false, "reply": {}, "error_code": "", "error": "",
+		"id": id,
+		"type": type,
+		"done": false,
+		"ok": false,
+		"reply": {},
+		"error_code": "",
+		"error": "",
 		"sent": _now(),
 	}
 	if _queue.size() >= MAX_QUEUE:
@@ -480,4 +490,12 @@ func _expire() -> void:
 		var req: Dictionary = _pending[id]
 		if now - int(req["sent"]) > request_timeout_ms:
 			_pending.erase(id)
-			_finish(req, {}, "timeout", "%s: no reply within %d ms (is the daemon running on %s:%d?)" % [req["type"], request_timeout_ms, _cmd.host, _cmd.port])
+			_finish(
+				req,
+				{},
+				"timeout",
+				(
+					"%s: no reply within %d ms (is the daemon running on %s:%d?)"
+					% [req["type"], request_timeout_ms, _cmd.host, _cmd.port]
+				)
+			)
