@@ -9,10 +9,11 @@ import pytest
 import soundfile as sf
 
 from middleware.cli import main
+from middleware.engine.bank import SampleBank
 from middleware.errors import EngineError
 from middleware.sinks.wav import read_wav_metadata
 from middleware.tools.voice import write_line
-from middleware.voice import PRESETS, render_line
+from middleware.voice import PRESETS, add_line_to_bank, render_line
 from middleware.voice.formant import VoiceParams, synthesize
 from middleware.voice.lts import Token, number_words, text_to_tokens, word_to_phonemes
 
@@ -205,3 +206,13 @@ def test_espeak_absent_is_a_clear_error(monkeypatch, cache):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(EngineError, match="espeak-ng is not installed"):
         render_line("hello", "neutral", engine="espeak", cache_dir=cache)
+
+
+def test_line_goes_into_an_engine_sample_bank(cache):
+    bank = SampleBank(44100)
+    name, info = add_line_to_bank(bank, "Open the gate.", "radio", cache_dir=cache)
+    again, info2 = add_line_to_bank(bank, "Open the gate.", "radio", cache_dir=cache)
+    assert name == again and len(bank) == 1 and info2["cached"]
+    audio, _ = render_line("Open the gate.", "radio", 44100, cache_dir=cache)
+    assert np.array_equal(bank.array(name)[:, 0], audio)
+    assert info["sample_rate"] == 44100 and "synthetic" in bank.info(name).source

@@ -32,7 +32,16 @@ from .formant import ENGINE_NAME, ENGINE_VERSION, VoiceParams, synthesize
 from .lts import text_to_tokens
 from .presets import PRESETS, VoicePreset, get_preset
 
-__all__ = ["ENGINES", "MAX_TEXT_BYTES", "PRESETS", "VoiceParams", "VoicePreset", "get_preset", "render_line"]
+__all__ = [
+    "ENGINES",
+    "MAX_TEXT_BYTES",
+    "PRESETS",
+    "VoiceParams",
+    "VoicePreset",
+    "add_line_to_bank",
+    "get_preset",
+    "render_line",
+]
 
 MAX_TEXT_BYTES = 4096
 LINE_LUFS = -20.0  # dialogue level before any bus gain; true peak kept under -1 dBTP
@@ -131,3 +140,16 @@ def render_line(
         _cache.store(cdir, key, y, info)
     info = dict(info, cached=False, render_s=time.perf_counter() - t0)
     return y, info
+
+
+def add_line_to_bank(bank: Any, text: str, preset: str = "neutral", **kw: Any) -> tuple[str, dict[str, Any]]:
+    """Render (or take from cache) a line at the bank's rate and store it in an engine ``SampleBank``.
+
+    Returns ``(sample name, info)``; the name is ``voice:<cache key>``, so saying the same line twice
+    reuses the stored sample. Call from the control side (never the audio thread): a miss renders.
+    """
+    audio, info = render_line(text, preset, int(bank.sample_rate), **kw)
+    name = f"voice:{info['key']}"
+    if name not in bank:
+        bank.add(name, audio, source=f"synthetic voice ({info['engine']}, preset {info['preset']})")
+    return name, info
