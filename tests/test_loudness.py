@@ -70,6 +70,17 @@ def test_momentary_and_short_term_windows_match_pyloudnorm():
     assert st[10] == pytest.approx(pyln.Meter(SR, block_size=3.0).integrated_loudness(seg), abs=0.5)
 
 
+def test_loudness_range_matches_ebu_3342_and_pyloudnorm():
+    # EBU Tech 3342 case 1 (shortened): 1 kHz at -20 then -30 dBFS -> LRA 10 LU
+    x = np.concatenate([_tone(1000, 10, -20.0), _tone(1000, 10, -30.0)])
+    assert L.loudness_range(x, SR) == pytest.approx(10.0, abs=1.0)
+    m = S.music_like(8.0, SR) * np.repeat(np.linspace(0.2, 1.0, 8), SR).astype(np.float32)
+    assert L.loudness_range(m, SR) == pytest.approx(
+        pyln.Meter(SR).loudness_range(m.astype(np.float64)), abs=1.0
+    )
+    assert L.loudness_range(_tone(1000, 5, -23.0), SR) == pytest.approx(0.0, abs=0.2)
+
+
 def test_true_peak_finds_inter_sample_peaks():
     # fs/4 sine at 45 degrees: every sample sits at 0.707 of the real peak (-3 dB sample peak)
     t = np.arange(SR) / SR

@@ -3,8 +3,8 @@
 Two faces over one set of kernels:
 
 * offline functions over whole arrays (``integrated_loudness``, ``momentary_loudness``,
-  ``short_term_loudness``, ``true_peak``, ``normalize_loudness``) for asset measurement and
-  ``soundscape restore --normalize``;
+  ``short_term_loudness``, ``loudness_range``, ``true_peak``, ``normalize_loudness``) for asset
+  measurement and ``soundscape restore --normalize``;
 * :class:`LoudnessMeter`, a streaming meter cheap enough for the master bus: each ``push`` runs the
   two K-weighting biquads (the engine's numba ``biquad_block``), one vectorised energy accumulation
   into 100 ms sub-blocks, and a numba 4x-oversampling true-peak kernel. Integrated loudness is
@@ -144,6 +144,26 @@ def short_term_loudness(x: np.ndarray, sr: int) -> np.ndarray:
     a = _as_frames(x)
     step = round(STEP_S * sr)
     return np.asarray(_lufs(_window_ms(_sub_block_energy(_k_filter(a, sr), step), 30, step)))
+
+
+def loudness_range(x: np.ndarray, sr: int) -> float:
+    """Loudness range (LRA, EBU Tech 3342) in LU: the spread between the 10th and 95th percentiles of
+    the short-term loudness (3 s windows every 100 ms), after a -70 LUFS absolute and a -20 LU
+    relative gate. How much a dialogue line or an ambience bed varies; ``nan`` when too quiet."""
+    a = _as_frames(x)
+    if a.shape[0] < round(SHORT_TERM_S * sr):
+        raise AudioFileError(
+            f"audio length={a.shape[0] / sr:.3f} s: loudness range needs at least {SHORT_TERM_S} s"
+        )
+    st = short_term_loudness(a, sr)
+    st = st[st >= ABS_GATE_LUFS]
+    if st.size == 0:
+        return math.nan
+    rel = 10.0 * math.log10(float(np.mean(10.0 ** (st / 10.0)))) - 20.0
+    st = st[st >= rel]
+    if st.size == 0:
+        return math.nan
+    return float(np.percentile(st, 95) - np.percentile(st, 10))
 
 
 def _true_peak_taps() -> np.ndarray:
