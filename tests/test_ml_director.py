@@ -7,6 +7,7 @@ the scene runtime and engine playing the scene. Models are tiny so the file stay
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -349,3 +350,40 @@ def test_training_is_seeded(tmp_path):
     )
     assert a.model_path.read_bytes() == b.model_path.read_bytes()
     assert a.model_path.read_bytes() != c.model_path.read_bytes()
+
+
+def test_threaded_director_returns_the_previous_tick_and_passes_errors_on(trained):
+    from middleware.ml.director import ThreadedDirector
+
+    scene = trained[1]
+    inner = load_director(scene, smoothing=0)
+    td = ThreadedDirector(inner)
+    calm = {**scene.default_env(), "weather": "clear", "intensity": 0.0}
+    storm = {**scene.default_env(), "weather": "storm", "intensity": 1.0}
+    first = td.evaluate(calm)  # synchronous the first time
+    assert first["bed.calm"] > 0.8
+    assert td.evaluate(storm) == first  # returns the last result at once, works on the new env
+    for _ in range(200):
+        if td.evaluate(storm)["bed.calm"] < 0.3:
+            break
+        time.sleep(0.005)
+    assert td.evaluate(storm)["bed.storm"] > 0.8
+
+    class Boom:
+        rate_hz, label = 10.0, {"model": "boom"}
+
+        def evaluate(self, env):
+            raise RuntimeError("model exploded")
+
+    td.inner = Boom()
+    td.evaluate(calm)
+    for _ in range(200):
+        try:
+            td.evaluate(calm)
+        except RuntimeError as exc:
+            assert "exploded" in str(exc)
+            break
+        time.sleep(0.005)
+    else:
+        raise AssertionError("the worker's error never reached evaluate")
+    td.close()

@@ -281,3 +281,66 @@ def model_notes(scene: SceneDef) -> list[str]:
         except ModelError as exc:
             notes.append(f"layer '{layer.uid}': {exc}")
     return notes
+
+
+class ThreadedDirector:
+    """Runs a director's model on its own thread, off the render loop (design: ML never on the
+    audio path's critical path).
+
+    ``evaluate(env)`` hands ``env`` to the worker and returns the weights of the *previous*
+    evaluation at once (one tick of latency: 50 ms at 20 Hz), so the render thread never waits for
+    onnxruntime. The first call evaluates synchronously. An exception on the worker is re-raised by
+    the next ``evaluate``, so the runtime's fallback to rules still happens.
+    """
+
+    def __init__(self, director: Any) -> None:
+        import threading
+
+        self.inner = director
+        self.rate_hz = director.rate_hz
+        self.label = director.label
+        self._env: Mapping[str, Any] | None = None
+        self._weights: Mapping[str, float] | None = None
+        self._error: BaseException | None = None
+        self._wake = threading.Event()
+        self._stop = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="director", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop:
+                return
+            with self._lock:
+                env, self._env = self._env, None
+            if env is None:
+                continue
+            try:
+                w = self.inner.evaluate(env)
+            except Exception as exc:  # handed to the render thread's next evaluate
+                self._error = exc
+                continue
+            self._weights = w
+
+    def evaluate(self, env: Mapping[str, Any]) -> Mapping[str, float]:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+        if self._weights is None:
+            self._weights = self.inner.evaluate(env)
+            return self._weights
+        with self._lock:
+            self._env = dict(env)
+        self._wake.set()
+        return self._weights
+
+    def telemetry(self) -> dict[str, Any]:
+        return self.inner.telemetry() if hasattr(self.inner, "telemetry") else dict(self.label)
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=1.0)

@@ -310,8 +310,67 @@ class MorphStream:
             self.tail[:, c] = ola[count * self.hop :]
         return out
 
+    def start_producer(self, ahead_chunks: int = 2) -> None:
+        """Synthesise on a worker thread, ``ahead_chunks`` chunks ahead of ``render``.
+
+        Then ``render`` only copies from a queue (no onnxruntime or FFT on the caller's thread) and
+        a position change is heard after the queued audio (2 chunks: ~170 ms at 48 kHz), gliding.
+        If the worker falls behind, ``render`` synthesises what is missing itself.
+        """
+        import queue
+        import threading
+
+        if getattr(self, "_queue", None) is not None:
+            return
+        self._queue: queue.Queue | None = queue.Queue(maxsize=max(1, ahead_chunks))
+        self._target = 0.0 if self.pos is None else self.pos
+        self._halt = threading.Event()
+        self._gen_lock = threading.Lock()
+        q = self._queue
+
+        def loop() -> None:
+            while not self._halt.is_set():
+                with self._gen_lock:
+                    chunk = self._frames(self.chunk_hops, self._target)
+                while not self._halt.is_set():
+                    try:
+                        q.put(chunk, timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+
+        self._producer = threading.Thread(target=loop, name="morph-stream", daemon=True)
+        self._producer.start()
+
+    def stop_producer(self) -> None:
+        if getattr(self, "_queue", None) is None:
+            return
+        self._halt.set()
+        self._producer.join(timeout=1.0)
+        self._queue = None
+
     def render(self, frames: int, position: float) -> np.ndarray:
         """The next ``frames`` samples, stereo float32, with the morph heading for ``position``."""
+        q = getattr(self, "_queue", None)
+        if q is not None:
+            import queue
+
+            if math.isfinite(position):
+                self._target = min(max(float(position), 0.0), 1.0)
+            parts = [self.buf]
+            have = self.buf.shape[0]
+            while have < frames:
+                try:
+                    chunk = q.get_nowait()
+                except queue.Empty:  # the worker is late: make the missing audio here
+                    with self._gen_lock:
+                        chunk = self._frames(max(1, -(-(frames - have) // self.hop)), self._target)
+                parts.append(chunk)
+                have += chunk.shape[0]
+            buf = np.concatenate(parts) if len(parts) > 1 else self.buf
+            out, self.buf = buf[:frames], buf[frames:]
+            self.frames_out += frames
+            return out
         if not math.isfinite(position):
             position = 0.0 if self.pos is None else self.pos
         position = min(max(float(position), 0.0), 1.0)
@@ -425,15 +484,26 @@ class MorphOverlay:
         self.streams: list[dict[str, Any]] = []
 
     def add(
-        self, model: str | Path | MorphModel, param: str | None, gain_db: float = 0.0, seed: int = 0
+        self,
+        model: str | Path | MorphModel,
+        param: str | None,
+        gain_db: float = 0.0,
+        seed: int = 0,
+        threaded: bool = False,
     ) -> None:
         rt = self.player.runtime
         pdef = rt.scene.parameters.get(param) if param else None
         if param is not None and pdef is None:
             raise ModelError(f"morph overlay: unknown parameter '{param}'")
         stream = MorphStream(model, self.config.sample_rate, seed)
+        if threaded:  # synthesis on its own thread: the render loop only copies
+            stream.start_producer()
         g = 10.0 ** (gain_db / 20.0)
         self.streams.append({"stream": stream, "param": pdef, "gain": g, "last": g})
+
+    def close(self) -> None:
+        for s in self.streams:
+            s["stream"].stop_producer()
 
     def render(self, frames: int) -> np.ndarray:
         out = self.player.render(frames)
