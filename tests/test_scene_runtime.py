@@ -186,3 +186,27 @@ def test_bad_commands_get_clear_errors_and_the_scene_keeps_playing(
         call(player.runtime)
     assert fragment in str(err.value)
     assert _rms(player.render(SR // 4)) > 0.01
+
+
+def test_say_plays_a_labelled_synthetic_line_and_ducks_ambience(tmp_path: Path) -> None:
+    from middleware.scene.load import load_scene
+
+    scenes = Path(__file__).resolve().parents[1] / "scenes"
+    from middleware.tools.example_assets import ensure_example_assets
+
+    ensure_example_assets()
+    player = ScenePlayer(load_scene(scenes / "forest.yaml"), EngineConfig(seed=2), seed=2)
+    rt = player.runtime
+    player.render(SR)
+    amb = player.engine.buses.buses[player.engine.buses.index("ambience")]
+    assert amb.duck_db == pytest.approx(0.0, abs=0.5)
+    label = rt.say("The bridge is out, stranger.", "ogre")
+    assert label["synthetic"] is True and label["preset"] == "ogre"
+    player.render(SR)
+    said = [p for t, p in rt.events if t == "say"]
+    assert said and said[0]["synthetic"] is True and said[0]["bus"] == "voice"
+    assert amb.duck_db < -5.0  # the voice bus ducks the ambience while it speaks
+    with pytest.raises(SoundscapeError):
+        rt.say("", "ogre")
+    with pytest.raises(SoundscapeError, match="did you mean"):
+        rt.say("hello", "orge")

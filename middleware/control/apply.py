@@ -41,6 +41,14 @@ def apply_request(rt: SceneRuntime, req: Request, at_frame: int | None = None) -
         rt.set_object(
             f["name"], f["position"], forward=f.get("forward"), velocity=f.get("velocity"), at_frame=at_frame
         )
+    elif name == "say":
+        return rt.say(
+            f["text"],
+            f.get("preset", "neutral"),
+            emitter=f.get("emitter"),
+            position=f.get("position"),
+            at_frame=at_frame,
+        )
     elif name == "stinger":
         rt.stinger(f["name"], at_frame=at_frame)
     elif name == "snapshot":

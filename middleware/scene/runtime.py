@@ -313,6 +313,30 @@ class SceneRuntime:
             weight = w
         self._post(("override", layer_uid, weight), None)
 
+    def say(
+        self,
+        text: str,
+        preset: str = "neutral",
+        emitter: str | None = None,
+        position: Sequence[float] | None = None,
+        at_frame: int | None = None,
+    ) -> dict:
+        """Speak a synthetic line (rendered or taken from the cache now, in the caller's thread).
+
+        Plays on the scene's ``voice`` bus when it has one (so its ducking rules lower the ambience
+        while it speaks), from ``emitter``'s place or ``position`` (2D when neither is given).
+        Returns the line's label: ``synthetic: True``, engine, version, preset, duration.
+        """
+        from ..voice import add_line_to_bank
+
+        if emitter is not None and emitter not in self.scene.emitters:
+            raise _unknown("emitter", emitter, list(self.scene.emitters))
+        pos = _vec3("position", position) if position is not None else None
+        name, info = add_line_to_bank(self.engine.bank, text, preset)
+        label = {k: info[k] for k in ("synthetic", "engine", "engine_version", "preset", "duration_s", "key")}
+        self._post(("say", name, emitter, pos, label), at_frame)
+        return label
+
     def stinger(self, name: str, at_frame: int | None = None) -> None:
         """Play a music stinger, quantised to its beat or bar."""
         music = self.scene.music
@@ -439,6 +463,15 @@ class SceneRuntime:
                 self.objects[name] = GameObject(p, f or old.forward, v or old.velocity)
             elif kind == "snapshot":
                 self.snapshot_on[cmd[1]] = cmd[2]
+            elif kind == "say":
+                _, name, emitter, pos, label = cmd
+                if emitter is not None and emitter in self.emitters:
+                    pos = self.emitters[emitter].position
+                bus = "voice" if "voice" in self.scene.buses else "master"
+                self.engine.play(name, bus=bus, position=pos, start_frame=at)
+                self.events.append(
+                    ("say", {**label, "bus": bus, "frame": at if at is not None else self.frame})
+                )
             elif kind == "stinger":
                 if self._music is not None:
                     self._music.queue_stinger(cmd[1], self.frame if at is None else at)
