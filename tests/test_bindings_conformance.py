@@ -2,9 +2,11 @@
 
 Each client program runs against a real daemon on 127.0.0.1 (``soundscape serve --recording``,
 NULL audio device) that records every call it decoded and applied; half-way the daemon is stopped
-and a new one started on the same ports, and the client must reconnect by itself. The records
-(values, types, order; scheduled frames relative to the client's clock anchor) and the client's
-transcript (replies and callbacks it saw) must be identical to the Python client's.
+and a new one started on the same ports, and the client must reconnect by itself. Three things
+must be identical to the Python client's: the daemon's records (values, types, order; scheduled
+frames relative to the client's clock anchor), the messages as the client put them on the wire
+(recorded by a tap in front of the daemon: msgpack types before the daemon normalises them, map
+order aside), and the client's transcript (the replies and callbacks it saw).
 
 A binding is skipped, with the reason, only when its toolchain is not installed (``.ci/run``
 installs them from Debian: gcc + libzmq3-dev, mono-mcs + mono-runtime, godot3-server).
@@ -67,6 +69,10 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
     assert reference.records1[6]["object"] == u and reference.records1[8]["name"] == u
     assert reference.records1[10] == {"call": "stop", "instance": 2, "release": False, "at_frame": None}
     assert [r["call"] for r in reference.records2] == ["set_param", "trigger"]
+    # on the wire: 18 messages, the restart, 4 more; each one valid; floats stay floats
+    assert len(reference.wire) == 23 and reference.wire[18] == "restart"
+    assert not [w for w in reference.wire if w.startswith("INVALID")]
+    assert '["value", {"float": "42.0"}]' in reference.wire[2]
 
 
 def _compare(name: str, res: Result, reference: Result) -> None:
@@ -74,6 +80,10 @@ def _compare(name: str, res: Result, reference: Result) -> None:
     assert res.transcript == reference.transcript, f"{name} transcript differs\n{res.stderr[-2000:]}"
     assert canon(res.records1) == canon(reference.records1), f"{name}: records before the restart differ"
     assert canon(res.records2) == canon(reference.records2), f"{name}: records after the restart differ"
+    for i, (got, want) in enumerate(zip(res.wire, reference.wire, strict=False)):
+        assert got == want, f"{name}: wire message {i} differs\n got: {got}\nwant: {want}"
+    n_got, n_want = len(res.wire), len(reference.wire)
+    assert n_got == n_want, f"{name}: {n_got} messages on the wire, want {n_want}"
 
 
 def test_c_client_conforms(reference: Result, tmp_path: Path) -> None:
