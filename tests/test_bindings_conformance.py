@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from conformance import toolchains
-from conformance.run import Daemon, Result, run_client
+from conformance.run import Daemon, Result, free_port, read_records, run_client
 
 HERE = Path(__file__).parent / "conformance"
 ROOT = Path(__file__).parent.parent
@@ -143,3 +143,31 @@ def test_godot3_client_conforms(reference: Result, tmp_path: Path) -> None:
     _compare("GDScript (Godot 3)", res, reference)
     assert "SCRIPT ERROR" not in res.stderr, res.stderr
     assert "expected a reconnect" not in res.stderr
+
+
+def test_unity_components_drive_a_real_daemon(tmp_path: Path) -> None:
+    """Manager, Listener and Emitter on the UnityEngine stub, their Unity messages called as the
+    engine would: axes converted (Unity +Z forward -> protocol -Z), callbacks on the caller's thread."""
+    toolchains.require_mono()
+    exe = toolchains.build_cs_console(
+        tmp_path, HERE / "UnityComponents.cs", "unity_components.exe", unity=True
+    )
+    d = Daemon(free_port(), free_port(), tmp_path / "records.jsonl").start()
+    try:
+        out = subprocess.run(["mono", str(exe), d.cmd, d.pub], capture_output=True, text=True, timeout=60)
+    finally:
+        d.stop()
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "scene recording"
+    assert "emitter started 1" in lines and "telemetry instance_started 1" in lines and "sync ok" in lines
+    calls = read_records(tmp_path / "records.jsonl")
+    listener = next(c for c in calls if c["call"] == "listener")
+    assert listener["position"] == [1.0, 2.0, -3.0] and listener["forward"] == [0.0, 0.0, -1.0]
+    assert listener["up"] == [0.0, 1.0, 0.0] and listener["velocity"] == [0.0, 0.0, 0.0]
+    car = [c for c in calls if c["call"] == "object"]
+    assert car and all(c["name"] == "Car" and c["position"] == [10.0, 0.0, -5.0] for c in car)
+    assert car[0]["forward"] == [1.0, 0.0, 0.0]
+    trigger = next(c for c in calls if c["call"] == "trigger")
+    assert trigger["event"] == "ping" and trigger["object"] == "Car"
+    assert trigger["position"] == [10.0, 0.0, -5.0]

@@ -49,9 +49,13 @@ def godot3() -> str:
     raise AssertionError  # unreachable
 
 
-def build_cs_console(out: Path, program: Path, name: str) -> Path:
-    """Compile the Unity package's engine-independent core with a console program (mcs, C# 7)."""
+def build_cs_console(out: Path, program: Path, name: str, unity: bool = False) -> Path:
+    """Compile the Unity package's engine-independent core with a console program (mcs, C# 7);
+    with ``unity``, also the components and the UnityEngine stub."""
     core = sorted(str(p) for p in (BINDINGS / "unity/Runtime/Core").glob("*.cs"))
+    if unity:
+        core += sorted(str(p) for p in (BINDINGS / "unity/Runtime/Components").glob("*.cs"))
+        core.append(str(Path(__file__).parent / "unity_stub" / "UnityEngine.cs"))
     exe = out / name
     proc = subprocess.run(
         ["mcs", "-langversion:7", "-warnaserror+", f"-out:{exe}", "-r:System.dll", *core, str(program)],
