@@ -1266,13 +1266,30 @@ MUSIC = Record(
 # ---------------------------------------------------------------------------------------------
 # Director, listener, scene
 
+CONSTRAINT = Record(
+    title="Constraint",
+    description="Limits on one director output (linear weight 0..1): the designer keeps the last word.",
+    fields=[
+        Field("min", Number(minimum=0.0, maximum=1.0), 0.0, "lowest weight the model may set"),
+        Field("max", Number(minimum=0.0, maximum=1.0), 1.0, "highest weight the model may set"),
+        Field("lock", nullable(Number(minimum=0.0, maximum=1.0)), None, "fixed weight, ignoring the model"),
+    ],
+    build=lambda v, ctx: m.ConstraintDef(v["min"], v["max"], v["lock"]),
+)
+
 DIRECTOR = Record(
     title="Director",
-    description="The ML director (next issue): reads inputs, sets weights of layers marked director: true.",
+    description="The ML director: reads inputs, sets weights of layers marked director: true "
+    "(see docs/ml-guide.md; `soundscape train director` makes the model).",
     fields=[
         Field("inputs", ListOf(Ref("input")), (), "parameter, state or switch names the model reads"),
         Field("outputs", ListOf(Ref("layer_uid")), (), "layer uids (emitter.layer) whose weights it sets"),
-        Field("model", nullable(Asset("ONNX model", extensions=(".onnx",))), None, "ONNX model file"),
+        Field(
+            "model",
+            nullable(Asset("ONNX model", extensions=(".onnx",), must_exist=False)),
+            None,
+            "ONNX model file (made by `soundscape train director`; missing or broken: the scene's rules play)",
+        ),
         Field(
             "examples",
             nullable(Asset("examples file", extensions=(".jsonl", ".json", ".csv", ".yaml"))),
@@ -1280,9 +1297,22 @@ DIRECTOR = Record(
             "the designer's training examples",
         ),
         Field("rate_hz", Number(minimum=0.1, maximum=100.0), 10.0, "model evaluations per second"),
+        Field(
+            "constraints",
+            MapOf(CONSTRAINT, key_ref="layer_uid", pass_name=False),
+            MappingProxyType({}),
+            "layer uid -> {min, max, lock}: limits that always beat the model",
+        ),
+        Field("smoothing", Number(minimum=0.0, maximum=10.0), 0.15, "seconds the model's weights glide over"),
     ],
     build=lambda v, ctx: m.DirectorDef(
-        tuple(v["inputs"]), tuple(v["outputs"]), v["model"], v["examples"], v["rate_hz"]
+        tuple(v["inputs"]),
+        tuple(v["outputs"]),
+        v["model"],
+        v["examples"],
+        v["rate_hz"],
+        v["constraints"],
+        v["smoothing"],
     ),
 )
 

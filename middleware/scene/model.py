@@ -530,6 +530,17 @@ class DirectorDef:
     model: Path | None = None
     examples: Path | None = None
     rate_hz: float = 10.0
+    constraints: Mapping[str, ConstraintDef] = field(default_factory=lambda: _EMPTY)
+    smoothing: float = 0.15  # s: glide of the model's weights
+
+
+@dataclass(frozen=True)
+class ConstraintDef:
+    """The designer's last word on one director output: weight limits, or a lock (linear 0..1)."""
+
+    min: float = 0.0
+    max: float = 1.0
+    lock: float | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from .model import (
     EventDef,
     GeneratorSource,
     LayerDef,
+    MorphSource,
     RandomSource,
     SampleSource,
     SceneDef,
@@ -184,6 +185,7 @@ class SceneRuntime:
         self._game_listener = False  # once the game sends a listener, the scene's default steps aside
         self._listener_born = self.frame
         self._scene_listener()
+        self._scene_director()
 
     # ================================================================ game-facing API
     def set_param(self, name: str, value: Any, at_frame: int | None = None) -> None:
@@ -498,6 +500,28 @@ class SceneRuntime:
         label = director.label if director is not None else {"model": None, "fallback": "rules"}
         self.events.append(("director", {"status": "attached" if director else "rules", **label}))
 
+    def _scene_director(self) -> None:
+        """Load the scene's director model; a missing/corrupt/mismatched one leaves the rules playing."""
+        d = self.scene.director
+        if d is None or d.model is None:
+            if self.director is not None:
+                self.attach_director(None)
+            return
+        from ..errors import ModelError
+
+        try:
+            from ..ml.director import load_director
+
+            constraints = {
+                uid: {"min": c.min, "max": c.max, "lock": c.lock} for uid, c in d.constraints.items()
+            }
+            director = load_director(self.scene, constraints=constraints, smoothing=d.smoothing)
+        except (ModelError, ImportError, OSError) as exc:
+            self.events.append(("error", {"director": str(d.model), "message": f"{exc}; playing the rules"}))
+            self.attach_director(None)
+            return
+        self.attach_director(director)
+
     def _tick_director(self) -> None:
         d = self.director
         if d is None or self.frame < self._next_director_frame:
@@ -517,7 +541,10 @@ class SceneRuntime:
             self.director_weights = clean
             self.director_inputs = dict(self.env)
             self._dirty = True
-        self.events.append(("director_tick", {"weights": clean, **d.label}))
+        tel = d.telemetry() if hasattr(d, "telemetry") else {"weights": clean, **d.label}
+        if "inputs" not in tel and self.scene.director is not None:
+            tel = {**tel, "inputs": {k: self.env.get(k) for k in self.scene.director.inputs}}
+        self.events.append(("director_tick", {**tel, "weights": clean}))
 
     # ---------------------------------------------------------------- parameters, snapshots
     def _glide_params(self, n: int) -> None:
@@ -749,6 +776,10 @@ class SceneRuntime:
         start_frame: int | None = None,
         bus: str | None = None,
     ) -> int | None:
+        if isinstance(li.layer.source, MorphSource):
+            return self._play_morph(
+                li, owner, pos, vel, env, fade_in=fade_in, start_frame=start_frame, bus=bus
+            )
         if isinstance(li.layer.source, GeneratorSource):
             return self._play_generator(
                 li, owner, pos, vel, env, loop=loop, fade_in=fade_in, start_frame=start_frame, bus=bus
@@ -790,6 +821,63 @@ class SceneRuntime:
             binaural=owner.binaural,
         )
         li.sent = s
+        return h
+
+    def _morph_position(self, src: MorphSource, env: Mapping[str, Any]) -> float:
+        p = self.scene.parameters.get(src.param) if src.param else None
+        if p is None or p.max <= p.min:
+            return 0.5
+        return (float(env.get(src.param, p.default)) - p.min) / (p.max - p.min)
+
+    def _play_morph(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+        *,
+        fade_in: float,
+        start_frame: int | None,
+        bus: str | None,
+    ) -> int | None:
+        """A neural texture: the morph decoder streamed into a voice, its position following the parameter."""
+        src = li.layer.source
+        assert isinstance(src, MorphSource)
+        if src.model is None:
+            self.events.append(("error", {"layer": li.layer.uid, "message": "morph layer has no model yet"}))
+            return None
+        try:
+            from ..ml.morph import MorphStream
+
+            stream = _MorphFeed(MorphStream(src.model, self.sr, seed=int(self.rng.integers(0, 2**31 - 1))))
+        except Exception as exc:  # missing/corrupt model: report, the rest of the scene plays on
+            self.events.append(("error", {"layer": li.layer.uid, "message": f"morph model: {exc}"}))
+            return None
+        stream.position = self._morph_position(src, env)
+        s = self._settings(li.layer, owner.gain_db, env, li.weight)
+        att = owner.attenuation
+        h = self.engine.play_stream(
+            stream,
+            bus=bus or owner.bus,
+            gain_db=s["gain_db"],
+            start_frame=start_frame,
+            fade_in=fade_in,
+            lowpass_hz=s["lowpass_hz"],
+            highpass_hz=s["highpass_hz"],
+            sends=dict(li.layer.sends),
+            priority=li.layer.priority,
+            position=pos,
+            velocity=vel,
+            min_distance=att.min_distance,
+            max_distance=att.max_distance,
+            rolloff=att.engine_rolloff(),
+            binaural=owner.binaural,
+        )
+        li.generator = stream
+        li.sent = s
+        label = stream.label
+        self.events.append(("generated", {"layer": li.layer.uid, "morph": str(src.model.name), **label}))
         return h
 
     def _generator_params(self, src: GeneratorSource, env: Mapping[str, Any]) -> dict[str, Any]:
@@ -864,6 +952,8 @@ class SceneRuntime:
     ) -> None:
         src_gain = li.layer.source.gain_db if isinstance(li.layer.source, SampleSource) else 0.0
         s = self._settings(li.layer, owner.gain_db + src_gain + li.norm_db, env, li.weight)
+        if li.generator is not None and isinstance(li.layer.source, MorphSource):
+            li.generator.position = self._morph_position(li.layer.source, env)
         if li.generator is not None and isinstance(li.layer.source, GeneratorSource):
             try:
                 li.generator.set_params(self._generator_params(li.layer.source, env))
@@ -880,7 +970,7 @@ class SceneRuntime:
         if pos is not None:
             change["position"] = pos
             change["velocity"] = vel
-        if isinstance(li.layer.source, GeneratorSource):
+        if isinstance(li.layer.source, (GeneratorSource, MorphSource)):
             change.pop("pitch", None)  # a stream plays at rate 1; generators have their own pitch
         if change and li.handle is not None:
             self.engine.set_voice(li.handle, **change)
@@ -1027,8 +1117,12 @@ class SceneRuntime:
 
     def _load_assets(self, scene: SceneDef) -> None:
         """Decode every asset once (keyed by path and modification time, so an edited file reloads)."""
+        from .spec import AUDIO_EXTENSIONS
+
         keys = getattr(self, "_keys", {})
         for f in scene.asset_files():
+            if f.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue  # models and other non-audio files are loaded by their own users
             try:
                 key = f"{f}@{os.stat(f).st_mtime_ns}"
             except OSError as exc:
@@ -1101,6 +1195,7 @@ class SceneRuntime:
         self._dirty = True
         self._listener_placed = False
         self._scene_listener()
+        self._scene_director()
         self.counters["reloads"] += 1
         self.events.append(("reloaded", {"scene": new.name, "frame": self.frame}))
 
@@ -1221,6 +1316,21 @@ class _MusicPlayer:
             rt.events.append(("music_segment", {"segment": name, "frame": at}))
             self.current = name
             self.pending = None
+
+
+class _MorphFeed:
+    """Adapts a MorphStream (``render(frames, position)``) to the engine's stream interface."""
+
+    channels = 2
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.position = 0.5
+        meta = getattr(getattr(stream, "model", None), "meta", {}) or {}
+        self.label = {"model": meta.get("name", "morph"), "version": meta.get("version", 0)}
+
+    def render(self, frames: int) -> np.ndarray:
+        return self.stream.render(frames, self.position)
 
 
 def _asset_loudness(x: np.ndarray, sr: int) -> float:

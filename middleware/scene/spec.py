@@ -404,6 +404,7 @@ class Asset(Spec):
 
     description: str = ""
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS
+    must_exist: bool = True  # False for files a tool makes later (trained models): checked where used
 
     def expected(self) -> str:
         return "a file path relative to the scene"
@@ -415,7 +416,7 @@ class Asset(Spec):
         raw = str(node.value)
         # resolving a path costs ~0.1 ms (realpath); scenes repeat paths, aliases repeat them a lot
         cache = ctx.notes.setdefault("assets", {})
-        key = (raw, self.extensions)
+        key = (raw, self.extensions, self.must_exist)
         if key not in cache:
             cache[key] = self._resolve(raw, ctx)
         result = cache[key]
@@ -448,7 +449,7 @@ class Asset(Spec):
                 f"{raw!r} has an unsupported file type {rel.suffix or '(none)'!r}",
                 "supported: " + ", ".join(self.extensions),
             )
-        if ctx.check_assets and not target.is_file():
+        if ctx.check_assets and self.must_exist and not target.is_file():
             folder = target.parent
             if folder.is_dir():
                 prefix = folder.relative_to(root).as_posix()
