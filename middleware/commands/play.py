@@ -40,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default=None, help="miniaudio backend (e.g. alsa, pulseaudio, null)")
     p.add_argument("--no-reload", action="store_true", help="do not watch the file for edits")
     p.add_argument("--quiet", action="store_true", help="no status line")
+    p.add_argument(
+        "--teach",
+        action="store_true",
+        help="record live layer overrides as director examples in <scene>.teach.jsonl",
+    )
 
 
 def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
@@ -88,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
         player.reload(scene)
         print(f"\nreloaded {args.scene}", file=sys.stderr)
 
+    recorder = None
+    if args.teach:
+        from ..ml.teach import TeachRecorder
+
+        recorder = TeachRecorder.for_scene(player.scene)
+        rt.on_override = recorder.record
     watcher = None
     if not args.no_reload:
         watcher = SceneWatcher(args.scene, on_scene=on_scene, on_errors=on_errors, scene=player.scene).start()
@@ -121,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         sink.stop()
         if watcher:
             watcher.stop()
+        if recorder is not None:
+            recorder.close()
         if not args.quiet:
             print(file=sys.stderr)
     return 0

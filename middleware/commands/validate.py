@@ -51,6 +51,29 @@ def run(args: argparse.Namespace) -> int:
                 print(issue.format())
             n = len(issues)
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            continue
+        model_errors, notes = _check_models(scene) if not args.no_assets else ([], [])
+        for text in notes:
+            print(f"{path}: warning: {text}")
+        if model_errors:
+            failed += 1
+            for text in model_errors:
+                print(f"{path}: error: {text}")
+            print(
+                f"{path}: {len(model_errors)} model error(s); the daemon would play the rules instead",
+                file=sys.stderr,
+            )
         else:
             print(f"{path}: ok, {summary(scene)}")
     return 1 if failed else 0
+
+
+def _check_models(scene) -> tuple[list[str], list[str]]:
+    """ML models the scene names: missing, corrupt or mismatched ones are errors; stale ones warnings."""
+    if scene.director is None and not any(
+        type(layer.source).__name__ == "MorphSource" for _, layer in scene.all_layers()
+    ):
+        return [], []
+    from ..ml.director import check_director, check_morphs, model_notes
+
+    return check_director(scene) + check_morphs(scene), model_notes(scene)
