@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     recorder = None
     if args.teach:
-        from ..ml.teach import TeachRecorder
+        from ..ml.examples import TeachRecorder
 
         recorder = TeachRecorder.for_scene(player.scene)
         rt.on_override = recorder.record
