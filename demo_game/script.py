@@ -29,6 +29,7 @@ class Segment:
     talk: bool = False  # talk to the NPC at the start
     head_turn: bool = False  # stand still and turn the head a full circle (VR-style listener)
     z: float = 0.0
+    min_seconds: float = 0.0  # never shorter than this, whatever the scale (a head turn needs time)
 
 
 SCRIPT: tuple[Segment, ...] = (
@@ -41,20 +42,24 @@ SCRIPT: tuple[Segment, ...] = (
     Segment("fight", 6, 62, fight=True),
     Segment("to the village at dusk", 7, 118, "clear", 0.2, 19.0),
     Segment("talk to the villager", 7, 121, talk=True, z=-1.0),
-    Segment("night: head turn", 8, 120, time_of_day=23.0, head_turn=True, z=-5.0),
+    Segment("night: head turn", 8, 116, time_of_day=23.0, head_turn=True, z=-9.0, min_seconds=5.0),
 )
 
 
+def seconds_of(s: Segment, scale: float) -> float:
+    return max(s.seconds * scale, s.min_seconds)
+
+
 def total_seconds(scale: float = 1.0, script: tuple[Segment, ...] = SCRIPT) -> float:
-    return sum(s.seconds for s in script) * scale
+    return sum(seconds_of(s, scale) for s in script)
 
 
 def segment_times(scale: float = 1.0, script: tuple[Segment, ...] = SCRIPT) -> list[tuple[str, float, float]]:
     """(name, start, end) in seconds of game time for each segment."""
     out, t = [], 0.0
     for s in script:
-        out.append((s.name, t, t + s.seconds * scale))
-        t += s.seconds * scale
+        out.append((s.name, t, t + seconds_of(s, scale)))
+        t += seconds_of(s, scale)
     return out
 
 
@@ -67,6 +72,7 @@ class Bot:
         self.script = script
         self.times = segment_times(scale, script)
         self.index = -1
+        self.talked = False
 
     @property
     def done(self) -> bool:
@@ -120,8 +126,9 @@ class Bot:
         self._walk_to(c, s.x, s.z, left)
         if s.fight:
             c.attack = True
-        if s.talk and t - start < 0.5:
+        if s.talk and t - start < 0.5 * (end - start) and not self.talked:
             c.talk = True
+            self.talked = g.near_npc()  # the game starts the line when you are close enough
         return c
 
     def _walk_to(self, c: Controls, x: float, z: float, left: float) -> None:
@@ -130,5 +137,5 @@ class Bot:
         d = math.hypot(dx, dz)
         if d < 0.05:
             return
-        speed = min(max(d / left, 0.8), 12.0)
+        speed = min(max(d / left, 0.8), 12.0 / min(self.scale, 1.0))  # short runs travel fast
         c.move_x, c.move_z, c.speed = dx / d, dz / d, speed
