@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -147,20 +148,34 @@ def test_godot3_client_conforms(reference: Result, tmp_path: Path) -> None:
 
 def test_unity_components_drive_a_real_daemon(tmp_path: Path) -> None:
     """Manager, Listener and Emitter on the UnityEngine stub, their Unity messages called as the
-    engine would: axes converted (Unity +Z forward -> protocol -Z), callbacks on the caller's thread."""
+    engine would: axes converted (Unity +Z forward -> protocol -Z), callbacks on the caller's thread.
+
+    The recording scene has no beat grid, so a relay in front of the daemon's PUB adds `beat`/`bar`
+    publications shaped like the scene runtime's ({beat, bar, frame}) to check those callbacks too.
+    """
     toolchains.require_mono()
-    exe = toolchains.build_cs_console(
-        tmp_path, HERE / "UnityComponents.cs", "unity_components.exe", unity=True
-    )
+    program = HERE / "UnityComponents.cs"
+    exe = toolchains.build_cs_console(tmp_path, program, "unity_components.exe", unity=True)
     d = Daemon(free_port(), free_port(), tmp_path / "records.jsonl").start()
+    relay_port = free_port()
+    stop = threading.Event()
+    relay = threading.Thread(target=_beat_relay, args=(d.pub, relay_port, stop), daemon=True)
+    relay.start()
     try:
-        out = subprocess.run(["mono", str(exe), d.cmd, d.pub], capture_output=True, text=True, timeout=60)
+        argv = ["mono", str(exe), d.cmd, f"tcp://127.0.0.1:{relay_port}"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     finally:
+        stop.set()
+        relay.join(5)
         d.stop()
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "scene recording"
     assert "emitter started 1" in lines and "telemetry instance_started 1" in lines and "sync ok" in lines
+    assert "beats True bars True off-main-thread 0" in lines
+    first = next(x for x in lines if x.startswith("first beat"))
+    beat, bar = int(first.split()[2]), int(first.split()[5])  # "first beat B of bar N"
+    assert 1 <= beat <= 4 and bar >= 1
     calls = read_records(tmp_path / "records.jsonl")
     listener = next(c for c in calls if c["call"] == "listener")
     assert listener["position"] == [1.0, 2.0, -3.0] and listener["forward"] == [0.0, 0.0, -1.0]
@@ -171,3 +186,29 @@ def test_unity_components_drive_a_real_daemon(tmp_path: Path) -> None:
     trigger = next(c for c in calls if c["call"] == "trigger")
     assert trigger["event"] == "ping" and trigger["object"] == "Car"
     assert trigger["position"] == [10.0, 0.0, -5.0]
+
+
+def _beat_relay(upstream: str, port: int, stop: threading.Event) -> None:
+    """Republish the daemon's telemetry on ``port``, adding a 4/4 beat grid every 50 ms."""
+    import msgpack
+    import zmq
+
+    ctx = zmq.Context()
+    sub, pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+    for sock in (sub, pub):
+        sock.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(upstream)
+    pub.bind(f"tcp://127.0.0.1:{port}")
+    k = 0
+    while not stop.is_set():
+        if sub.poll(50):
+            pub.send_multipart(sub.recv_multipart())
+        beat, bar = k % 4 + 1, k // 4 + 1
+        pub.send_multipart([b"beat", msgpack.packb({"v": 1, "beat": beat, "bar": bar, "frame": k * 2400})])
+        if beat == 1:
+            pub.send_multipart([b"bar", msgpack.packb({"v": 1, "bar": bar, "frame": k * 2400})])
+        k += 1
+    sub.close()
+    pub.close()
+    ctx.term()

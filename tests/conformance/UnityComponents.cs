@@ -1,7 +1,7 @@
 // Drive the Unity components (SoundscapeManager, SoundscapeListener, SoundscapeEmitter) outside
 // Unity, on the UnityEngine stub, against a real daemon: call their Unity messages (Awake, Update,
 // LateUpdate) the way the engine would, by reflection, and print what came back on the "main thread".
-//   mono UnityComponents.exe CMD PUB
+//   mono UnityComponents.exe CMD PUB     (PUB: the daemon's telemetry, or a relay adding beats)
 using System;
 using System.Diagnostics;
 using System.Reflection;
@@ -34,9 +34,20 @@ static class UnityComponents
         var manager = managerObject.AddComponent<SoundscapeManager>();
         Field(manager, "commandEndpoint", args[0]);
         Field(manager, "telemetryEndpoint", args[1]);
-        Field(manager, "topics", new[] { "instance_" });
+        Field(manager, "topics", new[] { "instance_", "beat", "bar" });
         bool connected = false, sceneSeen = false;
         long started = -1;
+        int mainThread = Thread.CurrentThread.ManagedThreadId, beats = 0, bars = 0, offThread = 0;
+        manager.Beat += (beat, bar) =>
+        {
+            if (Thread.CurrentThread.ManagedThreadId != mainThread) offThread++;
+            if (beats++ == 0) Say("first beat " + beat + " of bar " + bar);
+        };
+        manager.Bar += bar =>
+        {
+            if (Thread.CurrentThread.ManagedThreadId != mainThread) offThread++;
+            bars++;
+        };
         manager.ConnectionChanged += up => connected |= up;
         manager.SceneChanged += scene => { sceneSeen = true; Say("scene " + scene["name"]); };
         manager.Telemetry += (topic, payload) =>
@@ -79,6 +90,7 @@ static class UnityComponents
             Message(manager, "Update");
             Thread.Sleep(10);
         }
+        Say("beats " + (beats > 0) + " bars " + (bars > 0) + " off-main-thread " + offThread);
         Say("sync " + (sync.IsOk ? "ok" : sync.ErrorCode));
         Message(manager, "OnDestroy");
         return started > 0 ? 0 : 1;
