@@ -85,6 +85,18 @@ def drain(sub: Any, state: dict[str, Any]) -> None:
             state.setdefault("errors", []).append(payload)
 
 
+def head_turn_focus(scene: str, run: Any) -> tuple[str, float, float, float, float] | None:
+    """The fountain and the head-turn segment, for the picture's expected balance."""
+    from middleware.scene.load import load_scene
+
+    em = load_scene(scene, check_assets=False).emitters.get("fountain")
+    turn = [s for s in run.segments if "head turn" in s[0]]
+    if em is None or em.position is None or not turn:
+        return None
+    _, a, b = turn[-1]
+    return ("fountain", em.position[0], em.position[2], a + 0.2 * (b - a), b)
+
+
 def autoplay(args: argparse.Namespace) -> int:
     from .render import read_wav, render_session, segment_report, write_json
     from .session import run_bot
@@ -182,7 +194,9 @@ def autoplay(args: argparse.Namespace) -> int:
         from .plot import have_matplotlib, plot_demo
 
         if have_matplotlib():
-            png = plot_demo(out / "demo.png", audio, sr, trace, run.segments)
+            png = plot_demo(
+                out / "demo.png", audio, sr, trace, run.segments, focus=head_turn_focus(args.scene, run)
+            )
             _say(args, f"demo: picture {png}")
         else:
             _say(args, "demo: no matplotlib: skipped out/demo.png (pip install -e '.[plots]')")

@@ -47,7 +47,10 @@ def plot_demo(
     trace: Trace,
     segments: list[tuple[str, float, float]],
     title: str = "",
+    focus: tuple[str, float, float, float, float] | None = None,
 ) -> Path:
+    """Draw the picture; ``focus`` = (source name, x, z, t0, t1) adds, between t0 and t1, the balance
+    that source alone would give for the head's yaw (on the left when the head faces past it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,18 +84,19 @@ def plot_demo(
     ax_p.set_yticks([0, 0.5, 1.0])
     ax_p.set_ylabel("game\nparameters")
     ax_p.legend(loc="lower left", fontsize=8, ncol=4, framealpha=0.85)
-    for name, a, _ in segments:
+    for i, (name, a, _) in enumerate(segments):
         for ax in axes:
             ax.axvline(a, color="k", lw=0.6, alpha=0.35)
-        ax_p.text(a + 0.15, 1.16, name, fontsize=8, rotation=0, ha="left", va="bottom", clip_on=False)
+        y = 1.16 + 0.085 * (i % 2)  # two staggered rows, so short segments' names do not collide
+        ax_p.text(a + 0.1, y, name, fontsize=8.5, ha="left", va="bottom", clip_on=False)
     ax_p.text(1.005, 0.95, "area", transform=ax_p.transAxes, fontsize=7.5, va="center", ha="left")
     ax_p.text(1.005, 0.85, "weather", transform=ax_p.transAxes, fontsize=7.5, va="center", ha="left")
 
     # ---- 2: layer weights; the director's are model output
     for name, a, b in _runs(trace.music, t):
         if name:
-            ax_w.axvspan(a, b, ymin=0.0, ymax=0.07, color=MUSIC_COLOURS.get(name, "#ddd"), lw=0)
-            ax_w.text((a + b) / 2, 0.03, f"music: {name}", ha="center", va="center", fontsize=7.5)
+            ax_w.axvspan(a, b, ymin=0.93, ymax=1.0, color=MUSIC_COLOURS.get(name, "#ddd"), lw=0)
+            ax_w.text((a + b) / 2, 1.085, f"music: {name}", ha="center", va="center", fontsize=7.5)
     shown = [uid for uid, v in trace.layers.items() if max(v, default=0.0) > 0.0]
     model = [uid for uid in shown if trace.sources.get(uid) == "director"]
     rules = [uid for uid in shown if uid not in model]
@@ -108,17 +112,9 @@ def plot_demo(
         tag = f"bold = director model output ({d.get('model')} v{d.get('version')}, {d.get('hash')})"
     else:
         tag = f"director: rules only ({d.get('why', 'no model')})"
-    ax_w.text(
-        0.995,
-        0.97,
-        tag,
-        transform=ax_w.transAxes,
-        ha="right",
-        va="top",
-        fontsize=8.5,
-        bbox={"facecolor": "white", "alpha": 0.85, "lw": 0},
-    )
-    ax_w.set_ylim(-0.02, 1.08)
+    ax_w.set_title(tag, loc="right", fontsize=9)
+    ax_w.set_ylim(-0.02, 1.12)
+    ax_w.set_yticks([0, 0.5, 1.0])
     ax_w.set_ylabel("layer weights\n(0 = silent)")
     ax_w.legend(loc="center left", bbox_to_anchor=(1.002, 0.5), fontsize=7.2, framealpha=0.9)
 
@@ -145,6 +141,14 @@ def plot_demo(
     tb, bal = balance_db(audio, sr, 0.1)
     ax_b.axhline(0, color="k", lw=0.6)
     ax_b.plot(tb, np.clip(bal, -12, 12), color="#444", lw=1.2, label="L/R balance (dB, + = left)")
+    if focus is not None and trace.head:
+        name, fx, fz, f0, f1 = focus
+        head = np.asarray(trace.head, dtype=float)
+        phi = np.arctan2(fx - head[:, 0], -(fz - head[:, 1]))
+        pred = 8.0 * np.sin(np.radians(np.asarray(trace.yaw)) - phi)
+        pred[(t < f0) | (t > f1)] = np.nan
+        ax_b.plot(t, pred, color="#1f77b4", ls="--", lw=1.6, label=f"expected from head yaw ({name})")
+        ax_b.axvspan(f0, f1, color="#1f77b4", alpha=0.06, lw=0)
     ax_b.set_ylim(-12.5, 12.5)
     ax_b.set_ylabel("balance\n(dB)")
     ax_y = ax_b.twinx()
@@ -157,7 +161,7 @@ def plot_demo(
     ax_y.set_ylabel("head yaw (°)")
     h1, l1 = ax_b.get_legend_handles_labels()
     h2, l2 = ax_y.get_legend_handles_labels()
-    ax_b.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8, ncol=2, framealpha=0.85)
+    ax_b.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8, ncol=3, framealpha=0.85)
     ax_b.set_xlabel("game time (s)")
     ax_b.set_xlim(0, dur)
 

@@ -41,6 +41,7 @@ class Trace:
     sources: dict[str, str] = field(default_factory=dict)  # layer -> rule | director | override
     music: list[str] = field(default_factory=list)
     yaw: list[float] = field(default_factory=list)  # listener yaw, degrees (0 north, 90 east)
+    head: list[tuple[float, float]] = field(default_factory=list)  # listener (x, z), metres
     director: dict[str, Any] = field(default_factory=dict)  # model label, or why none
 
     def to_json(self) -> dict[str, Any]:
@@ -52,11 +53,14 @@ class Trace:
             "sources": self.sources,
             "music": self.music,
             "yaw": self.yaw,
+            "head": self.head,
             "director": self.director,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Trace:
+        d = dict(d)
+        d["head"] = [tuple(h) for h in d.get("head", [])]
         return cls(**d)
 
 
@@ -108,6 +112,7 @@ def render_session(
     nblock = 0
     peak = 0.0
     yaw = 90.0
+    head = (0.0, 0.0)
     layer_names = [layer.uid for _, layer in player.scene.all_layers() if "." in layer.uid]
     emitter_layers = {uid for uid in layer_names if uid.split(".")[0] in player.scene.emitters}
     for uid in sorted(emitter_layers):
@@ -133,6 +138,8 @@ def render_session(
                 tr = timeline[k]
                 if tr.request.name == "listener":
                     yaw = _yaw(tr.request.fields["forward"])
+                    pos = tr.request.fields["position"]
+                    head = (float(pos[0]), float(pos[2]))
                 try:
                     apply_request(rt, tr.request, at_frame=max(tr.frame, player.frame))
                 except SoundscapeError as exc:
@@ -142,7 +149,7 @@ def render_session(
             peak = max(peak, float(np.max(np.abs(buf[:n]))))
             sink.write(buf[:n])
             if nblock % TRACE_EVERY_BLOCKS == 0:
-                _sample(trace, rt, player.frame / sr, yaw)
+                _sample(trace, rt, player.frame / sr, yaw, head)
             nblock += 1
     summary = {
         "frames": total,
@@ -162,7 +169,7 @@ def render_session(
     return summary, trace
 
 
-def _sample(trace: Trace, rt: Any, t: float, yaw: float) -> None:
+def _sample(trace: Trace, rt: Any, t: float, yaw: float, head: tuple[float, float]) -> None:
     tel = rt.telemetry()
     trace.t.append(round(t, 4))
     for name, col in trace.params.items():
@@ -181,6 +188,7 @@ def _sample(trace: Trace, rt: Any, t: float, yaw: float) -> None:
     music = tel.get("music") or {}
     trace.music.append(str(music.get("segment") or ""))
     trace.yaw.append(round(yaw, 2))
+    trace.head.append((round(head[0], 3), round(head[1], 3)))
 
 
 # ------------------------------------------------------------------------------------- analysis
