@@ -113,7 +113,7 @@ def _groupable(I, F, v, block_start, n):
 # fastmath lets LLVM reassociate the per-lane sums (vectorising across lanes). Safe here: the body
 # has no NaN/inf tests, bank samples are checked finite at load and every state stays finite.
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _group_body(I, F, data, ob, lanes, nl, n, with_hp):
+def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps):
     """Mix up to GROUP plain mono voices of one bus, lane by lane inside each sample.
 
     Each lane carries its own playhead, one-pole low-pass, (optionally) ramped high-pass mix and
@@ -163,6 +163,7 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp):
             hp[k] = F[v, HPSL] if (F[v, HPM0] > 0.0 or F[v, HPM1] == 0.0) else 0.0
     for k in range(nl, GROUP):
         off[k] = off[0]
+    lpc = 1.0 - lpa0
     for i in range(n):
         t = i + 1.0
         al = 0.0
@@ -173,17 +174,25 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp):
             fr = p - idx
             a = data[off[k] + idx]
             x = a + fr * (data[off[k] + idx + 1] - a)
-            la = lpa0[k] + dlpa[k] * t
-            y = (1.0 - la) * lp[k] + la * x
+            if ramps:
+                la = lpa0[k] + dlpa[k] * t
+                y = (1.0 - la) * lp[k] + la * x
+            else:
+                y = lpc[k] * lp[k] + lpa0[k] * x
             lp[k] = y
             if with_hp:
                 ha = hpa0[k] + dhpa[k] * t
                 h = (1.0 - ha) * hp[k] + ha * y
                 hp[k] = h
                 y = y - (hpm0[k] + dhpm[k] * t) * h
-            al += y * (gl0[k] + dgl[k] * t)
-            ar += y * (gr0[k] + dgr[k] * t)
-            p += r0[k] + dr[k] * t
+            if ramps:
+                al += y * (gl0[k] + dgl[k] * t)
+                ar += y * (gr0[k] + dgr[k] * t)
+                p += r0[k] + dr[k] * t
+            else:
+                al += y * gl0[k]
+                ar += y * gr0[k]
+                p += r0[k]
             p -= span[k] * (p >= le[k])
             pos[k] = p
         ob[i, 0] += al
@@ -200,14 +209,35 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _render_group(I, F, data, ob, lanes, nl, n):
-    """A group of voices with no high-pass (the common case): the high-pass code compiles away."""
-    _group_body(I, F, data, ob, lanes, nl, n, False)
+    """Steady voices (nothing ramps in this block) with no high-pass: the common case, leanest code."""
+    _group_body(I, F, data, ob, lanes, nl, n, False, False)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _render_group_ramped(I, F, data, ob, lanes, nl, n):
+    """Voices whose gain, pan, pitch or low-pass changes in this block, no high-pass."""
+    _group_body(I, F, data, ob, lanes, nl, n, False, True)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _render_group_hp(I, F, data, ob, lanes, nl, n):
-    """A group of voices some of which use the high-pass."""
-    _group_body(I, F, data, ob, lanes, nl, n, True)
+    """Voices some of which use the high-pass (ramps included)."""
+    _group_body(I, F, data, ob, lanes, nl, n, True, True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _group_kind(F, v):
+    """0 steady, 1 ramping, 2 with high-pass: which compiled group body a voice needs."""
+    if F[v, HPM0] > 0.0 or F[v, HPM1] > 0.0:
+        return 2
+    if (
+        F[v, RATE0] != F[v, RATE1]
+        or F[v, GL0] != F[v, GL1]
+        or F[v, GR0] != F[v, GR1]
+        or F[v, LPA0] != F[v, LPA1]
+    ):
+        return 1
+    return 0
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
@@ -220,31 +250,43 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
     """
     inv_n = 1.0 / n
     n_ended = 0
-    # Pass 1: plain mono voices, grouped by bus, mixed GROUP at a time (the bulk of a big mix).
-    # ``lanes`` (>= 2 * voices) and ``mark`` (>= voices) are caller-owned scratch.
+    # Pass 1: plain mono voices, grouped by (bus, kind of body), mixed GROUP at a time (the bulk of a
+    # big mix). One scan assigns keys, a counting sort orders them into ``lanes``. ``lanes``
+    # (>= 2 * voices) and ``mark`` (>= voices) are caller-owned scratch.
     n_bus = out.shape[0]
-    m = 0
-    for v in range(I.shape[0]):
+    nv = I.shape[0]
+    keys = lanes[nv:]
+    counts = np.zeros(3 * n_bus + 1, dtype=np.int64)
+    for v in range(nv):
         mark[v] = 0
-    for b in range(n_bus):
-        for want_hp in (False, True):
-            for v in range(I.shape[0]):
-                if I[v, ST] != FREE and I[v, BUS] == b and _groupable(I, F, v, block_start, n):
-                    uses_hp = F[v, HPM0] > 0.0 or F[v, HPM1] > 0.0
-                    if uses_hp == want_hp:
-                        lanes[m] = v
-                        m += 1
-            start = 0
-            while start < m:
-                nl = min(GROUP, m - start)
-                if want_hp:
-                    _render_group_hp(I, F, data, out[b], lanes[start:], nl, n)
-                else:
-                    _render_group(I, F, data, out[b], lanes[start:], nl, n)
-                start += nl
-            for k in range(m):
-                mark[lanes[k]] = 1
-            m = 0
+        keys[v] = -1
+        if I[v, ST] != FREE and _groupable(I, F, v, block_start, n):
+            key = 3 * I[v, BUS] + _group_kind(F, v)
+            keys[v] = key
+            counts[key + 1] += 1
+            mark[v] = 1
+    for k in range(1, counts.shape[0]):
+        counts[k] += counts[k - 1]
+    fill = counts.copy()
+    for v in range(nv):
+        key = keys[v]
+        if key >= 0:
+            lanes[fill[key]] = v
+            fill[key] += 1
+    for key in range(3 * n_bus):
+        start = counts[key]
+        stop = counts[key + 1]
+        b = key // 3
+        kind = key % 3
+        while start < stop:
+            nl = min(GROUP, stop - start)
+            if kind == 0:
+                _render_group(I, F, data, out[b], lanes[start:], nl, n)
+            elif kind == 1:
+                _render_group_ramped(I, F, data, out[b], lanes[start:], nl, n)
+            else:
+                _render_group_hp(I, F, data, out[b], lanes[start:], nl, n)
+            start += nl
     # Pass 2: every other voice, one at a time, with the full feature set.
     for v in range(I.shape[0]):
         st = I[v, ST]
