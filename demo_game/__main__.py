@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--pub", metavar="ENDPOINT", help="its telemetry socket (with --connect; for errors)")
     p.add_argument("--backend", help="miniaudio backend of the started daemon, e.g. null (default: auto)")
-    p.add_argument("--no-daemon", action="store_true", help="autoplay without a daemon: record + render only")
+    p.add_argument(
+        "--no-daemon", action="store_true", help="no daemon: record the session (autoplay also renders it)"
+    )
     p.add_argument("--scale", type=float, default=1.0, help="autoplay: stretch the script (default 1 = 63 s)")
     p.add_argument("--out", default="out", help="folder for demo.wav, demo.png and friends (default out/)")
     p.add_argument("--no-render", action="store_true", help="skip the offline render and the picture")
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from middleware.errors import SoundscapeError
 
     try:
-        if args.autoplay or args.no_daemon:
+        if args.autoplay:
             return autoplay(args)
         from .keyboard import play
 

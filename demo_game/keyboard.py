@@ -16,6 +16,7 @@ from .world import AREAS, NPC_POS, SURFACES, X_MAX, X_MIN, Controls, Game
 
 HELP = "arrows/WASD walk  1/2/3 weather  +/- intensity  t time  e enemy  space strike  n talk  q quit"
 HOLD = 0.25  # seconds one key press keeps you walking
+GROUND = {"grass": "'", "wood": "=", "gravel": ":", "stone": "_"}
 
 
 def _road(game: Game, width: int) -> tuple[str, str]:
@@ -32,7 +33,7 @@ def _road(game: Game, width: int) -> tuple[str, str]:
     ground = [" "] * width
     for name, a, b in SURFACES:
         for i in range(col(max(a, X_MIN)), col(min(b, X_MAX))):
-            ground[i] = name[0]
+            ground[i] = GROUND[name]
     line[col(NPC_POS[0])] = "N"
     if game.enemy is not None:
         line[min(width - 1, max(0, col(game.enemy.x)))] = "E"
@@ -53,7 +54,7 @@ def _loop(scr: Any, game: Game, sub: Any, state: dict[str, Any]) -> None:
         dt, last = min(now - last, 0.1), now
         c = Controls()
         while (key := scr.getch()) != -1:
-            ch = chr(key) if 0 <= key < 256 else ""
+            ch = chr(key) if 0 <= key < 256 else "\0"  # never matches a key set below
             if ch in ("q", "Q", "\x1b"):
                 return
             if key in (curses.KEY_LEFT,) or ch in "aA":
@@ -101,6 +102,7 @@ def _draw(scr: Any, game: Game, state: dict[str, Any]) -> None:
         "",
         road,
         ground,
+        "ground:  ' grass   = wooden bridge   : gravel   _ stone",
         "",
         f"x {st['x']:6.1f} m   area {st['area']:<8} surface {st['surface']:<7} facing {st['yaw']:5.0f} deg",
         f"weather {st['weather']:<6} intensity {st['intensity']:.1f}   time {st['time_of_day']:4.1f} h",
