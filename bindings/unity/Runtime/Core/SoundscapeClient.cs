@@ -149,7 +149,7 @@ namespace Soundscape
         readonly object _conn = new object();
         readonly ManualResetEvent _stopped = new ManualResetEvent(false);
         long _nextId;
-        Thread _io;
+        Thread _io, _cmdReader, _subReader;
         ZmtpConnection _cmd, _sub;
         int _cmdGeneration;
         volatile bool _disposed;
@@ -504,7 +504,7 @@ namespace Soundscape
                 try
                 {
                     if (cmd == null) throw new System.IO.IOException("not connected");
-                    cmd.SendAll(frames.Buffer, 0, frames.Length);
+                    cmd.Send(frames.Buffer, 0, frames.Length);
                 }
                 catch (Exception e)
                 {
@@ -534,6 +534,7 @@ namespace Soundscape
             }
             if (gen > 1) Reconnects++;
             var reader = new Thread(() => ReadCommands(c)) { IsBackground = true, Name = "soundscape-replies" };
+            _cmdReader = reader;
             reader.Start();
             var changed = ConnectionChanged;
             if (changed != null) Post(() => changed(true));
@@ -560,6 +561,7 @@ namespace Soundscape
             }
             foreach (var t in topics) SendSubscription(s, t);
             var reader = new Thread(() => ReadTelemetry(s)) { IsBackground = true, Name = "soundscape-telemetry" };
+            _subReader = reader;
             reader.Start();
             return true;
         }
@@ -575,7 +577,7 @@ namespace Soundscape
             ZmtpConnection.AppendFrame(w, body, 0, body.Length, false);
             try
             {
-                lock (s) s.SendAll(w.Buffer, 0, w.Length);
+                s.Send(w.Buffer, 0, w.Length);
             }
             catch (Exception e)
             {
@@ -625,6 +627,10 @@ namespace Soundscape
             {
                 Drop(c, "command connection lost: " + e.Message);
             }
+            finally
+            {
+                c.Dispose(); // the reader owns the close (see ZmtpConnection)
+            }
         }
 
         void ReadTelemetry(ZmtpConnection s)
@@ -654,6 +660,10 @@ namespace Soundscape
             {
                 DropSub(s, "telemetry connection lost: " + e.Message);
             }
+            finally
+            {
+                s.Dispose();
+            }
         }
 
         void Drop(ZmtpConnection c, string why)
@@ -665,7 +675,7 @@ namespace Soundscape
                 was = _cmd == c;
                 if (was) _cmd = null;
             }
-            c.Dispose();
+            c.Shutdown(); // wakes its reader, which closes it
             if (!was || _disposed) return;
             Emit(why);
             var changed = ConnectionChanged;
@@ -678,7 +688,7 @@ namespace Soundscape
             {
                 if (_sub == s) _sub = null;
             }
-            s.Dispose();
+            s.Shutdown();
             if (!_disposed) Emit(why);
         }
 
@@ -712,6 +722,11 @@ namespace Soundscape
                 _cmd = null;
                 _sub = null;
             }
+            // Wake the readers and let them close their sockets before anything else does.
+            if (c != null) c.Shutdown();
+            if (s != null) s.Shutdown();
+            foreach (var t in new[] { _cmdReader, _subReader })
+                if (t != null && t != Thread.CurrentThread) t.Join(1000);
             if (c != null) c.Dispose();
             if (s != null) s.Dispose();
         }

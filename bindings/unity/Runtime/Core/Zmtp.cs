@@ -8,12 +8,16 @@ using System.Text;
 
 namespace Soundscape
 {
-    /// <summary>One ZMTP connection. Blocking reads (call them from a background thread); writes
-    /// are serialised by the caller. Throws SocketException/IOException when the peer goes away.</summary>
+    /// <summary>One ZMTP connection. Blocking reads from one reader thread; Send from any thread.
+    /// Throws SocketException/IOException when the peer goes away. To stop a reader, call
+    /// Shutdown() (it wakes the blocked read) and let the reader Dispose() the connection: closing
+    /// a socket under a thread blocked in it can crash Mono.</summary>
     public sealed class ZmtpConnection : IDisposable
     {
         readonly Socket _sock;
         readonly byte[] _one = new byte[8];
+        readonly object _sendLock = new object();
+        bool _closed;
 
         public string PeerSocketType { get; private set; }
 
@@ -121,7 +125,17 @@ namespace Soundscape
             w.WriteRaw(body, offset, count);
         }
 
-        public void SendAll(byte[] data, int offset, int count)
+        /// <summary>Write all bytes (serialised with Dispose, so a close never races a write).</summary>
+        public void Send(byte[] data, int offset, int count)
+        {
+            lock (_sendLock)
+            {
+                if (_closed) throw new ObjectDisposedException("ZmtpConnection");
+                SendAll(data, offset, count);
+            }
+        }
+
+        void SendAll(byte[] data, int offset, int count)
         {
             while (count > 0)
             {
@@ -182,10 +196,21 @@ namespace Soundscape
             }
         }
 
-        public void Dispose()
+        /// <summary>Wake a reader blocked in this connection; the socket stays open until Dispose.</summary>
+        public void Shutdown()
         {
             try { _sock.Shutdown(SocketShutdown.Both); } catch (Exception) { }
-            _sock.Close();
+        }
+
+        public void Dispose()
+        {
+            Shutdown();
+            lock (_sendLock)
+            {
+                if (_closed) return;
+                _closed = true;
+                _sock.Close();
+            }
         }
     }
 }
