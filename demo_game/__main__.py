@@ -62,7 +62,13 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         bind, pub = daemon.bind, daemon.pub
         _say(args, f"demo: daemon on {bind} (telemetry {pub}), audio on {daemon.backend}")
     client = Client(bind, name="demo_game", timeout=10.0)
-    info = client.hello("demo_game")
+    try:
+        info = client.hello("demo_game")
+    except BaseException:
+        client.close()
+        if daemon is not None:
+            daemon.stop()
+        raise
     scene = info.get("scene", {}).get("scene")
     if scene != "demo":
         print(
@@ -105,7 +111,21 @@ def autoplay(args: argparse.Namespace) -> int:
 
     for note in ensure_demo_assets():
         _say(args, f"demo: made asset {note}")
-    client, sub, daemon = connect(args)
+    from middleware.errors import SoundscapeError
+
+    daemon_failed = ""
+    try:
+        client, sub, daemon = connect(args)
+    except (SoundscapeError, TimeoutError) as exc:
+        if args.connect:
+            raise
+        # the newcomer still gets the picture and the WAV: record the session and render it offline
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        daemon_failed = lines[0].rstrip(":") + (f" ({lines[-1]})" if len(lines) > 1 else "")
+        print(
+            f"demo: warning: {daemon_failed}; playing without a daemon (offline render only)", file=sys.stderr
+        )
+        client, sub, daemon = None, None, None
     live: dict[str, Any] = {}
     shown = [-1]
 
@@ -150,6 +170,7 @@ def autoplay(args: argparse.Namespace) -> int:
         "seconds": run.seconds,
         "wall_seconds": round(run.wall_seconds, 2),
         "messages_sent": run.link.sent,
+        "daemon_failed": daemon_failed or None,
         "daemon": None
         if client is None
         else {
