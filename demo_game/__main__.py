@@ -177,6 +177,8 @@ def autoplay(args: argparse.Namespace) -> int:
             "backend": audio_stats.get("backend"),
             "underruns": audio_stats.get("underruns"),
             "callbacks": audio_stats.get("callbacks"),
+            "frames_played": audio_stats.get("frames_played"),
+            "sample_rate": audio_stats.get("sample_rate"),
             "accepted": net.get("accepted"),
             "invalid": net.get("invalid"),
             "errors": errors[:20],

@@ -223,6 +223,8 @@ def test_live_daemon_demo_and_monitor(tmp_path):
     live = summary["daemon"]
     assert live["errors"] == [] and live["invalid"] == 0
     assert live["accepted"] >= summary["messages_sent"]  # every game message reached the daemon
+    played = (live["frames_played"] or 0) / (live["sample_rate"] or 48000)
+    assert played > 0.8 * summary["seconds"], f"the audio process stopped after {played:.1f} s of audio"
     assert live["underruns"] == 0, f"{live['underruns']} underruns over {live['callbacks']} callbacks"
     if tmux:
         seen = "\n".join(screens)
