@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--period", type=int, help="device period in frames (default: the sink's)")
     parser.add_argument(
+        "--null-min-lookahead",
+        type=float,
+        metavar="S",
+        help="on the NULL backend, the sink raises the lookahead to this many seconds (default: the sink's "
+        "0.02, covering the NULL device's 10-20 ms bursts); 0 keeps --lookahead as given",
+    )
+    parser.add_argument(
         "--schedule-latency",
         type=float,
         default=0.05,
@@ -57,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", metavar="FILE", help="with --recording: append every decoded call as JSON"
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=-10,
+        help="CPU priority the audio process asks for when allowed (default %(default)s; 0 = unchanged)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
 
@@ -76,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         block=args.block,
         lookahead_blocks=args.lookahead,
         period_frames=args.period,
+        null_min_lookahead=args.null_min_lookahead,
+        nice=args.nice,
         seed=args.seed,
         schedule_latency=args.schedule_latency,
         max_instances=args.max_instances,

@@ -49,6 +49,8 @@ class DaemonOptions:
     allow_keys: str | None = None  # a folder of allowed clients' public certificate files
     record: str | None = None
     fade_out: float = 0.1
+    nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
+    null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,6 +126,8 @@ def run_daemon(
         "max_scheduled": opts.max_scheduled,
         "record": opts.record,
         "fade_out": opts.fade_out,
+        "null_min_lookahead": opts.null_min_lookahead,
+        "nice": opts.nice,
         **opts.extra,
     }
     proc = multiprocessing.get_context("spawn").Process(
@@ -151,8 +155,11 @@ def run_daemon(
             raise SoundscapeError(f"audio process failed to start: {f['type']}: {f['message']}{detail}")
         if on_ready is not None:
             on_ready(server, ready)
+        server.watch = proc.is_alive
         if not stop_flag.is_set():
             server.run()
+        if server.failure:
+            raise DeviceError(f"{server.failure} (exit code {proc.exitcode}); see the messages above")
         server.send_shutdown()
         final = server.wait_bye(5.0 + opts.fade_out) or {}
     finally:

@@ -39,7 +39,7 @@ class RecordingRuntime:
 
     def __init__(self, scene_def: Any, engine: Any, seed: int = 0, record_path: str | None = None) -> None:
         self.engine = engine
-        self.calls: deque = deque(maxlen=100_000)
+        self.calls: deque = deque(maxlen=1000)  # the last calls; the file (if any) keeps all
         self.events: deque = deque(maxlen=4096)
         self._file = open(record_path, "a", encoding="utf-8", buffering=1) if record_path else None  # noqa: SIM115
         self._voices: dict[int, tuple[int, int]] = {}  # instance -> (engine handle, start frame)

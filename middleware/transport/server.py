@@ -37,6 +37,10 @@ MAX_INSTANCES = 4096
 ERROR_PUBS_PER_SECOND = 200
 """Errors published on PUB per second at most (a fuzzing client must not flood subscribers)."""
 
+FLUSH_INTERVAL = 0.002
+"""Seconds an untimed object/param/listener update may wait to be coalesced with later ones (well
+under one 5.3 ms block, so it still reaches the next block; ordered messages never wait)."""
+
 DEFERRED_TIMEOUT = 5.0
 MAX_CLIENT_KEYS = 4096
 
@@ -109,8 +113,11 @@ class Server:
         self._client_seq = itertools.count(1)
         self._out: list[list] = []
         self._pending: dict[Any, list] = {}
+        self._next_flush = 0.0
         self._err_window = (0.0, 0)
         self.running = True
+        self.watch: Any = None  # callable -> bool: is the audio process alive?
+        self.failure = ""
         self.bye: dict[str, Any] | None = None
         self.counters = {
             "received": 0,
@@ -154,8 +161,10 @@ class Server:
         router, from_audio = self.router, self.from_audio
         next_check = time.monotonic() + 0.5
         while self.running:
+            # Coalescable updates wait at most FLUSH_INTERVAL for company; anything else goes at once.
+            timeout = 100 if not self._pending else max(0, int((self._next_flush - time.monotonic()) * 1000))
             try:
-                ready = dict(poller.poll(100))
+                ready = dict(poller.poll(timeout))
             except zmq.ZMQError as exc:
                 if exc.errno == zmq.EINTR:
                     continue
@@ -165,9 +174,14 @@ class Server:
             if from_audio in ready:
                 self._drain_audio()
             now = time.monotonic()
+            if self._out or (self._pending and now >= self._next_flush):
+                self._flush()
             if now >= next_check:
                 next_check = now + 0.5
                 self._expire_deferred(now)
+                if self.watch is not None and not self.watch():
+                    self.failure = "the audio process exited unexpectedly"
+                    self.running = False
 
     def stop(self) -> None:
         self.running = False
@@ -181,7 +195,8 @@ class Server:
             except zmq.Again:
                 break
             handle(frames)
-        self._flush()
+        if self._out:
+            self._flush()
 
     def _handle(self, frames: list[bytes]) -> None:
         self.counters["received"] += 1
@@ -399,6 +414,7 @@ class Server:
 
     def _flush(self) -> None:
         self._flush_pending()
+        self._next_flush = time.monotonic() + FLUSH_INTERVAL
         if not self._out:
             return
         out, self._out = self._out, []
