@@ -90,7 +90,12 @@ def render_session(
     player = ScenePlayer(scene, config, seed=seed)
     rt = player.runtime
     trace = Trace()
-    if use_director:
+    if not use_director:
+        rt.attach_director(None)
+        trace.director = {"status": "rules", "why": "disabled"}
+    elif getattr(rt, "director", None) is not None:  # the runtime loaded the scene's model itself
+        trace.director = {"status": "model", **rt.director.label}
+    else:
         try:
             from middleware.ml.director import load_director
 
@@ -102,8 +107,6 @@ def render_session(
                 trace.director = {"status": "rules", "why": "the scene names no director model"}
         except (ImportError, ModelError) as exc:
             trace.director = {"status": "rules", "why": str(exc)}
-    else:
-        trace.director = {"status": "rules", "why": "disabled"}
     sr, block = config.sample_rate, config.block
     timeline = load_timeline(events, sr)
     total = round(seconds * sr)
