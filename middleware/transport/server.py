@@ -268,6 +268,19 @@ class Server:
                 self.catalog.check(item, f"items[{i}].")
                 if item.msg.name == "stop":
                     self._check_live(item.fields["instance"], f"items[{i}].instance")
+            if req.t is None and all(it.msg.name in _COALESCE for it in items):
+                # Only continuous updates: merge them latest-wins like single messages (they land
+                # in the same block either way), so streaming batches costs the audio side nothing.
+                pending = self._pending
+                for it in items:
+                    name_i = it.msg.name
+                    key = name_i if _COALESCE[name_i] is None else (name_i, it.fields[_COALESCE[name_i]])
+                    if key in pending:
+                        self.counters["coalesced"] += 1
+                    pending[key] = [name_i, client, None, it.fields]
+                if rid is not None:
+                    self._reply(envelope, P.ok_reply(name, rid, {"results": [{}] * len(items)}))
+                return
             n_trig = sum(1 for it in items if it.msg.name == "trigger")
             self._check_capacity(n_trig)
             results = []
