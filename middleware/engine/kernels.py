@@ -113,7 +113,7 @@ def _groupable(I, F, v, block_start, n):
 # fastmath lets LLVM reassociate the per-lane sums (vectorising across lanes). Safe here: the body
 # has no NaN/inf tests, bank samples are checked finite at load and every state stays finite.
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps):
+def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps, wk, offw):
     """Mix up to GROUP plain mono voices of one bus, lane by lane inside each sample.
 
     Each lane carries its own playhead, one-pole low-pass, (optionally) ramped high-pass mix and
@@ -122,24 +122,29 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps):
     bank pads every sample with its own first frames, so a loop's interpolation wraps for free.
     """
     inv_n = 1.0 / n
-    pos = np.zeros(GROUP)
-    r0 = np.zeros(GROUP)
-    dr = np.zeros(GROUP)
-    off = np.zeros(GROUP, dtype=np.int64)
-    le = np.full(GROUP, 1e300)
-    span = np.zeros(GROUP)
-    lpa0 = np.ones(GROUP)
-    dlpa = np.zeros(GROUP)
-    lp = np.zeros(GROUP)
-    hpa0 = np.zeros(GROUP)
-    dhpa = np.zeros(GROUP)
-    hpm0 = np.zeros(GROUP)
-    dhpm = np.zeros(GROUP)
-    hp = np.zeros(GROUP)
-    gl0 = np.zeros(GROUP)
-    dgl = np.zeros(GROUP)
-    gr0 = np.zeros(GROUP)
-    dgr = np.zeros(GROUP)
+    wk[:, :] = 0.0  # lane state lives in caller-owned scratch: no allocation per group
+    off = offw
+    off[:] = 0
+    pos = wk[0]
+    r0 = wk[1]
+    dr = wk[2]
+    le = wk[3]
+    le[:] = 1e300
+    span = wk[4]
+    lpa0 = wk[5]
+    lpa0[:] = 1.0
+    dlpa = wk[6]
+    lp = wk[7]
+    hpa0 = wk[8]
+    dhpa = wk[9]
+    hpm0 = wk[10]
+    dhpm = wk[11]
+    hp = wk[12]
+    gl0 = wk[13]
+    dgl = wk[14]
+    gr0 = wk[15]
+    dgr = wk[16]
+    lpc = wk[17]
     for k in range(nl):
         v = lanes[k]
         pos[k] = F[v, POS]
@@ -163,7 +168,8 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps):
             hp[k] = F[v, HPSL] if (F[v, HPM0] > 0.0 or F[v, HPM1] == 0.0) else 0.0
     for k in range(nl, GROUP):
         off[k] = off[0]
-    lpc = 1.0 - lpa0
+    for k in range(GROUP):
+        lpc[k] = 1.0 - lpa0[k]
     for i in range(n):
         t = i + 1.0
         al = 0.0
@@ -208,21 +214,21 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _render_group(I, F, data, ob, lanes, nl, n):
+def _render_group(I, F, data, ob, lanes, nl, n, wk, offw):
     """Steady voices (nothing ramps in this block) with no high-pass: the common case, leanest code."""
-    _group_body(I, F, data, ob, lanes, nl, n, False, False)
+    _group_body(I, F, data, ob, lanes, nl, n, False, False, wk, offw)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _render_group_ramped(I, F, data, ob, lanes, nl, n):
+def _render_group_ramped(I, F, data, ob, lanes, nl, n, wk, offw):
     """Voices whose gain, pan, pitch or low-pass changes in this block, no high-pass."""
-    _group_body(I, F, data, ob, lanes, nl, n, False, True)
+    _group_body(I, F, data, ob, lanes, nl, n, False, True, wk, offw)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _render_group_hp(I, F, data, ob, lanes, nl, n):
+def _render_group_hp(I, F, data, ob, lanes, nl, n, wk, offw):
     """Voices some of which use the high-pass (ramps included)."""
-    _group_body(I, F, data, ob, lanes, nl, n, True, True)
+    _group_body(I, F, data, ob, lanes, nl, n, True, True, wk, offw)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -273,6 +279,8 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
         if key >= 0:
             lanes[fill[key]] = v
             fill[key] += 1
+    wk = np.empty((18, GROUP))
+    offw = np.empty(GROUP, dtype=np.int64)
     for key in range(3 * n_bus):
         start = counts[key]
         stop = counts[key + 1]
@@ -281,11 +289,11 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
         while start < stop:
             nl = min(GROUP, stop - start)
             if kind == 0:
-                _render_group(I, F, data, out[b], lanes[start:], nl, n)
+                _render_group(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
             elif kind == 1:
-                _render_group_ramped(I, F, data, out[b], lanes[start:], nl, n)
+                _render_group_ramped(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
             else:
-                _render_group_hp(I, F, data, out[b], lanes[start:], nl, n)
+                _render_group_hp(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
             start += nl
     # Pass 2: every other voice, one at a time, with the full feature set.
     for v in range(I.shape[0]):
