@@ -74,7 +74,10 @@ def test_state_folds_telemetry_and_screen_shows_it():
         st.feed("instance_started", {"id": i, "event": "footstep"}, now + 0.1 * i)
     st.feed("beat", {"bar": 4, "beat": 2, "frame": 1}, now + 0.5)
     st.feed("director", {"status": "attached", "model": "demo/director", "version": 3, "hash": "abc"}, now)
-    st.feed("loudness", {"master": {"momentary": -18.25, "short_term": -20.5}}, now)
+    meters = {"momentary_lufs": -18.25, "short_term_lufs": -20.5, "integrated_lufs": -21.0}
+    st.feed(
+        "loudness", {"v": 1, "buses": {"master": {**meters, "true_peak_dbtp": -3.0}, "music": meters}}, now
+    )
     st.feed("error", {"code": "unknown_name", "field": "event", "message": "unknown event 'boom'"}, now + 0.5)
     st.feed("some_future_topic", {"x": 1}, now + 0.5)
 
@@ -94,7 +97,8 @@ def test_state_folds_telemetry_and_screen_shows_it():
         "combat -> boss",
         "bar 4 beat 2",
         "model demo/director v3",
-        "master M -18.2 S -20.5",
+        "master M -18.2 S -20.5 I -21.0 TP -3.0 dBTP",
+        "music M -18.2 S -20.5",
         "intensity",
         "0.75",
         "weather",

@@ -4,8 +4,8 @@ Pure Python, no sockets and no terminal, so it is tested by feeding it messages.
 (see docs/protocol.md, "Telemetry"): ``audio`` (device and engine counters, ~10/s), ``scene``
 (parameters, states, layers with weight and source, music, ~10/s), ``beat``/``bar``/
 ``music_segment``, ``instance_started``/``instance_ended``, ``director``/``director_tick``,
-``error``, and loudness meters where the daemon publishes them (a ``loudness`` topic of
-``{bus: {momentary, short_term}}``, or ``lufs_*`` keys in ``audio``). Unknown topics are counted,
+``error``, and the ``loudness`` meters (``{"buses": {bus: {momentary_lufs, short_term_lufs,
+integrated_lufs, true_peak_dbtp}}}``; ``lufs_*`` keys in ``audio`` are read too). Unknown topics are counted,
 never fatal: an older or newer daemon still shows what it has.
 """
 
@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RATE_WINDOW = 2.0  # seconds over which per-second rates are averaged
+_METER_KEYS = {
+    "momentary_lufs": "momentary",
+    "short_term_lufs": "short_term",
+    "integrated_lufs": "integrated",
+    "true_peak_dbtp": "true_peak",
+}
 
 
 @dataclass
@@ -126,12 +132,18 @@ class MonitorState:
             self._loudness(p["loudness"])
 
     def _loudness(self, p: Mapping[str, Any]) -> None:
+        """``{"buses": {bus: {"momentary_lufs", "short_term_lufs", "integrated_lufs", "true_peak_dbtp"}}}``
+        (the daemon's ``loudness`` topic); bare ``{bus: {...}}`` maps are read the same way."""
+        if isinstance(p.get("buses"), Mapping):
+            p = p["buses"]
         for bus, meters in p.items():
             if bus == "v":
                 continue
             if isinstance(meters, Mapping):
                 self.loudness[str(bus)] = {
-                    str(k): float(v) for k, v in meters.items() if isinstance(v, (int, float))
+                    _METER_KEYS.get(str(k), str(k)): float(v)
+                    for k, v in meters.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
                 }
             elif isinstance(meters, (int, float)):
                 self.loudness.setdefault(str(bus), {})["momentary"] = float(meters)

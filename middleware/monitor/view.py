@@ -82,13 +82,22 @@ def render_lines(
         lines.append("DIRECTOR  no director telemetry (rules and curves)")
     if st.loudness:
         parts = []
-        for bus, m in sorted(st.loudness.items()):
-            mom = m.get("momentary", m.get("m"))
-            short = m.get("short_term", m.get("short", m.get("s")))
-            parts.append(f"{bus} M {_fmt(mom, '.1f')} S {_fmt(short, '.1f')}")
-        lines.append("LOUDNESS  LUFS  " + "   ".join(parts))
+        for bus, m in sorted(st.loudness.items(), key=lambda kv: (kv[0] != "master", kv[0])):
+            part = f"{bus} M {_fmt(m.get('momentary'), '.1f')} S {_fmt(m.get('short_term'), '.1f')}"
+            if "integrated" in m:
+                part += f" I {_fmt(m.get('integrated'), '.1f')}"
+            if "true_peak" in m:
+                part += f" TP {_fmt(m.get('true_peak'), '.1f')} dBTP"
+            parts.append(part)
+        row = "LOUDNESS  "
+        for part in parts:  # pack buses into as few lines as fit the width
+            if len(row) > 10 and len(row) + len(part) + 3 > width:
+                lines.append(row)
+                row = " " * 10
+            row += part + "   "
+        lines.append(row.rstrip())
     else:
-        lines.append("LOUDNESS  (this daemon publishes no LUFS meters yet)")
+        lines.append("LOUDNESS  (no LUFS meters published: soundscape serve --meters master|all)")
     lines.append("")
     # parameters and states side by side
     left = ["PARAMETERS"] + [f"  {k:<14}{_fmt(v, '8.2f')}" for k, v in sorted(st.params.items())]
