@@ -28,18 +28,23 @@ HOME, CLEAR_EOL, CLEAR_DOWN = "\x1b[H", "\x1b[K", "\x1b[J"
 
 
 def _pump(sub: Any, st: MonitorState, budget_s: float) -> None:
-    """Fold every telemetry message that arrives within ``budget_s`` seconds (at least one poll)."""
+    """Fold every telemetry message that arrives within ``budget_s`` seconds, sleeping in ``poll``
+    between them (never spinning: the monitor must not take CPU from the audio process it watches)."""
     deadline = time.monotonic() + budget_s
-    first = True
-    while first or time.monotonic() < deadline:
-        timeout = max(0.0, deadline - time.monotonic())
-        got = sub.recv(timeout if first else 0)
-        first = False
+    while True:
+        left = deadline - time.monotonic()
+        got = sub.recv(max(left, 0.0))
         if got is None:
-            if time.monotonic() >= deadline:
-                return
-            continue
+            return
         st.feed(*got)
+        if left <= 0:
+            # past the deadline: drain what is already queued without waiting, then stop
+            for _ in range(10_000):  # bounded: a flood cannot keep the screen from redrawing
+                more = sub.recv(0)
+                if more is None:
+                    break
+                st.feed(*more)
+            return
 
 
 @contextlib.contextmanager
