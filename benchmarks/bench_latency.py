@@ -87,13 +87,19 @@ def main() -> int:
     ap.add_argument("--period", type=int, default=None)
     ap.add_argument("--null-min-lookahead", type=float, default=None, help="0: honour --lookahead on NULL")
     args = ap.parse_args()
-
-    from middleware.client import Client, Subscriber
-
     extra = ["--lookahead", str(args.lookahead)] + (["--period", str(args.period)] if args.period else [])
     if args.null_min_lookahead is not None:
         extra += ["--null-min-lookahead", str(args.null_min_lookahead)]
     proc, info = start_daemon(*extra)
+    try:
+        return measure(args, info)
+    finally:
+        stop_daemon(proc)
+
+
+def measure(args: argparse.Namespace, info: dict) -> int:
+    from middleware.client import Client, Subscriber
+
     ctx = zmq.Context()
     client = Client(info["bind"], name="bench-latency", context=ctx, timeout=5.0)
     sub = Subscriber(info["pub"], ["instance_out"], context=ctx)
@@ -157,7 +163,6 @@ def main() -> int:
     client.close()
     sub.close()
     ctx.term()
-    stop_daemon(proc)
     return 0
 
 

@@ -356,6 +356,24 @@ def test_fuzz_left_daemon_playing(live, still_playing):
     assert live.client.hello()["protocol"] == 1
 
 
+def test_send_and_stats_commands(live, still_playing):
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "middleware.cli", *args], capture_output=True, text=True, timeout=60
+        )
+
+    out = cli("send", "set_param", "name=intensity", "value=0.5", "--connect", live.bind)
+    assert out.returncode == 0, out.stderr
+    reply = json.loads(out.stdout)
+    assert reply["type"] == "ok" and reply["re"] == "set_param"
+    out = cli("send", "trigger", "event=ping", "position=[1,0,-2]", "--connect", live.bind)
+    assert json.loads(out.stdout)["instance"] >= 1
+    bad = cli("send", "set_param", "name=intensity", "value=high", "--connect", live.bind)
+    assert bad.returncode == 2 and "value='high'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    st = cli("stats", "--connect", live.bind)
+    assert st.returncode == 0 and "frames rendered" in st.stdout and "messages received" in st.stdout
+
+
 # ------------------------------------------------------------------------------- shutdown
 def test_sigterm_stops_cleanly_with_fade(tmp_path):
     proc, info = start_daemon()

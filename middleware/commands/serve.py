@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=-10,
         help="CPU priority the audio process asks for when allowed (default %(default)s; 0 = unchanged)",
     )
+    parser.add_argument(
+        "--meters",
+        default="master",
+        help="buses whose loudness (momentary/short-term LUFS) is published on topic 'loudness': "
+        "'master' (default), a comma list, 'all' or 'none'",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
 
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         period_frames=args.period,
         null_min_lookahead=args.null_min_lookahead,
         nice=args.nice,
+        meters=args.meters,
         seed=args.seed,
         schedule_latency=args.schedule_latency,
         max_instances=args.max_instances,

@@ -49,6 +49,7 @@ class DaemonOptions:
     allow_keys: str | None = None  # a folder of allowed clients' public certificate files
     record: str | None = None
     fade_out: float = 0.1
+    meters: str = "master"  # buses metered for the `loudness` topic: "master", "a,b", "all" or "none"
     nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
     null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
     extra: dict[str, Any] = field(default_factory=dict)
@@ -128,6 +129,7 @@ def run_daemon(
         "fade_out": opts.fade_out,
         "null_min_lookahead": opts.null_min_lookahead,
         "nice": opts.nice,
+        "meters": opts.meters,
         **opts.extra,
     }
     proc = multiprocessing.get_context("spawn").Process(

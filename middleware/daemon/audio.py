@@ -75,6 +75,10 @@ class AudioSide:
         self.sr = self.config.sample_rate
         self.block = self.config.block
         self.rt = self._make_runtime(opts.get("scene"))
+        meters = opts.get("meters", "master")
+        if meters and meters != "none":  # BS.1770 loudness per bus, published on topic `loudness`
+            self.engine.enable_meters(None if meters == "all" else [b.strip() for b in meters.split(",")])
+        self.meters = bool(meters and meters != "none")
         self.pull = ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.LINGER, 0)
         self.pull.setsockopt(zmq.RCVHWM, 10_000)
@@ -146,6 +150,8 @@ class AudioSide:
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
                 self._send_render(["scene", self.rt.telemetry()])
+                if self.meters:
+                    self._send_render(["pub", [["loudness", {"buses": self.engine.loudness()}]]])
             except Exception as exc:
                 self._send_render(["scene", {"error": repr(exc)}])
         return out
