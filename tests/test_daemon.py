@@ -139,7 +139,7 @@ def still_playing(live):
 def test_hello_describes_scene_and_protocol(live, still_playing):
     info = live.client.hello("again")
     assert info["protocol"] == P.PROTOCOL_VERSION
-    assert info["scene"]["name"] == "recording"
+    assert info["scene"]["scene"] == "recording"
     assert info["scene"]["parameters"]["intensity"]["max"] == 1.0
     assert info["messages"]["batch"] == 12
     assert info["sample_rate"] == 48000 and info["block"] == 256
@@ -323,6 +323,17 @@ def test_client_disconnecting_mid_frame_is_harmless(live, still_playing):
         s.sendall(frame[:cut] if cut < 200 else frame[: len(frame) // 2])
         s.close()
     assert live.client.hello()["protocol"] == 1
+
+
+def test_req_socket_works_for_request_reply(live, still_playing):
+    req = live.ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(live.bind)
+    req.send(msgpack.packb({"v": 1, "type": "stats", "id": 5}))
+    assert req.poll(5000)
+    reply = msgpack.unpackb(req.recv())
+    assert reply["type"] == "ok" and reply["id"] == 5 and "audio" in reply["stats"]
+    req.close()
 
 
 def test_raw_zmtp_client_as_documented(live, still_playing):

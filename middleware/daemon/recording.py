@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import EngineError
 
 CATALOG: dict[str, Any] = {
-    "name": "recording",
+    "scene": "recording",
     "parameters": {
         "intensity": {"min": 0.0, "max": 1.0, "default": 0.0},
         "speed": {"min": 0.0, "max": 100.0, "default": 0.0},
@@ -28,7 +28,7 @@ CATALOG: dict[str, Any] = {
     "switches": {"surface": ["grass", "gravel", "wood"]},
     "events": ["ping", "hum", "stinger"],
     "snapshots": ["underwater"],
-    "objects": [],
+    "emitters": [],
 }
 
 _TONE_SECONDS = {"ping": 0.05, "stinger": 0.3, "hum": 2.0}

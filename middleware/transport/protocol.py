@@ -197,9 +197,10 @@ _add(
         "but the reply is how a client discovers parameter ranges, states, switches and events.",
         (Field("name", "name", "client name shown in logs and telemetry", max_len=64),),
         reply="`protocol` (int), `daemon` (str, version), `sample_rate` (int), `block` (int frames), "
-        "`frame` (int, engine frame when the reply was made), `scene` (map: `name`, `parameters` "
-        "{name: {min, max, default}}, `states` {group: [values]}, `switches` {group: [values]}, "
-        "`events` [names], `snapshots` [names], `objects` [names]), `messages` {name: code}",
+        "`frame` (int, engine frame when the reply was made), `max_message_bytes` (int), `scene` (map "
+        "from the scene runtime: `scene` (its name), `parameters` {name: {min, max, default}}, `states` "
+        "{group: [values]}, `switches` {group: [values]}, `events` [names], `snapshots` [names], "
+        "`emitters` [names]), `messages` {name: code}",
         example={"v": 1, "type": "hello", "id": 1, "name": "my-game"},
         in_batch=False,
     )
@@ -738,7 +739,7 @@ class Catalog:
                 else:
                     params[str(n)] = (-math.inf, math.inf)
         return cls(
-            str(d.get("name", d.get("scene", ""))),
+            str(d.get("scene", d.get("name", ""))),
             params,
             groups("states"),
             groups("switches"),
