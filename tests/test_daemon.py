@@ -154,15 +154,11 @@ def test_commands_reach_the_runtime_in_order_with_types(live, still_playing):
     c.object("car1", (1, 2, 3), velocity=(0, 0, -5))
     c.listener((0, 1.7, 0), forward=(0, 0, -1))
     c.snapshot("underwater", True)
+    c.trigger("ping", switches={"surface": "grass"}, params={"x": 2})
     calls = live.calls()[n0:]
-    assert [x["call"] for x in calls] == [
-        "set_param",
-        "set_state",
-        "set_switch",
-        "object",
-        "listener",
-        "snapshot",
-    ]
+    names = ["set_param", "set_state", "set_switch", "object", "listener", "snapshot", "trigger"]
+    assert [x["call"] for x in calls] == names
+    assert calls[6]["switches"] == {"surface": "grass"} and calls[6]["params"] == {"x": 2.0}
     assert calls[0]["value"] == 12.0 and isinstance(calls[0]["value"], float)
     assert calls[2]["object"] == "player"
     assert calls[3]["position"] == [1.0, 2.0, 3.0] and calls[3]["velocity"] == [0.0, 0.0, -5.0]
@@ -171,7 +167,7 @@ def test_commands_reach_the_runtime_in_order_with_types(live, still_playing):
 
 def test_trigger_reply_instance_out_and_stop(live, still_playing):
     c = live.client
-    iid = c.trigger("hum", position=(1, 0, 0))
+    iid = c.trigger("hum", position=(1, 0, 0), switches={"surface": "wood"})
     out = live.sub.wait_for("instance_out", 2.0, where=lambda p: p["instance"] == iid)
     assert out is not None and out["event"] == "hum" and out["t_ns"] > 0
     c.stop(iid, release=False, sync=True)

@@ -84,6 +84,9 @@ def test_defaults_are_filled_and_types_normalised():
         ({"v": 1, "type": "trigger", "event": "e", "params": {"a": "x"}}, "wrong_type", "params.a"),
         ({"v": 1, "type": "trigger", "event": "e", "params": {str(i): 1 for i in range(40)}},
          "too_long", "params"),
+        ({"v": 1, "type": "trigger", "event": "e", "switches": {"surface": 3}},
+         "wrong_type", "switches.surface"),
+        ({"v": 1, "type": "trigger", "event": "e", "switches": ["surface"]}, "wrong_type", "switches"),
         ({"v": 1, "type": "hello", "id": -1}, "wrong_type", "id"),
         ({"v": 1, "type": "hello", "id": 2**40}, "wrong_type", "id"),
         ({"v": 1, "type": "hello", "t": math.nan}, "not_finite", "t"),
@@ -150,6 +153,9 @@ def test_catalog_checks_names_and_ranges():
     assert check({"type": "set_state", "group": "wether", "value": "rain"}).where == "group"
     assert check({"type": "set_switch", "group": "surface", "value": "ice"}).code == "unknown_name"
     assert check({"type": "trigger", "event": "dor"}).where == "event"
+    assert check({"type": "trigger", "event": "door", "switches": {"surfce": "grass"}}).where == "switches"
+    e = check({"type": "trigger", "event": "door", "switches": {"surface": "ice"}})
+    assert (e.code, e.where) == ("unknown_name", "switches.surface")
     assert check({"type": "snapshot", "name": "x", "on": True}).where == "name"
     cat.check(P.decode(enc({"v": 1, "type": "set_param", "name": "intensity", "value": 1.0})))
     cat.check(P.decode(enc({"v": 1, "type": "object", "name": "anything", "position": [0, 0, 0]})))

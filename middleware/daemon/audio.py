@@ -285,12 +285,14 @@ class AudioSide:
         elif op == "trigger":
             ciid = f["instance"]
             try:
+                extra = {"switches": f["switches"]} if f.get("switches") else {}
                 riid = rt.trigger(
                     f["event"],
                     position=f.get("position"),
                     params=f.get("params"),
                     object=f.get("object"),
                     at_frame=at,
+                    **extra,
                 )
             except Exception:
                 self._send_render(

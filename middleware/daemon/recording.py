@@ -79,10 +79,19 @@ class RecordingRuntime:
         params: dict | None = None,
         object: str | None = None,
         at_frame: int | None = None,
+        switches: dict | None = None,
     ) -> int:
         iid = self._next
         self._next += 1
-        self._rec("trigger", event=event, position=position, params=params, object=object, at_frame=at_frame)
+        self._rec(
+            "trigger",
+            event=event,
+            position=position,
+            params=params,
+            object=object,
+            at_frame=at_frame,
+            **({"switches": switches} if switches else {}),
+        )
         handle = self.engine.play(event, start_frame=at_frame, loop=event == "hum")
         self._voices[iid] = (handle, at_frame if at_frame is not None else self.engine.frame)
         self.events.append(("instance_started", {"instance": iid, "event": event}))

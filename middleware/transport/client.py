@@ -145,11 +145,18 @@ class Client:
         params: dict[str, float] | None = None,
         object: str | None = None,
         *,
+        switches: dict[str, str] | None = None,
         t: float | None = None,
         sync: bool = True,
     ) -> int | None:
         """Start an event instance; returns its id (``sync=False``: returns None at once)."""
-        fields = {"event": event, "position": _vec(position), "params": params, "object": object}
+        fields = {
+            "event": event,
+            "position": _vec(position),
+            "params": params,
+            "object": object,
+            "switches": switches,
+        }
         if not sync:
             self.send("trigger", t, **fields)
             return None

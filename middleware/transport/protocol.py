@@ -88,6 +88,7 @@ class Field:
             "bool": "bool",
             "vec3": "[float, float, float]",
             "params": "map str -> float",
+            "switches": "map str -> str",
             "items": "array of maps",
         }[self.kind]
 
@@ -97,6 +98,8 @@ class Field:
             return f"1..{self.max_len} chars"
         if self.kind == "params":
             return f"<= {MAX_PARAMS} entries, values finite"
+        if self.kind == "switches":
+            return f"<= {MAX_PARAMS} entries"
         if self.kind == "items":
             return f"1..{MAX_BATCH} items"
         if self.lo is not None and self.hi is not None:
@@ -264,6 +267,7 @@ _add(
             Field("position", "vec3", "world position of this instance", unit="m", **_V3),
             Field("params", "params", "instance parameters {name: value}"),
             Field("object", "name", "game object the instance follows"),
+            Field("switches", "switches", "switch values for this instance only {group: value}"),
         ),
         reply="`instance` (int >= 1)",
         errors=("unknown_name", "limit"),
@@ -502,6 +506,17 @@ def _check_field(f: Field, value: Any, where: str) -> Any:
                 raise _err("wrong_type", where, f"{where}: key {_show(k)} must be a name string")
             out[k] = _number(x, f"{where}.{k}", -1e9, 1e9)
         return out
+    if kind == "switches":
+        if value.__class__ is not dict:
+            raise _err("wrong_type", where, f"{where}={_show(value)}: expected a map of group -> value")
+        if len(value) > MAX_PARAMS:
+            raise _err("too_long", where, f"{where}: {len(value)} entries, at most {MAX_PARAMS}")
+        for k, x in value.items():
+            if k.__class__ is not str or not k or len(k) > MAX_NAME_LEN:
+                raise _err("wrong_type", where, f"{where}: key {_show(k)} must be a name string")
+            if x.__class__ is not str or not x or len(x) > MAX_NAME_LEN:
+                raise _err("wrong_type", f"{where}.{k}", f"{where}.{k}={_show(x)}: expected a name string")
+        return dict(value)
     raise AssertionError(kind)  # pragma: no cover  ("items" is handled by validate_batch)
 
 
@@ -773,9 +788,19 @@ class Catalog:
                 raise _unknown(prefix + "group", kind, f["group"], table)
             if f["value"] not in values:
                 raise _unknown(prefix + "value", f"value of {kind} {f['group']!r}", f["value"], values)
-        elif name == "trigger" and self.events is not None:
-            if f["event"] not in self.events:
+        elif name == "trigger":
+            if self.events is not None and f["event"] not in self.events:
                 raise _unknown(prefix + "event", "event", f["event"], self.events)
+            for group, value in (f.get("switches") or {}).items():
+                if self.switches is None:
+                    break
+                values = self.switches.get(group)
+                if values is None:
+                    raise _unknown(prefix + "switches", "switch group", group, self.switches)
+                if value not in values:
+                    raise _unknown(
+                        f"{prefix}switches.{group}", f"value of switch group {group!r}", value, values
+                    )
         elif name == "snapshot" and self.snapshots is not None and f["name"] not in self.snapshots:
             raise _unknown(prefix + "name", "snapshot", f["name"], self.snapshots)
 
@@ -813,6 +838,8 @@ def json_schema() -> dict[str, Any]:
             s = {"type": "array", "items": num, "minItems": 3, "maxItems": 3}
         elif f.kind == "params":
             s = {"type": "object", "additionalProperties": {"type": "number"}, "maxProperties": MAX_PARAMS}
+        elif f.kind == "switches":
+            s = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": MAX_PARAMS}
         else:
             s = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"$ref": "#/$defs/item"}}
         s["description"] = f.doc + (f" ({f.unit})" if f.unit else "")
