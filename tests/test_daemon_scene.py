@@ -115,3 +115,24 @@ def test_load_scene_hot_reload_and_refusals(scene_daemon):
     a0 = client.stats()["audio"]["frames_played"]
     time.sleep(0.3)
     assert client.stats()["audio"]["frames_played"] > a0
+
+
+def test_say_plays_a_labelled_synthetic_line_and_errors_are_clear(scene_daemon):
+    client, sub, _ = scene_daemon
+    client.request("say", text="Halt, stranger.", preset="robot")
+    said = None
+    deadline = time.monotonic() + 10.0
+    while said is None and time.monotonic() < deadline:
+        got = sub.recv(0.5)
+        if got and got[0] == "say":
+            said = got[1]
+    assert said is not None and said["synthetic"] is True and said["preset"] == "robot"
+    client.request("say", text="hello", preset="orge")
+    err = None
+    deadline = time.monotonic() + 5.0
+    while err is None and time.monotonic() < deadline:
+        got = sub.recv(0.5)
+        if got and got[0] == "error" and got[1].get("re") == "say":
+            err = got[1]
+    assert err is not None and "did you mean" in err["message"]
+    assert client.stats()["audio"]["frame"] > 0  # still playing

@@ -99,6 +99,8 @@ class AudioSide:
         self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
         self.shutdown = threading.Event()
         self.loads: deque = deque()  # load_scene requests, render thread -> main thread
+        self.says: deque = deque()  # say requests, render thread -> main thread
+        self.lines: deque = deque()  # rendered lines, main thread -> render thread
         self.reloads: deque = deque()  # loaded definitions, main thread -> render thread
         self.counters = {
             "commands": 0,
@@ -136,6 +138,14 @@ class AudioSide:
         """Called by the sink's render thread once per block: apply, tick, render, report."""
         if self.reloads:
             self._swap_reloads()
+        while self.lines:
+            name, label, f, at = self.lines.popleft()
+            try:
+                self.rt.play_line(
+                    name, label, emitter=f.get("emitter"), position=f.get("position"), at_frame=at
+                )
+            except Exception as exc:
+                self._report("say", 0, exc)
         self._drain()
         try:
             self.rt.update(frames)
@@ -319,6 +329,11 @@ class AudioSide:
             rt.set_switch(f["group"], f["value"], object=f.get("object"), at_frame=at)
         elif op == "snapshot":
             rt.snapshot(f["name"], f["on"], at_frame=at)
+        elif op == "stinger":
+            rt.stinger(f["name"], at_frame=at)
+        elif op == "say":
+            # Rendering a line is slow on a cache miss: the main thread renders, the render thread plays.
+            self.says.append((f, at))
         else:
             raise ProtocolError(f"audio process: unknown op {op!r}", "internal", "type")
 
@@ -336,6 +351,19 @@ class AudioSide:
                 self._send_render(["reply", token, False, {"code": "scene_error", "message": str(exc)}])
                 continue
             self._send_render(["reply", token, True, {"scene": self.rt.describe()}])
+
+    def say_pending(self) -> None:
+        """Main thread: render requested character lines into the bank, queue them for playing."""
+        while self.says:
+            f, at = self.says.popleft()
+            try:
+                name, label = self.rt.prepare_line(f["text"], f.get("preset") or "neutral")
+            except Exception as exc:  # main thread: report on its own socket, never the render thread's
+                code = "rejected" if isinstance(exc, SoundscapeError) else "internal"
+                error = {"re": "say", "code": code, "field": "text", "message": str(exc), "client": 0}
+                self.push_main.send(_pack(["pub", [["error", error]]]))
+                continue
+            self.lines.append((name, label, f, at))
 
     def load_pending(self) -> None:
         """Main thread: load requested scene files, queue them for the render thread."""
@@ -504,6 +532,7 @@ def audio_main(opts: dict[str, Any]) -> None:
                 break
             try:
                 side.load_pending()
+                side.say_pending()
                 outs = side._resolve_outputs()
                 if outs:
                     side.push_main.send(_pack(["pub", outs]))

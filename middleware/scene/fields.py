@@ -1288,7 +1288,7 @@ DIRECTOR = Record(
             "model",
             nullable(Asset("ONNX model", extensions=(".onnx",), must_exist=False)),
             None,
-            "ONNX model file (made by `soundscape train director`; missing or broken: the scene's rules play)",
+            "ONNX model file (`soundscape train director` makes it; missing or broken: the rules play)",
         ),
         Field(
             "examples",

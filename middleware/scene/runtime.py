@@ -323,21 +323,34 @@ class SceneRuntime:
         position: Sequence[float] | None = None,
         at_frame: int | None = None,
     ) -> dict:
-        """Speak a synthetic line (rendered or taken from the cache now, in the caller's thread).
+        """Speak a synthetic line: ``prepare_line`` (renders or takes it from the cache, in the
+        caller's thread) then ``play_line``. Returns the line's label (``synthetic: True`` ...)."""
+        name, label = self.prepare_line(text, preset)
+        self.play_line(name, label, emitter=emitter, position=position, at_frame=at_frame)
+        return label
 
-        Plays on the scene's ``voice`` bus when it has one (so its ducking rules lower the ambience
-        while it speaks), from ``emitter``'s place or ``position`` (2D when neither is given).
-        Returns the line's label: ``synthetic: True``, engine, version, preset, duration.
-        """
+    def prepare_line(self, text: str, preset: str = "neutral") -> tuple[str, dict]:
+        """Render a character line into the bank (slow on a cache miss: keep it off the render thread)."""
         from ..voice import add_line_to_bank
 
+        name, info = add_line_to_bank(self.engine.bank, text, preset)
+        label = {k: info[k] for k in ("synthetic", "engine", "engine_version", "preset", "duration_s", "key")}
+        return name, label
+
+    def play_line(
+        self,
+        name: str,
+        label: dict,
+        emitter: str | None = None,
+        position: Sequence[float] | None = None,
+        at_frame: int | None = None,
+    ) -> None:
+        """Play a prepared line on the scene's voice bus (its ducking rules lower the ambience),
+        from ``emitter``'s place or ``position`` (2D when neither is given)."""
         if emitter is not None and emitter not in self.scene.emitters:
             raise _unknown("emitter", emitter, list(self.scene.emitters))
         pos = _vec3("position", position) if position is not None else None
-        name, info = add_line_to_bank(self.engine.bank, text, preset)
-        label = {k: info[k] for k in ("synthetic", "engine", "engine_version", "preset", "duration_s", "key")}
         self._post(("say", name, emitter, pos, label), at_frame)
-        return label
 
     def stinger(self, name: str, at_frame: int | None = None) -> None:
         """Play a music stinger, quantised to its beat or bar."""

@@ -431,6 +431,39 @@ _add(
     )
 )
 
+_add(
+    Message(
+        "say",
+        14,
+        "Speak a synthetic character line (our formant synthesiser, or espeak-ng when installed) on the "
+        "scene's `voice` bus, from an emitter's place or a position (2D when neither is given). Lines are "
+        "cached by (text, preset); telemetry topic `say` labels each one `synthetic: true`.",
+        (
+            Field("text", "string", "what to say (UTF-8, 1..4096 bytes)", required=True, max_len=4096),
+            Field(
+                "preset",
+                "name",
+                "voice preset: neutral, ogre, child, robot, radio, ghost, whisper, goblin, elder",
+                default="neutral",
+            ),
+            Field("emitter", "name", "emitter whose place the line comes from"),
+            Field("position", "vec3", "world position of the speaker", unit="m", **_V3),
+        ),
+        errors=("unknown_name", "too_long", "rejected"),
+        example={"v": 1, "type": "say", "text": "The bridge is out, stranger.", "preset": "ogre"},
+    )
+)
+_add(
+    Message(
+        "stinger",
+        15,
+        "Play a music stinger by name, quantised to its beat or bar (as the scene declares).",
+        (Field("name", "name", "stinger declared in the scene's music", required=True),),
+        errors=("unknown_name", "rejected"),
+        example={"v": 1, "type": "stinger", "name": "victory"},
+    )
+)
+
 CODE_TO_NAME: dict[int, str] = {m.code: m.name for m in MESSAGES.values()}
 
 
