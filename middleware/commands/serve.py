@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="buses whose loudness (momentary/short-term LUFS) is published on topic 'loudness': "
         "'master' (default), a comma list, 'all' or 'none'",
     )
+    parser.add_argument(
+        "--world",
+        metavar="ENDPOINT",
+        help="subscribe to a game server's PUB feed of world events (e.g. tcp://10.0.0.2:5580): topic "
+        "'world' carries protocol messages, 'world_state' the full state a late daemon catches up from; "
+        "this daemon's own clients then send only their listener",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
 
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         curve_secret=args.curve_secret,
         allow_keys=args.allow_keys,
         record=args.record,
+        world=args.world,
     )
 
     def ready(server, info) -> None:

@@ -52,6 +52,7 @@ class DaemonOptions:
     meters: str = "master"  # buses metered for the `loudness` topic: "master", "a,b", "all" or "none"
     nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
     null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
+    world: str | None = None  # a game server's PUB endpoint: the shared world's events (SUB connects)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +108,7 @@ def run_daemon(
             curve_secret=curve_secret,
             max_instances=opts.max_instances,
             daemon_version=__version__,
+            world=opts.world,
         )
     except zmq.ZMQError as exc:
         ctx.destroy(linger=0)

@@ -159,11 +159,26 @@ class AudioSide:
         self._forward_events()
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
-                self._send_render(["scene", self.rt.telemetry()])
+                self._send_render(["scene", {**self.rt.telemetry(), "voices": self._voice_gains()}])
                 if self.meters:
                     self._send_render(["pub", [["loudness", {"buses": self.engine.loudness()}]]])
             except Exception as exc:
                 self._send_render(["scene", {"error": repr(exc)}])
+        return out
+
+    def _voice_gains(self) -> dict[str, dict[str, float]]:
+        """Left/right gains of each looping layer's voice, by layer id: what each listener hears of
+        the shared world (a car on the right has more right than left), readable over the protocol."""
+        out = {}
+        voice_info = self.engine.voice_info
+        for em in getattr(self.rt, "emitters", {}).values():
+            for li in em.layers.values():
+                info = voice_info(li.handle) if li.handle is not None else None
+                if info is not None:
+                    out[li.layer.uid] = {
+                        "gain_left": round(info["gain_left"], 6),
+                        "gain_right": round(info["gain_right"], 6),
+                    }
         return out
 
     def _send_render(self, obj: Any) -> None:

@@ -12,6 +12,12 @@ carry an ``id``, and turns the accepted ones into compact commands for the audio
 
 The audio process answers ``sync`` and ``load_scene`` (deferred replies keyed by a token) and
 streams telemetry, which this loop republishes on PUB by topic.
+
+With ``world`` set, the loop also drains a SUB socket connected to a game server's PUB feed (topic
+``world``: one protocol message per publication; topic ``world_state``: the full state, published
+periodically, which a daemon that joined late catches up from). World messages are validated like a
+client's and go down the same path under one client key of their own, so the daemon's own clients
+only need to send their listener ("Many listeners, one world" in docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -47,6 +53,18 @@ MAX_CLIENT_KEYS = 4096
 _COALESCE = {"object": "name", "set_param": "name", "listener": None}
 _FLUSH_AFTER = frozenset({"trigger", "stop", "batch", "sync", "load_scene"})
 
+WORLD_TOPIC = b"world"
+WORLD_STATE_TOPIC = b"world_state"
+WORLD_OPS = frozenset(
+    {"set_param", "set_state", "set_switch", "trigger", "stop", "object", "snapshot", "stinger", "batch"}
+)
+"""What a world feed may say: the shared world. Not ``listener`` (each daemon's own client sends it),
+nor the request/reply messages (there is nobody to answer on a PUB feed)."""
+WORLD_IDENTITY = b"\x00soundscape-world"
+"""Client key of the world feed (ROUTER identities never look like this: they are 5 bytes)."""
+MAX_WORLD_IDS = 4096
+_STATE_KEYS = ("params", "states", "switches", "objects", "snapshots")
+
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
@@ -68,6 +86,7 @@ class Server:
         curve_secret: tuple[bytes, bytes] | None = None,
         max_instances: int = MAX_INSTANCES,
         daemon_version: str = "",
+        world: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.router = ctx.socket(zmq.ROUTER)
@@ -95,6 +114,17 @@ class Server:
         self.from_audio = ctx.socket(zmq.PULL)
         self.from_audio.setsockopt(zmq.LINGER, 0)
         self.from_audio.bind(link_in)
+        self.world: zmq.Socket | None = None
+        if world is not None:
+            # SUB connects (the game server binds its PUB): ZeroMQ fans one feed out to every daemon.
+            self.world = ctx.socket(zmq.SUB)
+            self.world.setsockopt(zmq.LINGER, 0)
+            self.world.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+            self.world.setsockopt(zmq.RCVHWM, 100_000)
+            self.world.setsockopt(zmq.SUBSCRIBE, WORLD_TOPIC)  # a prefix: also matches world_state
+            self.world.connect(world)
+        self.world_ids: dict[int, int] = {}  # the world's trigger id -> this daemon's instance id
+        self._world_iid: dict[int, int] = {}  # and back, to forget it when the instance ends
         self.scene_root = scene_root
         self.max_message_bytes = int(max_message_bytes)
         self.max_instances = int(max_instances)
@@ -133,6 +163,10 @@ class Server:
             "errors_suppressed": 0,
             "instance_limit": 0,
             "late_deferred": 0,
+            "world_received": 0,
+            "world_accepted": 0,
+            "world_invalid": 0,
+            "world_states": 0,
         }
 
     # ------------------------------------------------------------------------------- startup
@@ -158,7 +192,9 @@ class Server:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.from_audio, zmq.POLLIN)
-        router, from_audio = self.router, self.from_audio
+        if self.world is not None:
+            poller.register(self.world, zmq.POLLIN)
+        router, from_audio, world = self.router, self.from_audio, self.world
         next_check = time.monotonic() + 0.5
         while self.running:
             # Coalescable updates wait at most FLUSH_INTERVAL for company; anything else goes at once.
@@ -171,6 +207,8 @@ class Server:
                 raise
             if router in ready:
                 self._drain_router()
+            if world is not None and world in ready:
+                self._drain_world()
             if from_audio in ready:
                 self._drain_audio()
             now = time.monotonic()
@@ -224,6 +262,126 @@ class Server:
             self.counters["invalid"] += 1
             name, rid = P.peek_envelope(raw)
             self._error(envelope, name, rid, exc.code, exc.where, str(exc))
+
+    # ------------------------------------------------------------------------------ world feed
+    def _drain_world(self) -> None:
+        recv = self.world.recv_multipart
+        for _ in range(MAX_DRAIN):
+            try:
+                frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._handle_world(frames)
+        if self._out:
+            self._flush()
+
+    def _handle_world(self, frames: list[bytes]) -> None:
+        """One publication of the world feed: ``[topic, msgpack map]``."""
+        self.counters["world_received"] += 1
+        raw: Any = None
+        try:
+            if len(frames) != 2:
+                raise P._err("not_a_map", "", f"world feed: {len(frames)} frames, expected [topic, map]")
+            topic = frames[0]
+            raw = P.unpack(frames[1])
+            if topic == WORLD_STATE_TOPIC:
+                self._world_state(raw)
+            elif topic == WORLD_TOPIC:
+                self._world_event(P.validate(raw))
+            else:
+                raise P._err("unknown_type", "", f"world feed: topic {topic[:40]!r} is not world/world_state")
+            self.counters["world_accepted"] += 1
+        except ProtocolError as exc:
+            self.counters["world_invalid"] += 1
+            name, rid = P.peek_envelope(raw)
+            self.publish_error(
+                {"re": name, "id": rid, "code": exc.code, "field": exc.where or None, "message": str(exc),
+                 "client": "world"}
+            )  # fmt: skip
+
+    def _world_event(self, req: P.Request) -> None:
+        name = req.msg.name
+        if name not in WORLD_OPS:
+            allowed = ", ".join(sorted(WORLD_OPS))
+            raise P._err("wrong_type", "type", f"type={name!r}: not a world message (allowed: {allowed})")
+        # A world `stop` names the world's trigger id (the trigger's `id`); each daemon numbers its own
+        # instances, so it is translated here. A daemon that never saw the trigger says so.
+        stops = [req] if name == "stop" else [it for it in (req.items or []) if it.msg.name == "stop"]
+        for i, item in enumerate(stops):
+            wid = item.fields["instance"]
+            if wid not in self.world_ids:
+                where = "instance" if item is req else f"items[{i}].instance"
+                raise P._err("unknown_name", where, f"{where}={wid}: no live instance with this world id")
+            item.fields["instance"] = self.world_ids[wid]
+        envelope = [WORLD_IDENTITY]
+        wid, req.id = req.id, None  # nobody to reply to on a feed
+        if name in _COALESCE and req.t is None:
+            self.catalog.check(req)
+            key = (name, req.fields[_COALESCE[name]])
+            if key in self._pending:
+                self.counters["coalesced"] += 1
+            self._pending[key] = [name, self._client(WORLD_IDENTITY), None, req.fields]
+            return
+        self._dispatch(envelope, req)
+        if name == "trigger" and wid is not None:
+            iid = req.fields["instance"]
+            old = self.world_ids.pop(wid, None)
+            self._world_iid.pop(old, None)
+            self.world_ids[wid] = iid
+            self._world_iid[iid] = wid
+            if len(self.world_ids) > MAX_WORLD_IDS:  # bounded, oldest first
+                gone = next(iter(self.world_ids))
+                self._world_iid.pop(self.world_ids.pop(gone), None)
+
+    def _world_state(self, raw: Any) -> None:
+        """Apply a full-state publication: every item valid for this scene, as one ordered batch.
+
+        Applying a state that equals the current one changes nothing audible, so the world server
+        may publish it periodically: a late daemon catches up, and one that dropped messages heals.
+        Items this daemon's scene does not know are skipped (one error says which), so that daemons
+        with slightly different scenes still take the rest.
+        """
+        if raw.__class__ is not dict:
+            raise P._err("not_a_map", "", f"world_state is a {type(raw).__name__}, expected a map")
+        items: list[dict[str, Any]] = []
+        for key, value in raw.items():
+            if key in ("v", "type", "t"):
+                continue
+            if key not in _STATE_KEYS or not isinstance(value, dict):
+                raise P._err(
+                    "unknown_field",
+                    str(key),
+                    f"world_state: {key!r}: expected one of {', '.join(_STATE_KEYS)}, each a map",
+                )
+            for k, v in value.items():
+                if key == "params":
+                    items.append({"type": "set_param", "name": k, "value": v})
+                elif key == "states":
+                    items.append({"type": "set_state", "group": k, "value": v})
+                elif key == "switches":
+                    items.append({"type": "set_switch", "group": k, "value": v})
+                elif key == "snapshots":
+                    items.append({"type": "snapshot", "name": k, "on": v})
+                else:
+                    obj = dict(v) if isinstance(v, dict) else {"position": v}
+                    items.append({"type": "object", "name": k, **obj})
+        body = []
+        bad: list[str] = []
+        for item in items:
+            try:
+                req = P.validate({"v": P.PROTOCOL_VERSION, **item})
+                self.catalog.check(req)
+            except ProtocolError as exc:
+                bad.append(f"{item['type']} {item.get('name', item.get('group'))!r}: {exc}")
+                continue
+            body.append([req.msg.name, req.fields])
+        self.counters["world_states"] += 1
+        if body:
+            self._flush_pending()
+            self._out.append(["batch", self._client(WORLD_IDENTITY), None, body])
+            self._flush()
+        if bad:
+            raise P._err("rejected", "", f"world_state: {len(bad)} item(s) skipped: " + "; ".join(bad[:5]))
 
     def _client(self, identity: bytes) -> int:
         key = self.clients.get(identity)
@@ -465,7 +623,11 @@ class Server:
                     )
                     continue
                 if topic == "instance_ended" and isinstance(body, dict):
-                    self.live.discard(body.get("instance"))
+                    iid = body.get("instance")
+                    self.live.discard(iid)
+                    wid = self._world_iid.pop(iid, None)
+                    if wid is not None:
+                        self.world_ids.pop(wid, None)
                 self.publish(topic, body)
         elif kind == "audio":
             self.audio_stats = payload
@@ -518,5 +680,6 @@ class Server:
         return self.bye
 
     def close(self) -> None:
-        for s in (self.router, self.pubsock, self.to_audio, self.from_audio):
-            s.close()
+        for s in (self.router, self.pubsock, self.to_audio, self.from_audio, self.world):
+            if s is not None:
+                s.close()
