@@ -1,6 +1,6 @@
 """Many listeners, one world: daemons subscribed to one game server's PUB feed (``--world``).
 
-One pyzmq PUB in the test plays the game server. Four daemons (NULL device, one small real scene
+One pyzmq PUB in the test plays the game server. Eight daemons (NULL device, one small real scene
 whose ``engine`` emitter follows the game object ``car``) subscribe to it; each daemon's own client
 sends only its listener. Each must render the same world (params, states, the car) from its own
 head: the car's left/right voice gains must lean the way the listener's geometry says (checked
@@ -50,11 +50,15 @@ events:
 """
 
 CAR = (5.0, 0.0, 0.0)
-LISTENERS = [  # (position, forward): the car at +X is right, left, right, left of these heads
+LISTENERS = [  # (position, forward): heads on both sides of the car (at +X), facing different ways
     ((-10.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
     ((10.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
     ((0.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
     ((0.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+    ((5.0, 0.0, 10.0), (1.0, 0.0, 0.0)),
+    ((5.0, 0.0, -10.0), (1.0, 0.0, 0.0)),
+    ((20.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    ((-3.0, 0.0, 4.0), (0.0, 0.0, -1.0)),
 ]
 UP = (0.0, 1.0, 0.0)
 
@@ -184,7 +188,7 @@ def test_each_daemon_hears_the_shared_world_from_its_own_listener(world):
         balance = m["gain_right"] - m["gain_left"]
         assert balance * side > 0, (pos, fwd, m)
         balances.append(balance)
-    # The same world, four heads: the car leans right, left, right, left as the geometry says.
+    # The same world, eight heads: the car leans to each one's side as the geometry says.
     assert np.sign(balances).tolist() == [_expected_side(*lp) for lp in LISTENERS]
     # The last two heads stand at the same place facing opposite ways: mirror images of each other.
     assert balances[2] == pytest.approx(-balances[3], rel=1e-3)
