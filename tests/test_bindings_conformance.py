@@ -170,7 +170,8 @@ def test_unity_components_drive_a_real_daemon(tmp_path: Path) -> None:
         d.stop()
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "scene recording"
+    # the scene arrives with the hello reply; beats from the relay may already be queued before it
+    assert "scene recording" in lines
     assert "emitter started 1" in lines and "telemetry instance_started 1" in lines and "sync ok" in lines
     assert "beats True bars True off-main-thread 0" in lines
     first = next(x for x in lines if x.startswith("first beat"))

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import EngineError
 
 CATALOG: dict[str, Any] = {
+    "name": "recording",
     "scene": "recording",
     "parameters": {
         "intensity": {"min": 0.0, "max": 1.0, "default": 0.0},

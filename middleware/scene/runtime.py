@@ -368,7 +368,8 @@ class SceneRuntime:
     def describe(self) -> dict:
         s = self.scene
         return {
-            "scene": s.name,
+            "name": s.name,
+            "scene": s.name,  # the same, under the key the first daemon version used
             "parameters": {
                 p.name: {"min": p.min, "max": p.max, "default": p.default} for p in s.parameters.values()
             },

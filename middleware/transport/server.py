@@ -132,6 +132,7 @@ class Server:
         self.catalog = P.Catalog()
         self.describe: dict[str, Any] = {}
         self.audio_info: dict[str, Any] = {}
+        self._early_audio: list[tuple[str, Any]] = []  # telemetry that arrived before `ready`
         self.audio_stats: dict[str, Any] = {}
         self.scene_telemetry: dict[str, Any] = {}
         self.live: set[int] = set()
@@ -172,13 +173,19 @@ class Server:
     # ------------------------------------------------------------------------------- startup
     def wait_ready(self, timeout: float) -> dict[str, Any]:
         """Wait for the audio process's ``ready`` (or ``failed``) message."""
-        if not self.from_audio.poll(int(timeout * 1000)):
-            raise TimeoutError(f"the audio process did not start within {timeout:.0f} s")
-        kind, payload = msgpack.unpackb(self.from_audio.recv(), raw=False)
-        if kind == "failed":
-            return {"failed": payload}
-        if kind != "ready":
-            raise RuntimeError(f"audio process sent {kind!r} before ready")
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.from_audio.poll(int(left * 1000)):
+                raise TimeoutError(f"the audio process did not start within {timeout:.0f} s")
+            kind, payload = msgpack.unpackb(self.from_audio.recv(), raw=False)
+            if kind == "failed":
+                return {"failed": payload}
+            if kind == "ready":
+                break
+            # Telemetry the scene published while starting (director status, first beat): keep it
+            # for subscribers rather than treat it as a protocol breach.
+            self._early_audio.append((kind, payload))
         self.audio_info = payload
         self.set_scene(payload["scene"])
         return payload
@@ -195,6 +202,10 @@ class Server:
         if self.world is not None:
             poller.register(self.world, zmq.POLLIN)
         router, from_audio, world = self.router, self.from_audio, self.world
+        for kind, payload in self._early_audio:  # telemetry published while the scene was starting
+            if kind == "pub":
+                self._on_audio(kind, payload, b"")
+        self._early_audio.clear()
         next_check = time.monotonic() + 0.5
         while self.running:
             # Coalescable updates wait at most FLUSH_INTERVAL for company; anything else goes at once.
