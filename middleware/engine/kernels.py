@@ -75,17 +75,17 @@ STOP_RELEASING = -2  # I[:, STOP] once the stop frame has passed and the release
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _advance(pos: float, rate: float, loop: int, ls: int, le: int) -> float:
-    """Move a playhead; returns -1.0 when a one-shot runs off its end."""
-    pos += rate
-    if pos >= le:
-        if loop:
-            span = le - ls
-            while pos >= le:
-                pos -= span
-        else:
-            return -1.0
-    return pos
+def _delay_read(delay, v, dpos, d):
+    """Voice ``v``'s delay line read ``d`` (fractional) frames behind the write index, linearly."""
+    rp = dpos - d
+    if rp < 0.0:
+        rp += DELAY_LEN
+    k0 = int(rp)
+    fk = rp - k0
+    k1 = k0 + 1
+    if k1 >= DELAY_LEN:
+        k1 = 0
+    return delay[v, k0] + fk * (delay[v, k1] - delay[v, k0])
 
 
 GROUP = 16  # voices mixed side by side in the grouped path (independent recurrences overlap in the CPU)
@@ -520,26 +520,8 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
                 mono = 0.5 * (yl + yr)
                 delay[v, dpos] = mono
                 # Far-ear delay by fractional read behind the write index.
-                dl = dl0 + ddl * t
-                rp = dpos - dl
-                if rp < 0.0:
-                    rp += DELAY_LEN
-                k0 = int(rp)
-                fk = rp - k0
-                k1 = k0 + 1
-                if k1 >= DELAY_LEN:
-                    k1 = 0
-                ul = delay[v, k0] + fk * (delay[v, k1] - delay[v, k0])
-                dd = dr0 + ddr * t
-                rp = dpos - dd
-                if rp < 0.0:
-                    rp += DELAY_LEN
-                k0 = int(rp)
-                fk = rp - k0
-                k1 = k0 + 1
-                if k1 >= DELAY_LEN:
-                    k1 = 0
-                ur = delay[v, k0] + fk * (delay[v, k1] - delay[v, k0])
+                ul = _delay_read(delay, v, dpos, dl0 + ddl * t)
+                ur = _delay_read(delay, v, dpos, dr0 + ddr * t)
                 dpos += 1
                 if dpos >= DELAY_LEN:
                     dpos = 0

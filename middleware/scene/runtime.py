@@ -869,10 +869,30 @@ class SceneRuntime:
             self.events.append(("error", {"layer": li.layer.uid, "message": f"morph model: {exc}"}))
             return None
         stream.position = self._morph_position(src, env)
+        h = self._stream_layer(li, owner, stream, pos, vel, env, fade_in, start_frame, bus)
+        li.generator = stream
+        label = stream.label
+        self.events.append(("generated", {"layer": li.layer.uid, "morph": str(src.model.name), **label}))
+        return h
+
+    def _stream_layer(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        source: Any,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+        fade_in: float,
+        start_frame: int | None,
+        bus: str | None,
+    ) -> int:
+        """Start a streaming voice for a rendered source (generator, morph) with the layer's settings."""
         s = self._settings(li.layer, owner.gain_db, env, li.weight)
         att = owner.attenuation
-        h = self.engine.play_stream(
-            stream,
+        li.sent = s
+        return self.engine.play_stream(
+            source,
             bus=bus or owner.bus,
             gain_db=s["gain_db"],
             start_frame=start_frame,
@@ -888,11 +908,6 @@ class SceneRuntime:
             rolloff=att.engine_rolloff(),
             binaural=owner.binaural,
         )
-        li.generator = stream
-        li.sent = s
-        label = stream.label
-        self.events.append(("generated", {"layer": li.layer.uid, "morph": str(src.model.name), **label}))
-        return h
 
     def _generator_params(self, src: GeneratorSource, env: Mapping[str, Any]) -> dict[str, Any]:
         return {k: (v.evaluate(env) if isinstance(v, ValueDef) else v) for k, v in src.params.items()}
@@ -930,28 +945,9 @@ class SceneRuntime:
             return None
         if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
             gen.trigger()
-        s = self._settings(li.layer, owner.gain_db, env, li.weight)
-        att = owner.attenuation
-        h = self.engine.play_stream(
-            gen,
-            bus=bus or owner.bus,
-            gain_db=s["gain_db"],
-            start_frame=start_frame,
-            fade_in=fade_in,
-            lowpass_hz=s["lowpass_hz"],
-            highpass_hz=s["highpass_hz"],
-            sends=dict(li.layer.sends),
-            priority=li.layer.priority,
-            position=pos,
-            velocity=vel,
-            min_distance=att.min_distance,
-            max_distance=att.max_distance,
-            rolloff=att.engine_rolloff(),
-            binaural=owner.binaural,
-        )
+        h = self._stream_layer(li, owner, gen, pos, vel, env, fade_in, start_frame, bus)
         if loop:
             li.generator = gen
-        li.sent = s
         meta = {"layer": li.layer.uid, "generator": src.name, "seed": seed, "variation": li.variations}
         self.events.append(("generated", meta))
         return h
