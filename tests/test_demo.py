@@ -176,7 +176,18 @@ def test_live_daemon_demo_and_monitor(tmp_path):
         if tmux:
             monitor = f"{sys.executable} -m middleware.cli monitor --connect {daemon.pub}"
             subprocess.run(
-                ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "110", f"{monitor}; sleep 30"],
+                [
+                    "tmux",
+                    "new-session",
+                    "-d",
+                    "-s",
+                    session,
+                    "-x",
+                    "160",
+                    "-y",
+                    "110",
+                    f"{monitor}; sleep 30",
+                ],
                 check=True,
                 timeout=10,
             )

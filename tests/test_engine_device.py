@@ -19,9 +19,15 @@ def test_null_device_plays_64_voices_for_2s_without_underruns() -> None:
     eng.bank.add("n", noise(1.0, amp=0.1))
     rng = np.random.default_rng(0)
     for i in range(64):
-        eng.play("n", bus="sfx" if i % 2 else "verb", loop=True, gain_db=-24.0,
-                 pitch=float(rng.uniform(0.5, 2.0)), pan=float(rng.uniform(-1, 1)),
-                 lowpass_hz=float(rng.uniform(500, 8000)))
+        eng.play(
+            "n",
+            bus="sfx" if i % 2 else "verb",
+            loop=True,
+            gain_db=-24.0,
+            pitch=float(rng.uniform(0.5, 2.0)),
+            pan=float(rng.uniform(-1, 1)),
+            lowpass_hz=float(rng.uniform(500, 8000)),
+        )
     eng.render(256)  # compile kernels before the clock starts
     sink = DeviceSink(eng, backend="null")
     sink.start()

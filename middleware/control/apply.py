@@ -14,8 +14,13 @@ from ..transport.protocol import Request
 
 def apply_request(rt: SceneRuntime, req: Request, at_frame: int | None = None) -> Any:
     """Perform ``req`` on ``rt`` (at ``at_frame`` when given); returns the reply's result, if any."""
-    f = req.fields
-    name = req.name
+    if req.name == "batch":
+        return [apply_request(rt, item, at_frame) for item in req.items or ()]
+    return apply_message(rt, req.name, req.fields, at_frame)
+
+
+def apply_message(rt: SceneRuntime, name: str, f: dict[str, Any], at_frame: int | None = None) -> Any:
+    """Perform one validated message given by name and fields (what the daemon's audio side receives)."""
     if name == "set_param":
         rt.set_param(f["name"], f["value"], at_frame=at_frame)
     elif name == "set_state":
@@ -53,6 +58,6 @@ def apply_request(rt: SceneRuntime, req: Request, at_frame: int | None = None) -
         rt.stinger(f["name"], at_frame=at_frame)
     elif name == "snapshot":
         rt.snapshot(f["name"], f["on"], at_frame=at_frame)
-    elif name == "batch":
-        return [apply_request(rt, item, at_frame) for item in req.items or ()]
+    else:
+        raise ValueError(f"apply_message: {name!r} is not a message the scene runtime performs")
     return None

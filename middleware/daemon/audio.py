@@ -35,6 +35,7 @@ import numpy as np
 import zmq
 
 from ..config import EngineConfig
+from ..control.apply import apply_message
 from ..errors import ProtocolError, SoundscapeError
 
 STATS_INTERVAL = 0.1  # seconds between audio statistics sent to the network process
@@ -51,6 +52,11 @@ def _key(op: str, fields: dict) -> tuple:
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
+
+
+_RUNTIME_OPS = frozenset(
+    {"set_param", "set_state", "set_switch", "listener", "object", "snapshot", "stinger"}
+)
 
 
 class AudioSide:
@@ -300,14 +306,10 @@ class AudioSide:
         return frame
 
     def _apply_one(self, op: str, f: dict, at: int | None, client: int) -> None:
+        """Triggers, stops and lines need the daemon's own bookkeeping; every other message means
+        exactly what ``control.apply`` says (the offline renderer uses the same mapping)."""
         rt = self.rt
-        if op == "object":
-            rt.set_object(f["name"], f["position"], f.get("forward"), f.get("velocity"), at_frame=at)
-        elif op == "set_param":
-            rt.set_param(f["name"], f["value"], at_frame=at)
-        elif op == "listener":
-            rt.set_listener(f["position"], f["forward"], f["up"], f["velocity"], at_frame=at)
-        elif op == "trigger":
+        if op == "trigger":
             ciid = f["instance"]
             try:
                 extra = {"switches": f["switches"]} if f.get("switches") else {}
@@ -338,17 +340,11 @@ class AudioSide:
                     f"stop: instance {f['instance']} is not playing", "unknown_name", "instance"
                 )
             rt.stop(riid, release=f["release"], at_frame=at)
-        elif op == "set_state":
-            rt.set_state(f["group"], f["value"], at_frame=at)
-        elif op == "set_switch":
-            rt.set_switch(f["group"], f["value"], object=f.get("object"), at_frame=at)
-        elif op == "snapshot":
-            rt.snapshot(f["name"], f["on"], at_frame=at)
-        elif op == "stinger":
-            rt.stinger(f["name"], at_frame=at)
         elif op == "say":
             # Rendering a line is slow on a cache miss: the main thread renders, the render thread plays.
             self.says.append((f, at))
+        elif op in _RUNTIME_OPS:
+            apply_message(rt, op, f, at)
         else:
             raise ProtocolError(f"audio process: unknown op {op!r}", "internal", "type")
 

@@ -201,7 +201,8 @@ _add(
         (Field("name", "name", "client name shown in logs and telemetry", max_len=64),),
         reply="`protocol` (int), `daemon` (str, version), `sample_rate` (int), `block` (int frames), "
         "`frame` (int, engine frame when the reply was made), `max_message_bytes` (int), `scene` (map "
-        "from the scene runtime: `name` (the scene's name; also under `scene`), `parameters` {name: {min, max, default}}, `states` "
+        "from the scene runtime: `name` (the scene's name; also under `scene`), "
+        "`parameters` {name: {min, max, default}}, `states` "
         "{group: [values]}, `switches` {group: [values]}, `events` [names], `snapshots` [names], "
         "`emitters` [names]), `messages` {name: code}",
         example={"v": 1, "type": "hello", "id": 1, "name": "my-game"},
