@@ -387,6 +387,14 @@ class AudioSide:
                 reply = {"code": "scene_error", "message": str(exc), "errors": errors}
                 self.push_main.send(_pack(["reply", body["token"], False, reply]))
                 continue
+            try:  # decode assets, open models, warm generators here, not on the render thread
+                prepare = getattr(self.rt, "prepare", None)
+                if prepare is not None:
+                    prepare(new_def)
+            except Exception as exc:
+                reply = {"code": "scene_error", "message": f"cannot prepare the scene: {exc}", "errors": []}
+                self.push_main.send(_pack(["reply", body["token"], False, reply]))
+                continue
             self.reloads.append((body["token"], new_def))
 
     def _forward_events(self) -> None:

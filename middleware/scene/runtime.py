@@ -176,7 +176,9 @@ class SceneRuntime:
         self._next_director_frame = 0
         self.on_override: Any = None  # callable(uid, weight, env) for teach mode recording
         self._setup_buses(scene)
-        self._load_assets(scene)
+        self._morph_models: dict[Any, Any] = {}
+        self._warm: set = set()
+        self.prepare(scene)
         for em in scene.emitters.values():
             self.emitters[em.name] = self._new_emitter(em)
         if scene.music is not None:
@@ -361,8 +363,39 @@ class SceneRuntime:
             raise _unknown("stinger", name, list(music.stingers))
         self._post(("stinger", name), at_frame)
 
+    def prepare(self, scene: SceneDef) -> None:
+        """Do a scene's slow work now, in the caller's thread: decode its assets, open its morph
+        models and warm up its generators and models (compiled-code caches, first onnxruntime runs),
+        so nothing of the kind happens on the render thread when a layer first starts."""
+        self._load_assets(scene)
+        for _, layer in scene.all_layers():
+            src = layer.source
+            if isinstance(src, MorphSource) and src.model is not None and src.model not in self._morph_models:
+                try:
+                    from ..ml.morph import MorphModel, MorphStream
+
+                    model = MorphModel(src.model)
+                    MorphStream(model, self.sr, seed=0).render(2048, 0.5)
+                    self._morph_models[src.model] = model
+                except Exception as exc:  # reported again when the layer plays; the scene loads
+                    self.events.append(("error", {"layer": layer.uid, "message": f"morph model: {exc}"}))
+            elif isinstance(src, GeneratorSource) and src.name not in self._warm:
+                try:
+                    from ..generators import create_generator
+
+                    gen = create_generator(src.name, sample_rate=self.sr, seed=0)
+                    if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
+                        gen.trigger()
+                    gen.render(self.engine.block)
+                    self._warm.add(src.name)
+                except Exception as exc:
+                    self.events.append(("error", {"layer": layer.uid, "message": f"generator: {exc}"}))
+
     def reload(self, scene: SceneDef) -> None:
-        """Swap in a new, already validated definition at the next block (hot reload)."""
+        """Swap in a new, already validated definition at the next block (hot reload).
+
+        The slow part (``prepare``) runs here, in the caller's thread; the swap itself is queued."""
+        self.prepare(scene)
         self._post(("reload", scene), None)
 
     def describe(self) -> dict:
@@ -864,7 +897,8 @@ class SceneRuntime:
         try:
             from ..ml.morph import MorphStream
 
-            stream = _MorphFeed(MorphStream(src.model, self.sr, seed=int(self.rng.integers(0, 2**31 - 1))))
+            model = self._morph_models.get(src.model, src.model)  # opened by prepare() when it could be
+            stream = _MorphFeed(MorphStream(model, self.sr, seed=int(self.rng.integers(0, 2**31 - 1))))
         except Exception as exc:  # missing/corrupt model: report, the rest of the scene plays on
             self.events.append(("error", {"layer": li.layer.uid, "message": f"morph model: {exc}"}))
             return None
