@@ -368,11 +368,23 @@ class Engine:
         self._post(("stream", handle, StreamState(source, region, ch)), kwargs.get("start_frame"))
         return handle
 
+    def reserve_streams(self, count: int, channels: int = 2) -> None:
+        """Make ``count`` stream regions ahead of time (adding one to the bank copies the bank, which
+        must not happen on the render thread when a generator or morph layer starts)."""
+        if channels not in (1, 2):
+            raise EngineError(f"reserve_streams: channels={channels}: must be 1 or 2")
+        pool = self._stream_pool[channels]
+        while len(pool) < count:
+            pool.append(self._new_stream_region(channels))
+
     def _stream_region(self, ch: int) -> int:
         """A bank region (a looping 'sample' the kernel reads) that a stream writes into."""
         pool = self._stream_pool[ch]
         if pool:
             return pool.pop()
+        return self._new_stream_region(ch)
+
+    def _new_stream_region(self, ch: int) -> int:
         self._stream_regions += 1
         frames = STREAM_BLOCKS * self.block
         name = f"__stream{self._stream_regions}"

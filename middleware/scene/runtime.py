@@ -368,6 +368,10 @@ class SceneRuntime:
         models and warm up its generators and models (compiled-code caches, first onnxruntime runs),
         so nothing of the kind happens on the render thread when a layer first starts."""
         self._load_assets(scene)
+        streamed = sum(isinstance(ly.source, (MorphSource, GeneratorSource)) for _, ly in scene.all_layers())
+        if streamed:
+            # loops hold one stream each; one-shot hits overlap, so keep a few spare
+            self.engine.reserve_streams(2 * streamed + 8, channels=2)
         for _, layer in scene.all_layers():
             src = layer.source
             if isinstance(src, MorphSource) and src.model is not None and src.model not in self._morph_models:
