@@ -32,7 +32,7 @@ CATALOG: dict[str, Any] = {
     "emitters": [],
 }
 
-_TONE_SECONDS = {"ping": 0.05, "stinger": 0.3, "hum": 2.0}
+_TONE_SECONDS = {"ping": 0.25, "stinger": 0.3, "hum": 2.0}  # ping ends after slow subscribers connect
 
 
 class RecordingRuntime:

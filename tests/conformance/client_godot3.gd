@@ -51,6 +51,7 @@ func _init() -> void:
 	client.set_switch("surface", "wood", U)
 	var i1: int = done(client.trigger("ping", [1.5, -2.0, 3.25]))["instance"]
 	say("trigger %d" % i1)
+	ended_wanted = i1  # before anything else runs: its end may arrive while later requests wait
 	var i2: int = done(client.trigger("hum", null, {"größe": 0.5, "pitch": -1.0}, U))["instance"]
 	say("trigger %d" % i2)
 	client.listener([0.1, 1.7, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.0])
