@@ -151,10 +151,47 @@ def _cutoff(name: str, value: Any, sr: int) -> float:
     return f
 
 
+_WARM = False
+
+
+def warm_up_kernels() -> None:
+    """Run every compiled code path once per process (steady, ramped and high-pass voice groups,
+    stereo, binaural, sends, releases, virtual voices, streams, buses), so numba loads them from
+    its cache now rather than on the render thread the first time a game changes something
+    (a first ramp used to cost ~50 ms there: several underruns)."""
+    global _WARM
+    if _WARM:
+        return
+    _WARM = True
+    eng = Engine(EngineConfig(block=64, max_voices=8, voice_limit=2), _warm=False)
+    eng.add_bus(BusSpec("w", reverb=ReverbSpec(), lowpass_hz=2000.0, highpass_hz=50.0))
+    eng.add_duck(DuckSpec(source="w", target="master"))
+    eng.bank.add("m", np.zeros(4096, dtype=np.float32))
+    eng.bank.add("s", np.zeros((4096, 2), dtype=np.float32))
+    a = eng.play("m", loop=True, lowpass_hz=1000.0, sends={"w": -6.0})
+    b = eng.play("m", loop=True, highpass_hz=200.0, bus="w")
+    c = eng.play("s", loop=True, position=(1.0, 0.0, -1.0), binaural=True, doppler=1.0)
+    eng.play("m", fade_in=0.01)
+    eng.play_stream(_Silence())
+    eng.render(256)
+    eng.set_voice(a, gain_db=-6.0, pitch=1.5)
+    eng.set_voice(b, gain_db=-3.0)
+    eng.stop(c, release=0.01)
+    eng.set_bus("w", gain_db=-3.0, lowpass_hz=3000.0)
+    eng.render(1024)
+
+
+class _Silence:
+    channels = 2
+
+    def render(self, frames: int) -> np.ndarray:
+        return np.zeros((frames, 2), dtype=np.float32)
+
+
 class Engine:
     """A block-based mixing engine (see module docstring for the threading contract)."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, _warm: bool = True) -> None:
         self.config = config or EngineConfig()
         cfg = self.config
         self.sample_rate = cfg.sample_rate
@@ -188,6 +225,8 @@ class Engine:
         self._render_times = np.zeros(1024, dtype=np.float64)
         self._render_count = 0
         self.counters = {"stale_handles": 0, "voices_dropped": 0, "voices_started": 0, "voices_ended": 0}
+        if _warm:
+            warm_up_kernels()
 
     # ------------------------------------------------------------------ buses
     def add_bus(self, spec: BusSpec) -> None:
