@@ -7,7 +7,7 @@ trigger's first frame, and this script takes the send time on the same clock
 steady rate meanwhile. The device's own buffer (period x periods after the callback) is not
 included: that part depends on the sound card and is the same for any engine.
 
-    python benchmarks/bench_latency.py [--triggers 1000] [--load-rate 10000] [--lookahead 2]
+    python benchmarks/bench_latency.py [--triggers 1000] [--load-rate 10000] [--lookahead N]
 
 Prints median / p99 / max latency, underruns, and the machine's load average (this 2-core machine
 is shared; a load above 2 means other jobs took CPU from the daemon during the run).
@@ -31,8 +31,8 @@ import zmq
 
 
 def start_daemon(*extra: str) -> tuple[subprocess.Popen, dict]:
-    """Start `soundscape serve --recording` on the NULL device with random loopback ports."""
-    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording", "--backend", "null",
+    """Start `soundscape serve --recording` with random loopback ports (add --backend to `extra`)."""
+    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording",
            "--bind", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--json", *extra]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -83,11 +83,19 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.02, help="mean seconds between triggers")
     ap.add_argument("--load-rate", type=float, default=10_000.0, help="object updates per second")
     ap.add_argument("--objects", type=int, default=100)
-    ap.add_argument("--lookahead", type=int, default=2)
+    ap.add_argument("--lookahead", type=int, default=None, help="blocks ahead (default: the daemon's, 0)")
     ap.add_argument("--period", type=int, default=None)
+    ap.add_argument(
+        "--backend",
+        default="null",
+        help="miniaudio backend: null (10 ms sleeps) or jack (e.g. "
+        "jackd's dummy driver: a virtual card with real 256-frame periods)",
+    )
     ap.add_argument("--null-min-lookahead", type=float, default=None, help="0: honour --lookahead on NULL")
     args = ap.parse_args()
-    extra = ["--lookahead", str(args.lookahead)] + (["--period", str(args.period)] if args.period else [])
+    extra = [] if args.lookahead is None else ["--lookahead", str(args.lookahead)]
+    extra += ["--period", str(args.period)] if args.period else []
+    extra += ["--backend", args.backend]
     if args.null_min_lookahead is not None:
         extra += ["--null-min-lookahead", str(args.null_min_lookahead)]
     proc, info = start_daemon(*extra)
@@ -138,8 +146,9 @@ def measure(args: argparse.Namespace, info: dict) -> int:
     a0, a1 = before["audio"], after["audio"]
     n0, n1 = before["net"], after["net"]
     rate = (n1["received"] - n0["received"]) / max(elapsed, 1e-9)
-    print(f"daemon: lookahead {a1['lookahead_blocks']} blocks x 256 frames, period {a1['period_frames']} "
-          f"frames, NULL, switch interval {a1['switch_interval_s']} s, nice {a1.get('nice')}")  # fmt: skip
+    print(f"daemon: {a1['render_mode']} mode, lookahead {a1['lookahead_blocks']} blocks x 256 frames, "
+          f"period {a1['period_frames']} frames, {a1['backend']}, "
+          f"switch interval {a1['switch_interval_s']} s, nice {a1.get('nice')}")  # fmt: skip
     print(f"load: {args.load_rate:.0f} object updates/s requested, {rate:.0f} msgs/s received by the daemon")
     print(f"triggers: {len(sent)} sent, {len(lat)} heard (instance_out)")
     if len(lat):
@@ -155,8 +164,11 @@ def measure(args: argparse.Namespace, info: dict) -> int:
         print(f"  and applied -> out of the callback (lookahead ring + device pacing): median {b50:.2f} ms, "
               f"p99 {b99:.2f} ms")  # fmt: skip
     p99, mx = a1["callback_interval_p99_ms"], a1["callback_interval_max_ms"]
-    print(f"underruns during the run: {a1['underruns'] - a0['underruns']} "
+    print(f"underruns during the run: {a1['underruns'] - a0['underruns']}, late callbacks: "
+          f"{a1['late_callbacks'] - a0['late_callbacks']} "
           f"(callback interval p99 {p99:.2f} ms, max {mx:.2f} ms)")  # fmt: skip
+    print(f"render per block: p50 {a1['render_ms_p50']:.2f} ms, p99 {a1['render_ms_p99']:.2f} ms, "
+          f"max {a1['render_ms_max']:.2f} ms (last {min(a1['blocks_rendered'], 4096)} blocks)")  # fmt: skip
     print(f"coalesced: {n1['coalesced'] - n0['coalesced']}, dropped to audio: "
           f"{n1['dropped_to_audio'] - n0['dropped_to_audio']}, late: {a1['late'] - a0['late']}")  # fmt: skip
     print(f"machine load average (1 min) at start/end: {load0:.2f} / {load1:.2f} on {os.cpu_count()} cores")

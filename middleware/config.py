@@ -13,6 +13,8 @@ class EngineConfig:
 
     ``block`` is the control granularity: parameter ramps span one block and the scene runtime
     ticks once per block. Voice starts and stops are still sample-accurate inside a block.
+    ``lookahead_blocks`` is how many blocks a device sink renders ahead of its callback; 0 renders
+    inside the callback (lowest latency, no slack: see ``sinks/device.py``).
     """
 
     sample_rate: int = 48000
@@ -30,8 +32,8 @@ class EngineConfig:
             raise EngineError(f"sample_rate={self.sample_rate}: must be within 8000..192000 Hz")
         if not 16 <= self.block <= 8192:
             raise EngineError(f"block={self.block}: must be within 16..8192 frames")
-        if not 1 <= self.lookahead_blocks <= 64:
-            raise EngineError(f"lookahead_blocks={self.lookahead_blocks}: must be within 1..64")
+        if not 0 <= self.lookahead_blocks <= 64:
+            raise EngineError(f"lookahead_blocks={self.lookahead_blocks}: must be within 0..64")
         if not 1 <= self.voice_limit <= self.max_voices:
             raise EngineError(
                 f"voice_limit={self.voice_limit}: must be within 1..max_voices ({self.max_voices})"

@@ -170,3 +170,107 @@ def test_bad_arguments_raise_device_errors() -> None:
     with pytest.raises(DeviceError, match="device_name='no such card'"):
         DeviceSink(Sine(), backend="null", device_name="no such card").start()
     assert not render_threads()
+
+
+# ------------------------------------------------------------------------------ callback mode
+class Marked(Sine):
+    """Renders silence, or 0.5 once ``mark()`` was called: which played frame first carried the mark
+    tells how long a command waits before it is heard. Records the rendering thread's name."""
+
+    def __init__(self, cfg: EngineConfig | None = None) -> None:
+        super().__init__(cfg)
+        self.marked_at: int | None = None  # perf_counter_ns of mark()
+        self.first_marked_frame: int | None = None
+        self.threads: set[str] = set()
+
+    def mark(self) -> None:
+        self.marked_at = time.perf_counter_ns()
+
+    def render(self, frames: int) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        out = np.zeros((frames, 2), dtype=np.float32)
+        if self.marked_at is not None:
+            if self.first_marked_frame is None:
+                self.first_marked_frame = self.frame
+            out[:] = 0.5
+        self.frame += frames
+        return out
+
+
+@pytest.mark.parametrize(("block", "period"), [(256, 256), (128, 256), (256, 480)])
+def test_callback_mode_plays_a_command_in_the_first_callback_after_it(block: int, period: int) -> None:
+    """lookahead 0: the callback renders what it plays, so nothing waits in a queue ahead of it."""
+    rng = np.random.default_rng(block + period)
+    for trial in range(6):
+        renderable = Marked(EngineConfig(block=block))
+        sink = DeviceSink(renderable, backend="null", lookahead_blocks=0, period_frames=period)
+        with sink:
+            assert not render_threads()  # no render thread in this mode
+            time.sleep(0.05 + rng.uniform(0.0, 0.02))
+            renderable.mark()
+            time.sleep(0.08)
+            stamps = sink.callback_timestamps()
+            heard = sink.frame_left_at(renderable.first_marked_frame)
+            played = sink.frames_played
+        st = sink.stats()
+        assert st["render_mode"] == "callback" and st["lookahead_frames"] == 0
+        assert st["underruns"] == 0 and st["underrun_frames"] == 0, st
+        assert renderable.threads - {"MainThread"}, "blocks must be rendered on the device thread"
+        # each callback takes only what it needs: less than one block ever waits rendered ahead
+        assert 0 <= st["blocks_rendered"] * block - played < block
+        # the first callback that ended after the mark (or, when the mark fell in the middle of its
+        # render, the one right after) carries the marked frame
+        assert heard is not None
+        first_after = int(np.searchsorted(stamps, renderable.marked_at, side="right"))
+        carried = int(np.searchsorted(stamps, heard, side="left"))
+        assert carried - first_after in (0, 1), (trial, first_after, carried)
+
+
+def test_ring_mode_plays_a_command_only_after_its_lookahead() -> None:
+    """The peer of the test above: with 4 blocks rendered ahead the mark waits behind them."""
+    renderable = Marked()
+    sink = DeviceSink(renderable, backend="null", lookahead_blocks=4, null_min_lookahead_s=0.0)
+    with sink:
+        time.sleep(0.05)
+        renderable.mark()
+        time.sleep(0.1)
+        stamps = sink.callback_timestamps()
+        heard = sink.frame_left_at(renderable.first_marked_frame)
+    assert sink.stats()["render_mode"] == "ring" and heard is not None
+    first_after = int(np.searchsorted(stamps, renderable.marked_at, side="right"))
+    carried = int(np.searchsorted(stamps, heard, side="left"))
+    assert carried - first_after >= 4
+
+
+def test_callback_mode_counts_late_callbacks_as_underruns() -> None:
+    sink = DeviceSink(Slow(), backend="null", lookahead_blocks=0)
+    with sink:
+        time.sleep(0.3)
+    stats = sink.stats()
+    assert stats["late_callbacks"] > 0 and stats["underruns"] == stats["late_callbacks"], stats
+    assert stats["underrun_frames"] == 0  # late, not missing: every frame was rendered and played
+
+
+def test_callback_mode_render_error_plays_silence_and_keeps_the_device(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    sink = DeviceSink(Failing(), backend="null", lookahead_blocks=0)
+    with sink:
+        time.sleep(0.3)
+        callbacks = sink.stats()["callbacks"]
+        time.sleep(0.1)
+        assert sink.stats()["callbacks"] > callbacks  # the device keeps running (silence)
+    stats = sink.stats()
+    assert "kernel exploded" in stats["render_error"] and stats["underrun_frames"] > 0
+    assert capfd.readouterr().err.count("render stopped: RuntimeError: kernel exploded") == 1
+
+
+def test_callback_mode_first_render_happens_in_start() -> None:
+    class FailsAtOnce(Sine):
+        def render(self, frames: int) -> np.ndarray:
+            raise RuntimeError("no scene")
+
+    sink = DeviceSink(FailsAtOnce(), backend="null", lookahead_blocks=0)
+    with pytest.raises(RuntimeError, match="no scene"):
+        sink.start()
+    assert not sink.running

@@ -36,7 +36,7 @@ class DaemonOptions:
     device: str | None = None
     backend: str | None = None
     block: int = 256
-    lookahead_blocks: int = 2
+    lookahead_blocks: int = 0  # 0: render inside the device callback (lowest latency)
     period_frames: int | None = None
     sample_rate: int = 48000
     seed: int = 0

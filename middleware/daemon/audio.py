@@ -72,7 +72,7 @@ class AudioSide:
         self.config = EngineConfig(
             sample_rate=int(opts.get("sample_rate", 48000)),
             block=int(opts.get("block", 256)),
-            lookahead_blocks=int(opts.get("lookahead_blocks", 2)),
+            lookahead_blocks=int(opts.get("lookahead_blocks", 0)),
             seed=int(opts.get("seed", 0)),
         )
         from ..engine import Engine

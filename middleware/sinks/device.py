@@ -9,6 +9,14 @@ Three threads touch audio:
   ``renderable.render(block)``; it wakes when the callback signals that it consumed frames;
 * any **control thread** talks to the renderable through its own command queue, never to the sink.
 
+That is *ring mode* (``lookahead_blocks >= 1``). With ``lookahead_blocks=0`` the sink runs in
+*callback mode* instead, as SoLoud, Godot and most C engines do: the callback renders exactly the
+frames it is asked for, so a command that reached the renderable before a callback is heard in that
+callback (lowest latency: nothing is queued ahead) and there is no render thread. The price is
+slack: a render that takes longer than the period it fills is a late callback, which a device with
+one period of buffering would hear. The daemon uses callback mode by default (its render thread
+only applies compact, already validated commands); ``soundscape play`` keeps the ring.
+
 Why the ring: rendering a block takes time and competes for the GIL. The callback must return within
 its period whatever happens elsewhere, so it only pops audio that was rendered ahead of it. The
 lookahead is the slack the render thread has before the callback runs dry (an *underrun*: the
@@ -173,13 +181,16 @@ class DeviceSink:
     line to stderr and falls back to the NULL backend (silent, paced in real time); ``"null"``
     forces the NULL backend; any other miniaudio backend name (``"alsa"``, ``"pulseaudio"`` ...) is
     used without fallback. ``lookahead_blocks`` (default ``config.lookahead_blocks``) is how many
-    engine blocks stay queued ahead of the callback after it took its period. ``period_frames``
+    engine blocks stay queued ahead of the callback after it took its period; 0 selects callback
+    mode (render inside the callback, see the module docstring). ``period_frames``
     and ``periods`` size the device buffer. ``switch_interval`` lowers ``sys.setswitchinterval``
     while the sink runs (None leaves it alone): it bounds how long any busy Python thread can keep
     the callback from getting the GIL. ``on_block(start_frame, block)`` is called on the render
     thread for every rendered block (telemetry; compare ``start_frame`` with ``frames_played``).
-    On the NULL backend the lookahead is raised to ``null_min_lookahead_s`` (see
-    ``NULL_MIN_LOOKAHEAD_S``); ``stats()`` reports the lookahead actually used.
+    In ring mode on the NULL backend the lookahead is raised to ``null_min_lookahead_s`` (see
+    ``NULL_MIN_LOOKAHEAD_S``); ``stats()`` reports the lookahead actually used. In callback mode a
+    callback whose work took longer than the audio it delivered counts as an underrun (a device
+    with one period of buffering would have run dry); ``late_callbacks`` counts them in both modes.
     """
 
     def __init__(
@@ -200,8 +211,9 @@ class DeviceSink:
         self.sample_rate = int(cfg.sample_rate)
         self.block = int(cfg.block)
         self.lookahead_blocks = int(cfg.lookahead_blocks if lookahead_blocks is None else lookahead_blocks)
-        if not 1 <= self.lookahead_blocks <= 64:
-            raise EngineError(f"lookahead_blocks={self.lookahead_blocks}: must be within 1..64")
+        if not 0 <= self.lookahead_blocks <= 64:
+            raise EngineError(f"lookahead_blocks={self.lookahead_blocks}: must be within 0..64")
+        self.render_in_callback = self.lookahead_blocks == 0
         self.period_frames = int(DEFAULT_PERIOD_FRAMES if period_frames is None else period_frames)
         if not 16 <= self.period_frames <= 16384:
             raise DeviceError(f"period_frames={self.period_frames}: must be within 16..16384")
@@ -215,8 +227,8 @@ class DeviceSink:
         self.switch_interval = switch_interval
         self.on_block = on_block
         self.null_min_lookahead_s = float(null_min_lookahead_s)
-        self._size_ring(self.lookahead_blocks)
         self._out_frames = max(8192, 4 * self.period_frames)
+        self._size_ring(self.lookahead_blocks)
         self._out = np.zeros((self._out_frames, 2), dtype=np.float32)
         self._out_bytes = memoryview(self._out).cast("B")
         self._timestamps = np.zeros(_TIMESTAMP_SLOTS, dtype=np.int64)
@@ -238,6 +250,12 @@ class DeviceSink:
         # The render thread refills up to this; right after a callback took its period,
         # `lookahead_frames` are still queued.
         self.target_frames = self.period_frames + self.lookahead_frames
+        if self.render_in_callback:
+            # The callback renders whole blocks until it has what it was asked for (at most
+            # `_out_frames`); the remainder of the last block waits in the ring for the next one.
+            self.target_frames = 0
+            self._ring = FrameRing(self._out_frames + self.block, 2)
+            return
         self._ring = FrameRing(self.target_frames + self.block, 2)
 
     def _reset_counters(self) -> None:
@@ -247,6 +265,7 @@ class DeviceSink:
         self._frames_played = 0
         self._last_callback_frames = 0
         self._irregular_callbacks = 0
+        self._late_callbacks = 0
         self._clock = (0, 0)
         self._blocks_rendered = 0
         self._frames_rendered = 0
@@ -300,6 +319,8 @@ class DeviceSink:
         the render thread's wake-up semaphore, which never waits. Anything slower here delays the
         device and every other Python thread's GIL share. Missing frames become silence and are
         counted as an underrun; reporting happens in ``stats()`` on the caller's thread.
+
+        In callback mode it also renders, and only what this callback needs (``_render_for_callback``).
         """
         ring = self._ring
         out = self._out
@@ -310,14 +331,17 @@ class DeviceSink:
         signal = self._signal
         clock = time.perf_counter_ns
         period = self.period_frames
+        render_here = self.render_in_callback
+        ns_per_frame = 1e9 / self.sample_rate
         frames = yield b""
         while True:
             now = clock()
             n = self._callbacks
-            stamps[n & mask] = now
             if frames > limit:  # the device asked for more than it said it would: play what fits
                 self._underrun_frames += frames - limit
                 frames = limit
+            if render_here:
+                self._render_for_callback(frames)
             got = ring.read_into(out, frames)
             if got < frames:
                 self._underruns += 1
@@ -327,8 +351,16 @@ class DeviceSink:
             played = self._frames_played + frames
             self._frames_played = played
             self._last_callback_frames = frames
-            self._clock = (played, now)
+            # Stamped when the frames leave (the callback returns them right after): in callback
+            # mode a command applied during this callback's render is in these very frames.
+            done = clock()
+            stamps[n & mask] = done
+            self._clock = (played, done)
             self._callbacks = n + 1
+            if done - now > frames * ns_per_frame:  # took longer than the audio it delivered
+                self._late_callbacks += 1
+                if render_here:
+                    self._underruns += 1
             signal.raise_()
             frames = yield out_bytes[: frames * _BYTES_PER_FRAME]
 
@@ -345,6 +377,21 @@ class DeviceSink:
         self._frames_rendered = start + self.block
         if self.on_block is not None:
             self.on_block(start, block)
+
+    def _render_for_callback(self, frames: int) -> None:
+        """Callback mode: render whole blocks until the ring holds ``frames`` (the device thread).
+
+        A failing render must not kill the device: the error is kept for ``stats()`` and reported
+        once, and from then on the callback plays silence (counted as underruns), like ring mode.
+        """
+        if self.render_error is not None:
+            return
+        try:
+            while self._ring.fill < frames:
+                self._render_one()
+        except Exception as exc:
+            self.render_error = exc
+            print(f"render stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def _fill(self) -> None:
         while self._running and self._ring.fill < self.target_frames:
@@ -372,7 +419,7 @@ class DeviceSink:
         self._device = device
         self.backend_name = device.backend
         blocks = self.lookahead_blocks
-        if self.backend_name.lower() == "null":
+        if self.backend_name.lower() == "null" and not self.render_in_callback:
             blocks = max(blocks, -(-round(self.null_min_lookahead_s * self.sample_rate) // self.block))
         self._size_ring(blocks)
         if self.switch_interval is not None and sys.getswitchinterval() > self.switch_interval:
@@ -381,9 +428,16 @@ class DeviceSink:
         self._active_switch_interval = sys.getswitchinterval()
         self._running = True
         try:
-            self._fill()
-            self._thread = threading.Thread(target=self._render_loop, name="soundscape-render", daemon=True)
-            self._thread.start()
+            if self.render_in_callback:
+                # The first render pays one-off costs (meters created, cached kernels loaded, first
+                # scene tick): here, off the device thread. The first callback plays this block.
+                self._render_one()
+            else:
+                self._fill()
+                self._thread = threading.Thread(
+                    target=self._render_loop, name="soundscape-render", daemon=True
+                )
+                self._thread.start()
             gen = self._callback()
             next(gen)
             device.start(gen)
@@ -479,6 +533,8 @@ class DeviceSink:
             "periods": self.periods,
             "callback_frames": self._last_callback_frames,
             "irregular_callbacks": self._irregular_callbacks,
+            "late_callbacks": self._late_callbacks,
+            "render_mode": "callback" if self.render_in_callback else "ring",
             "lookahead_blocks": self.lookahead_frames // self.block,
             "lookahead_frames": self.lookahead_frames,
             "ring_target_frames": self.target_frames,
