@@ -242,13 +242,29 @@ def test_ring_mode_plays_a_command_only_after_its_lookahead() -> None:
     assert carried - first_after >= 4
 
 
-def test_callback_mode_counts_late_callbacks_as_underruns() -> None:
-    sink = DeviceSink(Slow(), backend="null", lookahead_blocks=0)
-    with sink:
-        time.sleep(0.3)
-    stats = sink.stats()
-    assert stats["late_callbacks"] > 0 and stats["underruns"] == stats["late_callbacks"], stats
-    assert stats["underrun_frames"] == 0  # late, not missing: every frame was rendered and played
+class Slower(Sine):
+    """Takes ``factor`` times the audio's duration to render each block."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def render(self, frames: int) -> np.ndarray:
+        time.sleep(self.factor * frames / self.config.sample_rate)
+        return super().render(frames)
+
+
+def test_callback_mode_counts_late_callbacks_and_underruns() -> None:
+    """Late: the work took longer than the audio delivered. Underrun: longer than the periods the
+    device still had queued (periods - 1), so its buffer ran dry."""
+    for factor, periods, underrun in ((1.3, 3, False), (1.3, 2, True), (4.0, 3, True)):
+        sink = DeviceSink(Slower(factor), backend="null", lookahead_blocks=0, periods=periods)
+        with sink:
+            time.sleep(0.3)
+        stats = sink.stats()
+        assert stats["late_callbacks"] >= stats["callbacks"] // 2, (factor, periods, stats)
+        assert (stats["underruns"] > 0) == underrun, (factor, periods, stats)
+        assert stats["underrun_frames"] == 0  # late, not missing: every frame was rendered and played
 
 
 def test_callback_mode_render_error_plays_silence_and_keeps_the_device(

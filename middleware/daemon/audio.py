@@ -41,6 +41,11 @@ from ..errors import ProtocolError, SoundscapeError
 STATS_INTERVAL = 0.1  # seconds between audio statistics sent to the network process
 SCENE_TELEMETRY_BLOCKS = 19  # ~0.1 s at 256 frames / 48 kHz
 MAX_DRAIN_PACKETS = 64  # packets applied per block at most (the rest waits one block: bounded work)
+DRAIN_BUDGET_NS = 1_000_000
+"""Time one block may spend applying commands (1 ms of a 5.3 ms block). In callback mode the render
+runs inside the device callback, so a flood must not make a callback late: packets beyond the
+budget wait for the next block (and, if the flood lasts, the network process's bounded queue drops
+and counts them)."""
 
 
 _COALESCE = frozenset({"object", "set_param", "listener"})
@@ -83,7 +88,9 @@ class AudioSide:
         self.rt = self._make_runtime(opts.get("scene"))
         meters = opts.get("meters", "master")
         if meters and meters != "none":  # BS.1770 loudness per bus, published on topic `loudness`
-            self.engine.enable_meters(None if meters == "all" else [b.strip() for b in meters.split(",")])
+            # Deferred: the render path only copies blocks; the main thread meters and publishes them.
+            names = None if meters == "all" else [b.strip() for b in meters.split(",")]
+            self.engine.enable_meters(names, deferred=True)
         self.meters = bool(meters and meters != "none")
         self.pull = ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.LINGER, 0)
@@ -114,6 +121,7 @@ class AudioSide:
             "late": 0,
             "rejected": 0,
             "scheduled_dropped": 0,
+            "drain_deferred": 0,  # blocks that hit the time budget (the rest waited a block)
             "pub_dropped": 0,
         }
         self._blocks = 0
@@ -166,8 +174,6 @@ class AudioSide:
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
                 self._send_render(["scene", {**self.rt.telemetry(), "voices": self._voice_gains()}])
-                if self.meters:
-                    self._send_render(["pub", [["loudness", {"buses": self.engine.loudness()}]]])
             except Exception as exc:
                 self._send_render(["scene", {"error": repr(exc)}])
         return out
@@ -208,7 +214,12 @@ class AudioSide:
             heapq.heappop(heap)
         pending: dict = {}
         counters = self.counters
+        clock = time.perf_counter_ns
+        deadline = clock() + DRAIN_BUDGET_NS
         for _ in range(MAX_DRAIN_PACKETS):
+            if clock() > deadline:
+                counters["drain_deferred"] += 1
+                break
             try:
                 data = pull.recv(zmq.NOBLOCK)
             except zmq.Again:
@@ -555,10 +566,14 @@ def audio_main(opts: dict[str, Any]) -> None:
                 outs = side._resolve_outputs()
                 if outs:
                     side.push_main.send(_pack(["pub", outs]))
+                if side.meters:
+                    side.engine.drain_meters()
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + STATS_INTERVAL
                     side.push_main.send(_pack(["audio", side.audio_stats()]))
+                    if side.meters:
+                        side.push_main.send(_pack(["pub", [["loudness", {"buses": side.engine.loudness()}]]]))
             except Exception as exc:  # a bug here must not stop the audio: report it and go on
                 failures += 1
                 if failures <= 3:

@@ -217,6 +217,7 @@ class Engine:
         self._fresh: list[int] = []
         self._listener_moved = True
         self._meter_all = False
+        self._meter_deferred = False
         self._n_virtual = 0
         self._streams: dict[int, StreamState] = {}  # slot -> stream feeding that voice
         self._stream_pool: dict[int, list[int]] = {1: [], 2: []}  # channels -> free bank regions
@@ -261,12 +262,20 @@ class Engine:
             highpass_hz = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
         self._post(("set_bus", name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
 
-    def enable_meters(self, buses: list[str] | None = None) -> None:
-        """Meter loudness on these buses (None: every bus, including ones added later by name)."""
+    def enable_meters(self, buses: list[str] | None = None, deferred: bool = False) -> None:
+        """Meter loudness on these buses (None: every bus, including ones added later by name).
+
+        ``deferred=True``: the render path only queues the audio; one other thread must call
+        ``drain_meters()`` regularly and read ``loudness()`` (the daemon's main thread does).
+        """
         for name in buses or []:
             if name not in self._bus_names:
                 self._unknown_bus(name)
-        self._post(("meters", buses))
+        self._post(("meters", buses, bool(deferred)))
+
+    def drain_meters(self) -> None:
+        """Meter what deferred meters queued since the last call (see ``enable_meters``)."""
+        self.buses.drain_meters()
 
     def set_loudness_target(self, lufs: float | None) -> None:
         """Keep the master's loudness at ``lufs`` with a slow automatic gain (None: off)."""
@@ -613,7 +622,7 @@ class Engine:
         elif kind == "add_bus":
             self.buses.add(cmd[1])
             if self._meter_all:
-                self.buses.enable_meters([cmd[1].name])
+                self.buses.enable_meters([cmd[1].name], self._meter_deferred)
         elif kind == "set_bus":
             _, name, gain_db, lp, hp, muted, reverb = cmd
             self.buses.set(name, gain_db=gain_db, lowpass_hz=lp, highpass_hz=hp, muted=muted)
@@ -625,7 +634,8 @@ class Engine:
             self.buses.set_loudness_target(cmd[1])
         elif kind == "meters":
             self._meter_all = cmd[1] is None
-            self.buses.enable_meters(cmd[1])
+            self._meter_deferred = cmd[2]
+            self.buses.enable_meters(cmd[1], cmd[2])
 
     def _start_voice(self, handle: int, a: dict, at: int | None) -> None:
         if not self._free_slots:

@@ -188,9 +188,10 @@ class DeviceSink:
     the callback from getting the GIL. ``on_block(start_frame, block)`` is called on the render
     thread for every rendered block (telemetry; compare ``start_frame`` with ``frames_played``).
     In ring mode on the NULL backend the lookahead is raised to ``null_min_lookahead_s`` (see
-    ``NULL_MIN_LOOKAHEAD_S``); ``stats()`` reports the lookahead actually used. In callback mode a
-    callback whose work took longer than the audio it delivered counts as an underrun (a device
-    with one period of buffering would have run dry); ``late_callbacks`` counts them in both modes.
+    ``NULL_MIN_LOOKAHEAD_S``); ``stats()`` reports the lookahead actually used. ``late_callbacks``
+    counts callbacks whose work took longer than the audio they delivered. In callback mode that is
+    the render's time, and a callback counts as an underrun when it took longer than the
+    ``periods - 1`` periods the device still had queued when it called (its buffer ran dry).
     """
 
     def __init__(
@@ -333,6 +334,7 @@ class DeviceSink:
         period = self.period_frames
         render_here = self.render_in_callback
         ns_per_frame = 1e9 / self.sample_rate
+        slack_periods = self.periods - 1  # queued in the device while it waits for this callback
         frames = yield b""
         while True:
             now = clock()
@@ -357,10 +359,11 @@ class DeviceSink:
             stamps[n & mask] = done
             self._clock = (played, done)
             self._callbacks = n + 1
-            if done - now > frames * ns_per_frame:  # took longer than the audio it delivered
+            took = done - now
+            if took > frames * ns_per_frame:  # took longer than the audio it delivered
                 self._late_callbacks += 1
-                if render_here:
-                    self._underruns += 1
+                if render_here and took > frames * slack_periods * ns_per_frame:
+                    self._underruns += 1  # longer than the device's queued periods: it ran dry
             signal.raise_()
             frames = yield out_bytes[: frames * _BYTES_PER_FRAME]
 
