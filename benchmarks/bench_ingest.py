@@ -177,6 +177,10 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _sum(runs: list[dict], key: str) -> int:
+    return sum(r[key] for r in runs)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -214,10 +218,9 @@ def main() -> int:
         rates = [r["messages_per_s"] for r in runs]
         med = statistics.median(rates)
         per = max(1, batch)
-        total = lambda key: sum(r[key] for r in runs)  # noqa: E731
         line = (f"  {kind + f' x{per} per message':28s} {med:8.0f} msgs/s = {med * per:8.0f} updates/s "
-                f"[{min(rates) * per:.0f}..{max(rates) * per:.0f}]; dropped {total('dropped_to_audio')}, "
-                f"invalid {total('invalid')}, underruns {total('underruns')} "
+                f"[{min(rates) * per:.0f}..{max(rates) * per:.0f}]; dropped {_sum(runs, 'dropped_to_audio')}, "
+                f"invalid {_sum(runs, 'invalid')}, underruns {_sum(runs, 'underruns')} "
                 f"(callback max {max(r['callback_max_ms'] for r in runs):.1f} ms)")  # fmt: skip
         if batch == 1 and bare[kind]:
             b = median_of(bare[kind], "messages_per_s")
