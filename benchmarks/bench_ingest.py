@@ -128,8 +128,11 @@ def measure(endpoint: str, kind: str, batch: int, seconds: float, senders: int,
     c1, tm1 = probe(), time.perf_counter()
     for p in procs:
         p.join()
-    return {"messages_per_s": (c1 - c0) / (tm1 - tm0), "sent_updates": counter.value,
-            "sent_per_s": counter.value / max(1, batch) / seconds}  # each sender sends for `seconds`
+    return {
+        "messages_per_s": (c1 - c0) / (tm1 - tm0),
+        "sent_updates": counter.value,
+        "sent_per_s": counter.value / max(1, batch) / seconds,
+    }  # each sender sends for `seconds`
 
 
 def run_daemon_case(info: dict, kind: str, batch: int, seconds: float, senders: int) -> dict:
@@ -218,8 +221,9 @@ def main() -> int:
         rates = [r["messages_per_s"] for r in runs]
         med = statistics.median(rates)
         per = max(1, batch)
+        dropped = _sum(runs, "dropped_to_audio")
         line = (f"  {kind + f' x{per} per message':28s} {med:8.0f} msgs/s = {med * per:8.0f} updates/s "
-                f"[{min(rates) * per:.0f}..{max(rates) * per:.0f}]; dropped {_sum(runs, 'dropped_to_audio')}, "
+                f"[{min(rates) * per:.0f}..{max(rates) * per:.0f}]; dropped {dropped}, "
                 f"invalid {_sum(runs, 'invalid')}, underruns {_sum(runs, 'underruns')} "
                 f"(callback max {max(r['callback_max_ms'] for r in runs):.1f} ms)")  # fmt: skip
         if batch == 1 and bare[kind]:
