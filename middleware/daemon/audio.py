@@ -478,7 +478,8 @@ class AudioSide:
             except Exception:
                 return
             time.sleep(seconds / steps)
-        time.sleep(2 * (self.sink.target_frames if self.sink else 0) / self.sr)
+        queued = max(self.sink.target_frames, self.sink.period_frames) if self.sink else 0
+        time.sleep(2 * queued / self.sr)  # the last ramp reaches the device before it closes
 
 
 def _raise_priority(nice: int) -> int:
