@@ -31,8 +31,10 @@ import zmq
 
 
 def start_daemon(*extra: str) -> tuple[subprocess.Popen, dict]:
-    """Start `soundscape serve --recording` with random loopback ports (add --backend to `extra`)."""
-    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording",
+    """Start `soundscape serve --recording` with random loopback ports (NULL device unless `extra` has
+    a --backend: with auto-detection, a running JACK server would be picked)."""
+    backend = [] if "--backend" in extra else ["--backend", "null"]
+    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording", *backend,
            "--bind", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--json", *extra]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()

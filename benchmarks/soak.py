@@ -37,11 +37,15 @@ def main() -> int:
     ap.add_argument("--load-rate", type=float, default=20_000.0, help="object updates per second")
     ap.add_argument("--trigger-rate", type=float, default=100.0, help="triggers per second")
     ap.add_argument("--every", type=float, default=30.0, help="seconds between report lines")
+    ap.add_argument("--backend", default="null", help="null, or jack (jackd's dummy driver)")
+    ap.add_argument("--lookahead", type=int, default=None, help="blocks ahead (default: the daemon's, 0)")
     args = ap.parse_args()
 
     from middleware.client import Client
 
-    proc, info = start_daemon()
+    extra = ["--backend", args.backend]
+    extra += [] if args.lookahead is None else ["--lookahead", str(args.lookahead)]
+    proc, info = start_daemon(*extra)
     net_pid, audio_pid = proc.pid, info["pid"]
     seconds = args.minutes * 60.0
     stop = mp.Event()
@@ -58,8 +62,8 @@ def main() -> int:
     period = 1.0 / args.trigger_rate
     print(f"soak: {args.minutes:g} min, {args.load_rate:.0f} object updates/s + {args.trigger_rate:.0f} "
           f"triggers/s; net pid {net_pid}, audio pid {audio_pid}", flush=True)  # fmt: skip
-    print(f"{'t (s)':>7} {'frames':>10} {'underruns':>9} {'received':>10} {'dropped':>8} {'live':>5} "
-          f"{'cb max ms':>9} {'net MB':>7} {'audio MB':>8}", flush=True)  # fmt: skip
+    print(f"{'t (s)':>7} {'frames':>10} {'underruns':>9} {'late':>5} {'received':>10} {'dropped':>8} "
+          f"{'live':>5} {'cb max ms':>9} {'net MB':>7} {'audio MB':>8}", flush=True)  # fmt: skip
     try:
         while (now := time.monotonic()) - t0 < seconds:
             i += 1
@@ -86,10 +90,13 @@ def main() -> int:
                        rss_mb(net_pid), rss_mb(audio_pid))  # fmt: skip
                 if first is None and now - t0 > 20:
                     first = row
-                print(f"{row[0]:7.0f} {row[1]:10d} {row[2]:9d} {row[3]:10d} {row[4]:8d} {row[5]:5d} "
-                      f"{row[6]:9.1f} {row[7]:7.1f} {row[8]:8.1f}", flush=True)  # fmt: skip
+                late_now = a.get("late_callbacks", 0)
+                print(f"{row[0]:7.0f} {row[1]:10d} {row[2]:9d} {late_now:5d} {row[3]:10d} {row[4]:8d} "
+                      f"{row[5]:5d} {row[6]:9.1f} {row[7]:7.1f} {row[8]:8.1f}", flush=True)  # fmt: skip
             time.sleep(max(0.0, period - (time.monotonic() - now)))
         st = c.stats()
+        late = st["audio"].get("late_callbacks", 0)
+        mode = st["audio"].get("render_mode", "?")
         last = (time.monotonic() - t0, st["audio"].get("frame", 0), st["audio"].get("underruns", 0),
                 st["net"]["received"], st["net"]["dropped_to_audio"], st["net"]["instances_live"], 0.0,
                 rss_mb(net_pid), rss_mb(audio_pid))  # fmt: skip
@@ -98,7 +105,8 @@ def main() -> int:
         loader.join()
         c.close()
         stop_daemon(proc)
-    print(f"total: {last[0]:.0f} s, {last[1] / 48000:.0f} s of audio rendered, underruns {last[2]}, "
+    print(f"total: {last[0]:.0f} s, {last[1] / 48000:.0f} s of audio rendered ({args.backend}, {mode} mode), "
+          f"underruns {last[2]}, late callbacks {late}, "
           f"messages {last[3]} ({last[3] / last[0]:.0f}/s), dropped to audio {last[4]}, "
           f"client errors {limit_errors}")  # fmt: skip
     if first is not None:
