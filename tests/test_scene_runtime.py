@@ -210,3 +210,34 @@ def test_say_plays_a_labelled_synthetic_line_and_ducks_ambience(tmp_path: Path) 
         rt.say("", "ogre")
     with pytest.raises(SoundscapeError, match="did you mean"):
         rt.say("hello", "orge")
+
+
+def test_bulk_validated_objects_land_like_single_calls(player: ScenePlayer) -> None:
+    """The daemon's bulk path (fields validated by its network process) gives the runtime exactly
+    the transforms single set_object calls give, keeps what an update omits, and honours the cap."""
+    import middleware.scene.runtime as runtime_mod
+
+    rt = player.runtime
+    rt.set_object("car", [1.0, 2.0, 3.0], forward=[1.0, 0.0, 0.0], velocity=[0.0, 0.0, 4.0])
+    rt.set_object("door", [5.0, 0.0, 0.0])
+    player.render(256)
+    single = dict(rt.objects)
+    rt.set_objects_validated(
+        {"car": ([7.0, 0.0, 1.0], None, None), "lamp": ([0.0, 3.0, 0.0], [0.0, 0.0, 1.0], None)}
+    )
+    player.render(256)
+    assert rt.objects["car"].position == (7.0, 0.0, 1.0)
+    assert rt.objects["car"].forward == single["car"].forward == (1.0, 0.0, 0.0)  # omitted: kept
+    assert rt.objects["car"].velocity == (0.0, 0.0, 4.0)
+    assert rt.objects["lamp"].forward == (0.0, 0.0, 1.0) and rt.objects["door"] == single["door"]
+    cap = runtime_mod.MAX_OBJECTS
+    try:
+        runtime_mod.MAX_OBJECTS = 4
+        rt.set_objects_validated(
+            {"a": ([0, 0, 0], None, None), "b": ([0, 0, 0], None, None), "car": ([1, 1, 1], None, None)}
+        )
+        player.render(256)
+    finally:
+        runtime_mod.MAX_OBJECTS = cap
+    assert "a" in rt.objects and "b" not in rt.objects and rt.objects["car"].position == (1, 1, 1)
+    assert rt.counters["objects_refused"] == 1

@@ -51,10 +51,6 @@ and counts them)."""
 _COALESCE = frozenset({"object", "set_param", "listener"})
 
 
-def _key(op: str, fields: dict) -> tuple:
-    return (op, fields.get("name")) if op != "listener" else (op,)
-
-
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
@@ -216,6 +212,8 @@ class AudioSide:
         counters = self.counters
         clock = time.perf_counter_ns
         deadline = clock() + DRAIN_BUDGET_NS
+        unpackb, coalesce = msgpack.unpackb, _COALESCE
+        packets = coalesced = 0
         for _ in range(MAX_DRAIN_PACKETS):
             if clock() > deadline:
                 counters["drain_deferred"] += 1
@@ -224,31 +222,41 @@ class AudioSide:
                 data = pull.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            counters["packets"] += 1
-            for cmd in msgpack.unpackb(data, raw=False):
+            packets += 1
+            for cmd in unpackb(data, raw=False):
                 op, client, t, body = cmd
                 if t is None:
-                    if op in _COALESCE:
-                        pending[_key(op, body)] = (op, client, body)
-                        counters["commands"] += 1
+                    # key: (op, name); a listener has no name, so it keys as ("listener", None)
+                    if op in coalesce:
+                        pending[op, body.get("name")] = (op, client, body)
+                        coalesced += 1
                         continue
-                    if op == "batch" and all(item[0] in _COALESCE for item in body):
+                    if op == "batch" and all(item[0] in coalesce for item in body):
                         for sub_op, fields in body:
-                            pending[_key(sub_op, fields)] = (sub_op, client, fields)
-                        counters["commands"] += 1
+                            pending[sub_op, fields.get("name")] = (sub_op, client, fields)
+                        coalesced += 1
                         continue
                 if pending:
                     self._apply_pending(pending)
                 self._apply(cmd)
+        counters["packets"] += packets
+        counters["commands"] += coalesced
         if pending:
             self._apply_pending(pending)
 
     def _apply_pending(self, pending: dict) -> None:
+        bulk = getattr(self.rt, "set_objects_validated", None)
+        objects = {}
         for op, client, fields in pending.values():
+            if op == "object" and bulk is not None:  # validated by the network process: one call
+                objects[fields["name"]] = (fields["position"], fields.get("forward"), fields.get("velocity"))
+                continue
             try:
                 self._apply_one(op, fields, None, client)
             except Exception as exc:
                 self._report(op, client, exc)
+        if objects:
+            bulk(objects)
         pending.clear()
 
     def _apply(self, cmd: list) -> None:

@@ -47,6 +47,7 @@ from .model import (
 MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engine
 SETTLE = 1e-4  # change threshold (dB, semitones, Hz-ratio) below which no engine command is sent
 MAX_INSTANCES = 256
+MAX_OBJECTS = 4096  # game objects the runtime keeps transforms for
 
 
 class RuntimeErrorMsg(SoundscapeError):
@@ -183,7 +184,7 @@ class SceneRuntime:
             self.emitters[em.name] = self._new_emitter(em)
         if scene.music is not None:
             self._music = _MusicPlayer(self, scene)
-        self.counters = {"commands": 0, "errors": 0, "reloads": 0}
+        self.counters = {"commands": 0, "errors": 0, "reloads": 0, "objects_refused": 0}
         self._game_listener = False  # once the game sends a listener, the scene's default steps aside
         self._listener_born = self.frame
         self._scene_listener()
@@ -296,9 +297,19 @@ class SceneRuntime:
         p = _vec3("position", position)
         f = _vec3("forward", forward) if forward is not None else None
         v = _vec3("velocity", velocity) if velocity is not None else None
-        if name not in self.objects and len(self.objects) >= 4096:
+        if name not in self.objects and len(self.objects) >= MAX_OBJECTS:
             raise RuntimeErrorMsg("too many game objects (cap 4096)")
         self._post(("object", name, p, f, v), at_frame)
+
+    def set_objects_validated(self, updates: dict[str, tuple]) -> None:
+        """Many untimed object transforms at once: ``{name: (position, forward | None, velocity | None)}``.
+
+        For callers that validated every field already (the daemon's network process checks names,
+        vector lengths and finiteness): one queue entry instead of one checked call per object, which
+        is what lets the audio side absorb 100k updates per second inside its per-block budget. The
+        object cap still applies (objects beyond it are counted in ``objects_refused``).
+        """
+        self._cmds.append(("objects", updates))
 
     def snapshot(self, name: str, on: bool, at_frame: int | None = None) -> None:
         if name not in self.scene.snapshots:
@@ -514,6 +525,18 @@ class SceneRuntime:
                 _, name, p, f, v = cmd
                 old = self.objects.get(name) or GameObject()
                 self.objects[name] = GameObject(p, f or old.forward, v or old.velocity)
+            elif kind == "objects":
+                objects = self.objects
+                for name, (p, f, v) in cmd[1].items():
+                    old = objects.get(name)
+                    if old is None:
+                        if len(objects) >= MAX_OBJECTS:
+                            self.counters["objects_refused"] += 1
+                            continue
+                        old = GameObject()
+                    objects[name] = GameObject(
+                        tuple(p), tuple(f) if f else old.forward, tuple(v) if v else old.velocity
+                    )
             elif kind == "snapshot":
                 self.snapshot_on[cmd[1]] = cmd[2]
             elif kind == "say":
