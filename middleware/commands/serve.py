@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--null-min-lookahead",
         type=float,
         metavar="S",
-        help="on the NULL backend, the sink raises the lookahead to this many seconds (default: the sink's "
-        "0.02, covering the NULL device's 10-20 ms bursts); 0 keeps --lookahead as given",
+        help="ring mode (--lookahead >= 1) on the NULL backend: raise the lookahead to this many seconds "
+        "(default: the sink's 0.02, covering the NULL device's 10-20 ms bursts); 0 keeps --lookahead",
     )
     parser.add_argument(
         "--schedule-latency",
