@@ -679,6 +679,137 @@ def _batch_items(raw: Mapping) -> list[Request]:
     return out
 
 
+# ------------------------------------------------------------------------------ fast path
+# The daemon's network process may take 100k+ untimed `object`, `set_param` and `listener` updates a
+# second, one per message. `fast_update` accepts the common, well-formed shape of those three with no
+# function call per field; anything else (ints in a vec3, a `t`, a missing field, a typo...) returns
+# None and goes through `validate`, so errors and their messages come from one place only. What it
+# accepts, `validate` accepts with equal fields (tests/test_protocol_fastpath.py checks both ways).
+
+
+def _limits(msg: str, fname: str, kind: str) -> tuple[float, float, int]:
+    f = MESSAGES[msg].field_map[fname]
+    assert f.kind == kind, (msg, fname, f.kind)  # the fast path below is written for these kinds
+    return f.lo, f.hi, f.max_len  # type: ignore[return-value]
+
+
+def _fast_plan_is(msg: str, plan: tuple[tuple[str, bool, Any], ...]) -> None:
+    have = tuple((name, required, default) for name, required, default, _ in MESSAGES[msg].plan)
+    assert have == plan, f"fast_update is out of date for {msg}: {have}"
+
+
+_fast_plan_is("object", (("name", True, None), ("position", True, None), ("forward", False, None),
+                         ("velocity", False, None)))  # fmt: skip
+_fast_plan_is("set_param", (("name", True, None), ("value", True, None)))
+_fast_plan_is("listener", (("position", True, None), ("forward", False, (0.0, 0.0, -1.0)),
+                           ("up", False, (0.0, 1.0, 0.0)), ("velocity", False, (0.0, 0.0, 0.0))))  # fmt: skip
+_, _, _OBJ_NAME_LEN = _limits("object", "name", "name")
+_OBJ_POS_LO, _OBJ_POS_HI, _ = _limits("object", "position", "vec3")
+_OBJ_FWD_LO, _OBJ_FWD_HI, _ = _limits("object", "forward", "vec3")
+_OBJ_VEL_LO, _OBJ_VEL_HI, _ = _limits("object", "velocity", "vec3")
+_, _, _PARAM_NAME_LEN = _limits("set_param", "name", "name")
+_PARAM_LO, _PARAM_HI, _ = _limits("set_param", "value", "number")
+_LIS_POS_LO, _LIS_POS_HI, _ = _limits("listener", "position", "vec3")
+_LIS_FWD_LO, _LIS_FWD_HI, _ = _limits("listener", "forward", "vec3")
+_LIS_UP_LO, _LIS_UP_HI, _ = _limits("listener", "up", "vec3")
+_LIS_VEL_LO, _LIS_VEL_HI, _ = _limits("listener", "velocity", "vec3")
+_LIS_FWD_DEFAULT = MESSAGES["listener"].field_map["forward"].default
+_LIS_UP_DEFAULT = MESSAGES["listener"].field_map["up"].default
+_LIS_VEL_DEFAULT = MESSAGES["listener"].field_map["velocity"].default
+_OBJ_ALLOWED = MESSAGES["object"].allowed
+_PARAM_ALLOWED = MESSAGES["set_param"].allowed
+_LIS_ALLOWED = MESSAGES["listener"].allowed
+
+
+def _vec3(value: Any, lo: float, hi: float) -> tuple[float, float, float] | None:
+    """A list of 3 finite floats within lo..hi as a tuple (NaN fails every comparison), else None."""
+    if value.__class__ is list and len(value) == 3:
+        x, y, z = value
+        if (
+            x.__class__ is float
+            and y.__class__ is float
+            and z.__class__ is float
+            and lo <= x <= hi
+            and lo <= y <= hi
+            and lo <= z <= hi
+        ):
+            return (x, y, z)
+    return None
+
+
+def fast_update(raw: Any) -> tuple[str, Any, dict[str, Any]] | None:
+    """``(type, coalesce key, fields)`` of a plain untimed object/set_param/listener update, else None.
+
+    Equivalent to ``validate(raw)`` for what it accepts (same fields, defaults filled in, same
+    types); None means "not this common shape", never "invalid": the caller then runs ``validate``,
+    which accepts or raises with the usual message. The key is ``type`` for a listener and
+    ``(type, name)`` otherwise (``Message.coalesce_key``). The scene catalogue is not consulted.
+    """
+    if raw.__class__ is not dict:
+        return None
+    kind = raw.get("type")
+    v = raw.get("v")
+    if v.__class__ is not int or v != PROTOCOL_VERSION or raw.get("t") is not None:
+        return None
+    rid = raw.get("id")
+    if rid is not None and (rid.__class__ is not int or not 0 <= rid <= MAX_ID):
+        return None
+    if kind == "object":
+        if not raw.keys() <= _OBJ_ALLOWED:
+            return None
+        name = raw.get("name")
+        if name.__class__ is not str or not 0 < len(name) <= _OBJ_NAME_LEN:
+            return None
+        pos = _vec3(raw.get("position"), _OBJ_POS_LO, _OBJ_POS_HI)
+        if pos is None:
+            return None
+        fields: dict[str, Any] = {"name": name, "position": pos}
+        value = raw.get("forward")
+        if value is not None:
+            vec = _vec3(value, _OBJ_FWD_LO, _OBJ_FWD_HI)
+            if vec is None:
+                return None
+            fields["forward"] = vec
+        value = raw.get("velocity")
+        if value is not None:
+            vec = _vec3(value, _OBJ_VEL_LO, _OBJ_VEL_HI)
+            if vec is None:
+                return None
+            fields["velocity"] = vec
+        return "object", ("object", name), fields
+    if kind == "set_param":
+        if not raw.keys() <= _PARAM_ALLOWED:
+            return None
+        name = raw.get("name")
+        if name.__class__ is not str or not 0 < len(name) <= _PARAM_NAME_LEN:
+            return None
+        x = raw.get("value")
+        if x.__class__ is float:
+            if not (x - x == 0.0 and _PARAM_LO <= x <= _PARAM_HI):
+                return None
+        elif x.__class__ is int and _PARAM_LO <= x <= _PARAM_HI:
+            x = float(x)
+        else:
+            return None
+        return "set_param", ("set_param", name), {"name": name, "value": x}
+    if kind == "listener":
+        if not raw.keys() <= _LIS_ALLOWED:
+            return None
+        pos = _vec3(raw.get("position"), _LIS_POS_LO, _LIS_POS_HI)
+        if pos is None:
+            return None
+        value = raw.get("forward")
+        fwd = _LIS_FWD_DEFAULT if value is None else _vec3(value, _LIS_FWD_LO, _LIS_FWD_HI)
+        value = raw.get("up")
+        up = _LIS_UP_DEFAULT if value is None else _vec3(value, _LIS_UP_LO, _LIS_UP_HI)
+        value = raw.get("velocity")
+        vel = _LIS_VEL_DEFAULT if value is None else _vec3(value, _LIS_VEL_LO, _LIS_VEL_HI)
+        if fwd is None or up is None or vel is None:
+            return None
+        return "listener", "listener", {"position": pos, "forward": fwd, "up": up, "velocity": vel}
+    return None
+
+
 # --------------------------------------------------------------------------------- encode/decode
 def unpack(payload: bytes) -> Any:
     """Decode one msgpack frame, refusing extension types (timestamps too) and non-string keys."""
