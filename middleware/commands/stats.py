@@ -16,7 +16,9 @@ DESCRIPTION = (
 
 _AUDIO_KEYS = (
     ("frame", "frames rendered"),
+    ("render_mode", "render mode (callback / ring)"),
     ("underruns", "underruns"),
+    ("late_callbacks", "late callbacks (> one period)"),
     ("callback_interval_p99_ms", "callback interval p99 (ms)"),
     ("callback_interval_max_ms", "callback interval max (ms)"),
     ("render_ms_p99", "render p99 (ms)"),
@@ -24,6 +26,7 @@ _AUDIO_KEYS = (
     ("voices_real", "voices real"),
     ("voices_virtual", "voices virtual"),
     ("late", "timestamped msgs late"),
+    ("drain_deferred", "blocks that hit the command budget"),
     ("rejected", "commands rejected"),
 )
 _NET_KEYS = (
