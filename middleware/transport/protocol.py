@@ -744,12 +744,73 @@ def fast_update(raw: Any) -> tuple[str, Any, dict[str, Any]] | None:
     types); None means "not this common shape", never "invalid": the caller then runs ``validate``,
     which accepts or raises with the usual message. The key is ``type`` for a listener and
     ``(type, name)`` otherwise (``Message.coalesce_key``). The scene catalogue is not consulted.
+
+    The barest shapes (``{v, type, name, position}``, ``{v, type, name, value}``, ``{v, type,
+    position}``) are recognised by the map's length alone: with those keys found non-nil, no other
+    key can be there, so no subset test and no ``id``/``t`` lookups are needed.
     """
     if raw.__class__ is not dict:
         return None
-    kind = raw.get("type")
     v = raw.get("v")
-    if v.__class__ is not int or v != PROTOCOL_VERSION or raw.get("t") is not None:
+    if v.__class__ is not int or v != PROTOCOL_VERSION:
+        return None
+    kind = raw.get("type")
+    extra = len(raw) - 2  # keys besides v and type
+    if kind == "object":
+        name = raw.get("name")
+        pos = raw.get("position")
+        if (
+            extra == 2
+            and name.__class__ is str
+            and 0 < len(name) <= _OBJ_NAME_LEN
+            and pos.__class__ is list
+            and len(pos) == 3
+        ):
+            x, y, z = pos
+            if (
+                x.__class__ is float
+                and y.__class__ is float
+                and z.__class__ is float
+                and _OBJ_POS_LO <= x <= _OBJ_POS_HI
+                and _OBJ_POS_LO <= y <= _OBJ_POS_HI
+                and _OBJ_POS_LO <= z <= _OBJ_POS_HI
+            ):
+                return "object", ("object", name), {"name": name, "position": (x, y, z)}
+    elif kind == "set_param":
+        name = raw.get("name")
+        x = raw.get("value")
+        if (
+            extra == 2
+            and name.__class__ is str
+            and 0 < len(name) <= _PARAM_NAME_LEN
+            and x.__class__ is float
+            and x - x == 0.0
+            and _PARAM_LO <= x <= _PARAM_HI
+        ):
+            return "set_param", ("set_param", name), {"name": name, "value": x}
+    elif kind == "listener":
+        pos = raw.get("position")
+        if extra == 1 and pos.__class__ is list and len(pos) == 3:
+            x, y, z = pos
+            if (
+                x.__class__ is float
+                and y.__class__ is float
+                and z.__class__ is float
+                and _LIS_POS_LO <= x <= _LIS_POS_HI
+                and _LIS_POS_LO <= y <= _LIS_POS_HI
+                and _LIS_POS_LO <= z <= _LIS_POS_HI
+            ):
+                fields = {"position": (x, y, z), "forward": _LIS_FWD_DEFAULT, "up": _LIS_UP_DEFAULT,
+                          "velocity": _LIS_VEL_DEFAULT}  # fmt: skip
+                return "listener", "listener", fields
+    else:
+        return None
+    return _fast_update_full(raw, kind)
+
+
+def _fast_update_full(raw: dict, kind: str) -> tuple[str, Any, dict[str, Any]] | None:
+    """``fast_update`` for the same three types with any of their optional fields and ``id``."""
+    if raw.get("t") is not None:
         return None
     rid = raw.get("id")
     if rid is not None and (rid.__class__ is not int or not 0 <= rid <= MAX_ID):

@@ -266,11 +266,11 @@ class Server:
                 ident = recv(nb)
             except zmq.Again:
                 break
-            frame = recv(nb, copy=False)  # ROUTER: an identity is always followed by the message
+            frame = recv(nb, False)  # ROUTER: an identity is always followed by the message; no copy
             if frame.more:
                 frames = [ident, frame.bytes]
                 while frame.more:
-                    frame = recv(nb, copy=False)
+                    frame = recv(nb, False)
                     frames.append(frame.bytes)
                 counters["received"] += received
                 counters["accepted"] += accepted
@@ -278,9 +278,8 @@ class Server:
                 received = accepted = coalesced = 0
                 handle(frames)
                 continue
-            payload = frame.bytes
-            try:
-                raw = unpackb(payload, raw=False, strict_map_key=True, ext_hook=no_ext, use_list=True)
+            try:  # straight from the frame's buffer (as P.unpack would, without a bytes copy)
+                raw = unpackb(frame, raw=False, strict_map_key=True, ext_hook=no_ext, use_list=True)
                 hit = fast(raw)
             except Exception:  # P.unpack in _handle says what is wrong with it
                 hit = raw = None
@@ -296,7 +295,7 @@ class Server:
                 counters["coalesced"] += coalesced
                 received = accepted = coalesced = 0
                 if raw is None:
-                    handle([ident, payload])
+                    handle([ident, frame.bytes])
                 else:
                     handle_raw([ident], raw)
                 continue
