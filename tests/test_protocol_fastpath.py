@@ -4,7 +4,8 @@
 (same values *and* types: tuples, floats, defaults), and decline everything else so that the
 generic path raises the usual errors. The server's drain loop is then checked end to end over real
 sockets: the same stream of messages (valid, invalid, odd framings) handled by the fast drain and by
-the generic per-message path must leave the same pending updates, counters and replies.
+the generic per-message path must leave the same pending updates, counters and replies. The same
+holds for ``protocol.fast_batch`` (untimed batches made only of bare updates).
 """
 
 from __future__ import annotations
@@ -207,6 +208,46 @@ def test_fast_update_agrees_with_validate_at_every_limit(base) -> None:
     assert n > 30 and accepted > 5  # both sides of the limits were really exercised
 
 
+def _same_batch_as_validate(raw) -> bool:
+    """``fast_batch`` accepts only batches `validate` accepts, with the same items; True if it took it."""
+    hit = P.fast_batch(raw)
+    try:
+        req = P.validate(raw)
+    except ProtocolError:
+        assert hit is None, f"fast_batch accepted what validate rejects: {raw!r}"
+        return False
+    if hit is None:
+        return False
+    assert req.msg.name == "batch" and req.t is None and len(hit) == len(req.items)
+    for (name, key, fields), item in zip(hit, req.items, strict=True):
+        assert name == item.msg.name
+        assert key == (name if item.msg.coalesce_key == () else (name, item.fields["name"]))
+        assert _typed(fields) == _typed(item.fields) and list(fields) == list(item.fields)
+    return True
+
+
+@pytest.mark.parametrize("base", [b for b in BASES if "id" not in b], ids=lambda b: b["type"])
+def test_fast_batch_agrees_with_validate_at_every_limit(base) -> None:
+    good = {"type": "set_param", "name": "speed", "value": 1.0}
+    item = {k: v for k, v in base.items() if k != "v"}
+    taken = 0
+    for key, x in _one_field_variants(P.MESSAGES[base["type"]]):
+        if key in ("v", "id", "t"):
+            continue
+        for items in ([{**item, key: x}], [good, {**item, key: x}, good]):
+            taken += _same_batch_as_validate({"v": 1, "type": "batch", "items": items})
+    assert taken > 5
+    # the envelope, and items that are not bare updates
+    for key, xs in (("v", [1, True, 2]), ("id", [None, 0, P.MAX_ID, P.MAX_ID + 1, -1, True]),
+                    ("t", [None, 0.0]), ("bogus", [1])):  # fmt: skip
+        for x in xs:
+            _same_batch_as_validate({"v": 1, "type": "batch", "items": [item, good], key: x})
+    for items in ([], [item] * (P.MAX_BATCH + 1), [item] * P.MAX_BATCH, [item, 3], [item, {"type": "trigger",
+                  "event": "x"}], [{**item, "type": 8}], "abc", None, [{**item, "v": 1}]):  # fmt: skip
+        _same_batch_as_validate({"v": 1, "type": "batch", "items": items})
+    assert P.fast_batch({"v": 1, "type": "batch", "items": [item] * P.MAX_BATCH}) is not None
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -283,6 +324,67 @@ def _messages() -> list[list[bytes]]:
         [pk({"v": 1, "type": "stats"}), pk({"v": 1, "type": "object", "name": "o1", "position": [0.0] * 3})],
         [msgpack.packb([1, 2, 3])],
         [pk({"v": 1, "type": "object", "name": "o9", "position": [0.0, 0.0, 0.0], "id": 2**32})],
+        [
+            pk(
+                {
+                    "v": 1,
+                    "type": "batch",
+                    "id": 20,
+                    "items": [
+                        {"type": "object", "name": "o1", "position": [5.0, 0.0, 0.0]},
+                        {"type": "set_param", "name": "speed", "value": 4.0},
+                        {"type": "listener", "position": [0.0, 0.0, 1.0]},
+                    ],
+                }
+            )
+        ],
+        [
+            pk(
+                {
+                    "v": 1,
+                    "type": "batch",
+                    "items": [
+                        {"type": "object", "name": f"b{i}", "position": [1.0, 2.0, 3.0]} for i in range(10)
+                    ],
+                }
+            )
+        ],
+        [
+            pk(
+                {
+                    "v": 1,
+                    "type": "batch",
+                    "id": 21,
+                    "items": [
+                        {"type": "object", "name": "o2", "position": [5.0, 0.0, 0.0]},
+                        {"type": "set_param", "name": "speed", "value": 40.0},
+                    ],
+                }
+            )
+        ],  # out of range: nothing applied
+        [
+            pk(
+                {
+                    "v": 1,
+                    "type": "batch",
+                    "id": 22,
+                    "items": [
+                        {"type": "object", "name": "o2", "position": [5.0, 0.0, 0.0]},
+                        {"type": "set_param", "name": "spede", "value": 4.0},
+                    ],
+                }
+            )
+        ],
+        [
+            pk(
+                {
+                    "v": 1,
+                    "type": "batch",
+                    "id": 23,
+                    "items": [{"type": "object", "name": "o3", "position": [1, 2, 3]}],
+                }
+            )
+        ],
     ]
     return out
 
@@ -354,7 +456,7 @@ def test_fast_drain_equals_generic_handling_over_real_sockets() -> None:
     _, fast_state, fast_replies, fast_log = _run(fast=True)
     _, slow_state, slow_replies, slow_log = _run(fast=False)
     assert fast_state["counters"]["received"] == len(_messages())
-    assert fast_state["counters"]["invalid"] >= 7  # the broken ones really were rejected
+    assert fast_state["counters"]["invalid"] >= 9  # the broken ones really were rejected
     assert _typed(fast_state["pending"]) == _typed(slow_state["pending"])
     for key in ("received", "accepted", "invalid", "coalesced", "replies"):
         assert fast_state["counters"][key] == slow_state["counters"][key], key

@@ -755,7 +755,14 @@ def fast_update(raw: Any) -> tuple[str, Any, dict[str, Any]] | None:
     if v.__class__ is not int or v != PROTOCOL_VERSION:
         return None
     kind = raw.get("type")
-    extra = len(raw) - 2  # keys besides v and type
+    if kind != "object" and kind != "set_param" and kind != "listener":
+        return None
+    hit = _bare_update(raw, kind, len(raw) - 2)  # keys besides v and type
+    return hit if hit is not None else _fast_update_full(raw, kind)
+
+
+def _bare_update(raw: dict, kind: str, extra: int) -> tuple[str, Any, dict[str, Any]] | None:
+    """`fast_update` of a map holding only the required fields (``extra`` of them) besides its envelope."""
     if kind == "object":
         name = raw.get("name")
         pos = raw.get("position")
@@ -803,9 +810,43 @@ def fast_update(raw: Any) -> tuple[str, Any, dict[str, Any]] | None:
                 fields = {"position": (x, y, z), "forward": _LIS_FWD_DEFAULT, "up": _LIS_UP_DEFAULT,
                           "velocity": _LIS_VEL_DEFAULT}  # fmt: skip
                 return "listener", "listener", fields
-    else:
+    return None
+
+
+_BATCH_ALLOWED = MESSAGES["batch"].allowed
+
+
+def fast_batch(raw: Any) -> list[tuple[str, Any, dict[str, Any]]] | None:
+    """The items of an untimed ``batch`` made only of bare object/set_param/listener updates, else None.
+
+    Each item as ``fast_update`` gives it (the item's map holds ``type`` and the required fields,
+    nothing else). Like ``fast_update``, None only means "not this shape": ``validate`` decides.
+    """
+    if raw.__class__ is not dict:
         return None
-    return _fast_update_full(raw, kind)
+    v = raw.get("v")
+    if (
+        v.__class__ is not int
+        or v != PROTOCOL_VERSION
+        or raw.get("type") != "batch"
+        or raw.get("t") is not None
+    ):
+        return None
+    rid = raw.get("id")
+    if rid is not None and (rid.__class__ is not int or not 0 <= rid <= MAX_ID):
+        return None
+    items = raw.get("items")
+    if not raw.keys() <= _BATCH_ALLOWED or items.__class__ is not list or not 1 <= len(items) <= MAX_BATCH:
+        return None
+    out = []
+    for item in items:
+        if item.__class__ is not dict:
+            return None
+        hit = _bare_update(item, item.get("type"), len(item) - 1)  # keys besides type
+        if hit is None:
+            return None
+        out.append(hit)
+    return out
 
 
 def _fast_update_full(raw: dict, kind: str) -> tuple[str, Any, dict[str, Any]] | None:

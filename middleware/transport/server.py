@@ -296,7 +296,7 @@ class Server:
                 received = accepted = coalesced = 0
                 if raw is None:
                     handle([ident, frame.bytes])
-                else:
+                elif not self._fast_batch(ident, raw):
                     handle_raw([ident], raw)
                 continue
             received += 1
@@ -315,6 +315,39 @@ class Server:
         counters["coalesced"] += coalesced
         if self._out:
             self._flush()
+
+    def _fast_batch(self, ident: bytes, raw: Any) -> bool:
+        """Coalesce an untimed batch of bare updates (``P.fast_batch``); False: not one, or invalid.
+
+        Does what ``_dispatch`` does for such a batch (every item checked against the scene before
+        any is applied, then merged latest-wins), without a Request per item; a batch that fails
+        any check is left untouched for the generic path, which says why.
+        """
+        items = P.fast_batch(raw)
+        if items is None:
+            return False
+        params = self.catalog.parameters
+        if params is not None:
+            for name, _, fields in items:
+                if name == "set_param":
+                    rng = params.get(fields["name"])
+                    if rng is None or not rng[0] <= fields["value"] <= rng[1]:
+                        return False
+        counters = self.counters
+        counters["received"] += 1
+        client = self._client(ident)
+        pending = self._pending
+        coalesced = 0
+        for name, key, fields in items:
+            if key in pending:
+                coalesced += 1
+            pending[key] = [name, client, None, fields]
+        counters["coalesced"] += coalesced
+        counters["accepted"] += 1
+        rid = raw.get("id")
+        if rid is not None:
+            self._reply([ident], P.ok_reply("batch", rid, {"results": [{}] * len(items)}))
+        return True
 
     def _handle(self, frames: list[bytes]) -> None:
         """One message in any framing: ``[identity, ..., payload]`` (``envelope`` is all but the last)."""
