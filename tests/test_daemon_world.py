@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import wave
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -74,13 +75,13 @@ def _tone(path, seconds, freq):
         h.writeframes((x * 32767).astype("<i2").tobytes())
 
 
-def _start(scene, world: str, n: int) -> list[tuple[subprocess.Popen, dict]]:
+def _start(scene, world: str, n: int, *extra: str) -> list[tuple[subprocess.Popen, dict]]:
     """Start n daemons at once (their start-up overlaps), then read each one's JSON line."""
     procs = []
     for _ in range(n):
         cmd = [sys.executable, "-m", "middleware.cli", "serve", str(scene), "--backend", "null",
                "--bind", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--json", "--lookahead", "8",
-               "--meters", "none", "--world", world]  # fmt: skip
+               "--meters", "none", "--world", world, *extra]  # fmt: skip
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     out = []
     for proc in procs:
@@ -240,3 +241,122 @@ def test_a_late_daemon_catches_up_from_the_world_state(world):
         late.close()
         code, err = stop_daemon(proc)
         assert code == 0, err
+
+
+def _own_pub(ctx: zmq.Context, curve_secret: tuple[bytes, bytes] | None = None) -> tuple[zmq.Socket, str]:
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    if curve_secret is not None:
+        pub.setsockopt(zmq.CURVE_SERVER, 1)
+        pub.setsockopt(zmq.CURVE_PUBLICKEY, curve_secret[0])
+        pub.setsockopt(zmq.CURVE_SECRETKEY, curve_secret[1])
+    pub.bind("tcp://127.0.0.1:*")
+    return pub, pub.getsockopt(zmq.LAST_ENDPOINT).decode()
+
+
+def test_world_state_instances_start_late_and_stop_missed(world):
+    """`world_state.instances` lists the world's live tracked instances: a daemon that missed a
+    trigger starts it, one that missed the stop stops it, and an id it has seen is never replayed."""
+    ctx, _, _, scene, _, _ = world
+    pub, endpoint = _own_pub(ctx)
+    (proc, info) = _start(scene, endpoint, 1)[0]
+    c = Client(info["bind"], context=ctx, timeout=5.0)
+    try:
+
+        def publish_until(state: dict, ok) -> dict:
+            deadline = time.monotonic() + 10.0
+            while True:
+                _publish(pub, b"world_state", state)
+                stats = c.stats()
+                if ok(stats) or time.monotonic() > deadline:
+                    return stats
+                time.sleep(0.2)
+
+        live = lambda n: lambda s: s["net"]["instances_live"] == n  # noqa: E731
+        s = publish_until(
+            {"instances": [{"id": 501, "event": "alarm"}, {"id": 502, "event": "alarm"}]}, live(2)
+        )
+        assert s["net"]["instances_live"] == 2  # the triggers fired before this daemon existed
+        s = publish_until({"instances": [{"id": 502, "event": "alarm"}]}, live(1))
+        assert s["net"]["instances_live"] == 1  # the world stopped 501 and this daemon missed it
+        for _ in range(3):  # 501 reappears (a stale state): seen already, so it is not replayed
+            _publish(
+                pub,
+                b"world_state",
+                {"instances": [{"id": 501, "event": "alarm"}, {"id": 502, "event": "alarm"}]},
+            )
+            time.sleep(0.2)
+        assert c.stats()["net"]["instances_live"] == 1
+        _publish(pub, b"world", {"type": "stop", "instance": 502})
+        s = publish_until({"instances": []}, live(0))
+        assert s["net"]["instances_live"] == 0
+        _publish(pub, b"world_state", {"instances": [{"id": 7, "event": "no_such_event"}]})
+        time.sleep(0.3)
+        s = c.stats()
+        assert s["net"]["instances_live"] == 0 and s["net"]["world_invalid"] >= 1
+    finally:
+        c.close()
+        pub.close()
+        code, err = stop_daemon(proc)
+        assert code == 0, err
+
+
+def test_world_feed_with_curve_takes_known_daemons_only(tmp_path, world):
+    """--world-server-key: the feed is encrypted, and the game server's ZAP allowlist decides which
+    daemons hear the world (a known key does; an unknown key and plain text do not)."""
+    import zmq.auth
+    from zmq.auth.thread import ThreadAuthenticator
+
+    ctx, _, _, scene, _, _ = world
+    for d in ("server", "daemons", "allowed"):
+        (tmp_path / d).mkdir()
+    server_public_file, server_secret_file = zmq.auth.create_certificates(str(tmp_path / "server"), "game")
+    known_public, known_secret = zmq.auth.create_certificates(str(tmp_path / "daemons"), "known")
+    _, stranger_secret = zmq.auth.create_certificates(str(tmp_path / "daemons"), "stranger")
+    (tmp_path / "allowed" / "known.key").write_bytes(Path(known_public).read_bytes())
+    wctx = zmq.Context()
+    auth = ThreadAuthenticator(wctx)
+    auth.start()
+    auth.configure_curve(domain="*", location=str(tmp_path / "allowed"))
+    pub, endpoint = _own_pub(wctx, zmq.auth.load_certificate(server_secret_file))
+    procs = []
+    try:
+        for key in (known_secret, stranger_secret, None):
+            extra = (
+                [] if key is None else ["--world-server-key", server_public_file, "--world-client-key", key]
+            )
+            procs.append(_start(scene, endpoint, 1, *extra)[0])
+        clients = [Client(info["bind"], context=ctx, timeout=5.0) for _, info in procs]
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:  # publish until the known daemon has it
+            _publish(pub, b"world", {"type": "set_param", "name": "intensity", "value": 0.8})
+            if clients[0].stats()["scene"].get("params", {}).get("intensity") == pytest.approx(0.8):
+                break
+            time.sleep(0.2)
+        values = [c.stats()["scene"]["params"]["intensity"] for c in clients]
+        assert values[0] == pytest.approx(0.8)
+        assert values[1] == pytest.approx(0.5) and values[2] == pytest.approx(0.5), values  # the default
+        assert [c.stats()["net"]["world_received"] for c in clients[1:]] == [0, 0]
+        for c in clients:
+            c.close()
+    finally:
+        pub.close()
+        auth.stop()
+        wctx.destroy(linger=0)
+        for proc, _ in procs:
+            code, err = stop_daemon(proc)
+            assert code == 0, err
+
+
+def test_world_curve_options_are_checked(tmp_path):
+    cmd = [sys.executable, "-m", "middleware.cli", "serve", "--recording", "--backend", "null"]
+    out = subprocess.run(
+        [*cmd, "--world-server-key", str(tmp_path / "none.key")], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "--world-server-key needs --world" in out.stderr
+    out = subprocess.run(
+        [*cmd, "--world", "tcp://127.0.0.1:9", "--world-server-key", str(tmp_path / "none.key")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "--world-server-key=" in out.stderr and "cannot read" in out.stderr

@@ -87,6 +87,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'world' carries protocol messages, 'world_state' the full state a late daemon catches up from; "
         "this daemon's own clients then send only their listener",
     )
+    parser.add_argument(
+        "--world-server-key",
+        metavar="FILE",
+        help="encrypt the world feed with CURVE: the game server's public certificate (zmq.auth); this "
+        "daemon authenticates with --world-client-key, or else its own --curve-secret",
+    )
+    parser.add_argument(
+        "--world-client-key",
+        metavar="FILE",
+        help="this daemon's certificate (with secret key) for the world feed",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
 
@@ -118,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         allow_keys=args.allow_keys,
         record=args.record,
         world=args.world,
+        world_server_key=args.world_server_key,
+        world_client_key=args.world_client_key,
     )
 
     def ready(server, info) -> None:

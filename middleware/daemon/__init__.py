@@ -53,7 +53,21 @@ class DaemonOptions:
     nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
     null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
     world: str | None = None  # a game server's PUB endpoint: the shared world's events (SUB connects)
+    world_server_key: str | None = None  # the game server's public certificate: CURVE on the world feed
+    world_client_key: str | None = None  # this daemon's certificate for it (default: curve_secret's)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _load_cert(option: str, path: str, need_secret: bool) -> tuple[bytes, bytes | None]:
+    import zmq.auth
+
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"{option}={path!r}: cannot read a certificate ({exc})") from exc
+    if need_secret and not secret:
+        raise ProtocolError(f"{option}={path!r}: the file has no secret key")
+    return public, secret
 
 
 def _curve(opts: DaemonOptions) -> tuple[tuple[bytes, bytes] | None, Any]:
@@ -61,20 +75,31 @@ def _curve(opts: DaemonOptions) -> tuple[tuple[bytes, bytes] | None, Any]:
         if opts.allow_keys is not None:
             raise ProtocolError("--allow-keys needs --curve-secret (the server's own key pair)")
         return None, None
-    import zmq.auth
     from zmq.auth.thread import ThreadAuthenticator
 
     if opts.allow_keys is None or not Path(opts.allow_keys).is_dir():
         raise ProtocolError(f"--allow-keys={opts.allow_keys!r}: must be a folder of allowed public key files")
-    try:
-        public, secret = zmq.auth.load_certificate(opts.curve_secret)
-    except (OSError, ValueError) as exc:
-        raise ProtocolError(
-            f"--curve-secret={opts.curve_secret!r}: cannot read a certificate ({exc})"
-        ) from exc
-    if not secret:
-        raise ProtocolError(f"--curve-secret={opts.curve_secret!r}: the file has no secret key")
+    public, secret = _load_cert("--curve-secret", opts.curve_secret, need_secret=True)
     return (public, secret), ThreadAuthenticator
+
+
+def _world_curve(opts: DaemonOptions) -> tuple[bytes, bytes, bytes] | None:
+    """CURVE keys for the world SUB socket: (game server's public key, our public, our secret)."""
+    if opts.world_server_key is None:
+        if opts.world_client_key is not None:
+            raise ProtocolError("--world-client-key needs --world-server-key (the game server's public key)")
+        return None
+    if opts.world is None:
+        raise ProtocolError("--world-server-key needs --world (the game server's feed)")
+    server_public, _ = _load_cert("--world-server-key", opts.world_server_key, need_secret=False)
+    own = opts.world_client_key or opts.curve_secret
+    if own is None:
+        raise ProtocolError(
+            "--world-server-key needs this daemon's key pair: --world-client-key FILE (or --curve-secret)"
+        )
+    option = "--world-client-key" if opts.world_client_key else "--curve-secret"
+    public, secret = _load_cert(option, own, need_secret=True)
+    return server_public, public, secret
 
 
 def run_daemon(
@@ -86,6 +111,7 @@ def run_daemon(
     if opts.scene is not None and not Path(opts.scene).is_file():
         raise SceneError(f"scene={opts.scene!r}: no such file")
     curve_secret, authenticator_cls = _curve(opts)
+    world_curve = _world_curve(opts)
     tmp = tempfile.mkdtemp(prefix="soundscape-")
     link_out = f"ipc://{tmp}/control"
     link_in = f"ipc://{tmp}/back"
@@ -109,6 +135,7 @@ def run_daemon(
             max_instances=opts.max_instances,
             daemon_version=__version__,
             world=opts.world,
+            world_curve=world_curve,
         )
     except zmq.ZMQError as exc:
         ctx.destroy(linger=0)

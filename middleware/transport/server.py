@@ -87,6 +87,7 @@ class Server:
         max_instances: int = MAX_INSTANCES,
         daemon_version: str = "",
         world: str | None = None,
+        world_curve: tuple[bytes, bytes, bytes] | None = None,
     ) -> None:
         self.ctx = ctx
         self.router = ctx.socket(zmq.ROUTER)
@@ -122,9 +123,15 @@ class Server:
             self.world.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
             self.world.setsockopt(zmq.RCVHWM, 100_000)
             self.world.setsockopt(zmq.SUBSCRIBE, WORLD_TOPIC)  # a prefix: also matches world_state
+            if world_curve is not None:  # the game server's PUB is a CURVE server; this daemon a client
+                server_public, public, secret = world_curve
+                self.world.setsockopt(zmq.CURVE_SERVERKEY, server_public)
+                self.world.setsockopt(zmq.CURVE_PUBLICKEY, public)
+                self.world.setsockopt(zmq.CURVE_SECRETKEY, secret)
             self.world.connect(world)
         self.world_ids: dict[int, int] = {}  # the world's trigger id -> this daemon's instance id
         self._world_iid: dict[int, int] = {}  # and back, to forget it when the instance ends
+        self._world_seen: OrderedDict[int, None] = OrderedDict()  # world ids ever triggered here
         self.scene_root = scene_root
         self.max_message_bytes = int(max_message_bytes)
         self.max_instances = int(max_instances)
@@ -449,14 +456,57 @@ class Server:
             return
         self._dispatch(envelope, req)
         if name == "trigger" and wid is not None:
-            iid = req.fields["instance"]
-            old = self.world_ids.pop(wid, None)
-            self._world_iid.pop(old, None)
-            self.world_ids[wid] = iid
-            self._world_iid[iid] = wid
-            if len(self.world_ids) > MAX_WORLD_IDS:  # bounded, oldest first
-                gone = next(iter(self.world_ids))
-                self._world_iid.pop(self.world_ids.pop(gone), None)
+            self._remember_world_instance(wid, req.fields["instance"])
+
+    def _remember_world_instance(self, wid: int, iid: int) -> None:
+        old = self.world_ids.pop(wid, None)
+        self._world_iid.pop(old, None)
+        self.world_ids[wid] = iid
+        self._world_iid[iid] = wid
+        if len(self.world_ids) > MAX_WORLD_IDS:  # bounded, oldest first
+            gone = next(iter(self.world_ids))
+            self._world_iid.pop(self.world_ids.pop(gone), None)
+        self._world_seen[wid] = None
+        self._world_seen.move_to_end(wid)
+        if len(self._world_seen) > MAX_WORLD_IDS:
+            self._world_seen.popitem(last=False)
+
+    def _world_instances(self, listed: Any, body: list, bad: list[str]) -> None:
+        """``world_state.instances``: the world's live tracked instances, a list of ``trigger`` maps
+        each with its world ``id``.
+
+        Starts those this daemon has never seen (it joined late, or missed the trigger) and stops,
+        with release, world instances it still plays that the world no longer lists (it missed the
+        stop). An id seen once is never started again, so a one-shot that ended here is not replayed.
+        Started instances play from their beginning: the state carries no playback position.
+        """
+        if not isinstance(listed, list):
+            raise P._err("wrong_type", "instances", "world_state: instances must be a list of trigger maps")
+        ids = set()
+        for i, fields in enumerate(listed):
+            try:
+                if not isinstance(fields, dict):
+                    raise P._err("wrong_type", f"instances[{i}]", "expected a trigger map with an id")
+                req = P.validate({**fields, "v": P.PROTOCOL_VERSION, "type": "trigger"})
+                if req.id is None:
+                    raise P._err(
+                        "missing_field", f"instances[{i}].id", "a listed instance needs its world id"
+                    )
+                ids.add(req.id)
+                if req.id in self.world_ids or req.id in self._world_seen:
+                    continue
+                self.catalog.check(req)
+                self._check_capacity(1)
+            except ProtocolError as exc:
+                bad.append(f"instances[{i}]: {exc}")
+                continue
+            iid = self._new_instance()
+            req.fields["instance"] = iid
+            body.append(["trigger", req.fields])
+            self._remember_world_instance(req.id, iid)
+        for wid, iid in list(self.world_ids.items()):
+            if wid not in ids:
+                body.append(["stop", {"instance": iid, "release": True}])
 
     def _world_state(self, raw: Any) -> None:
         """Apply a full-state publication: every item valid for this scene, as one ordered batch.
@@ -470,7 +520,7 @@ class Server:
             raise P._err("not_a_map", "", f"world_state is a {type(raw).__name__}, expected a map")
         items: list[dict[str, Any]] = []
         for key, value in raw.items():
-            if key in ("v", "type", "t"):
+            if key in ("v", "type", "t", "instances"):
                 continue
             if key not in _STATE_KEYS or not isinstance(value, dict):
                 raise P._err(
@@ -500,6 +550,8 @@ class Server:
                 bad.append(f"{item['type']} {item.get('name', item.get('group'))!r}: {exc}")
                 continue
             body.append([req.msg.name, req.fields])
+        if "instances" in raw:
+            self._world_instances(raw["instances"], body, bad)
         self.counters["world_states"] += 1
         if body:
             self._flush_pending()
