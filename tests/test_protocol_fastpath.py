@@ -250,30 +250,8 @@ def test_fast_batch_agrees_with_validate_at_every_limit(base) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [
-        {"v": 1, "type": "object", "name": "car1", "position": [1.0, 0.0, -2.0]},
-        {
-            "v": 1,
-            "type": "object",
-            "name": "car1",
-            "position": [1.0, 0.0, -2.0],
-            "forward": [0.0, 0.0, -1.0],
-            "velocity": [3.0, 0.0, 0.0],
-            "id": 7,
-        },
-        {"v": 1, "type": "set_param", "name": "speed", "value": 0.25},
-        {"v": 1, "type": "set_param", "name": "speed", "value": 3},
-        {"v": 1, "type": "listener", "position": [0.0, 1.7, 0.0]},
-        {
-            "v": 1,
-            "type": "listener",
-            "position": [0.0, 1.7, 0.0],
-            "forward": [1.0, 0.0, 0.0],
-            "up": [0.0, 1.0, 0.0],
-            "velocity": [0.0, 0.0, 0.0],
-            "id": 0,
-        },
-    ],
+    [*BASES, {"v": 1, "type": "set_param", "name": "speed", "value": 3}],
+    ids=lambda b: f"{b['type']}-{len(b)}",
 )
 def test_common_shapes_take_the_fast_path(raw) -> None:
     """The shapes games send (and the benchmark measures) must not fall back to the generic path."""

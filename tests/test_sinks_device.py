@@ -33,10 +33,15 @@ class Sine:
 
 
 class Slow(Sine):
-    """Renders four times slower than real time, so the callback must run dry."""
+    """Takes ``factor`` times the audio's duration to render each block (default: 4x, so the
+    callback must run dry)."""
+
+    def __init__(self, factor: float = 4.0) -> None:
+        super().__init__()
+        self.factor = factor
 
     def render(self, frames: int) -> np.ndarray:
-        time.sleep(4 * frames / self.config.sample_rate)
+        time.sleep(self.factor * frames / self.config.sample_rate)
         return super().render(frames)
 
 
@@ -242,23 +247,11 @@ def test_ring_mode_plays_a_command_only_after_its_lookahead() -> None:
     assert carried - first_after >= 4
 
 
-class Slower(Sine):
-    """Takes ``factor`` times the audio's duration to render each block."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__()
-        self.factor = factor
-
-    def render(self, frames: int) -> np.ndarray:
-        time.sleep(self.factor * frames / self.config.sample_rate)
-        return super().render(frames)
-
-
 def test_callback_mode_counts_late_callbacks_and_underruns() -> None:
     """Late: the work took longer than the audio delivered. Underrun: longer than the periods the
     device still had queued (periods - 1), so its buffer ran dry."""
     for factor, periods, underrun in ((1.3, 3, False), (1.3, 2, True), (4.0, 3, True)):
-        sink = DeviceSink(Slower(factor), backend="null", lookahead_blocks=0, periods=periods)
+        sink = DeviceSink(Slow(factor), backend="null", lookahead_blocks=0, periods=periods)
         with sink:
             time.sleep(0.3)
         stats = sink.stats()

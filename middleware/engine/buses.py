@@ -172,8 +172,10 @@ class BusGraph:
 
     def drain_meters(self) -> None:
         """Feed deferred meters what the render thread queued (call from one other thread only)."""
+        from .meter_tap import MeterTap
+
         for m in list(self.meters.values()):
-            if getattr(m, "deferred", False):
+            if isinstance(m, MeterTap):
                 m.drain()
 
     def set_loudness_target(self, lufs: float | None) -> None:

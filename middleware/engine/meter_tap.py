@@ -26,8 +26,6 @@ class MeterTap:
     meter (call it on the draining thread, after ``drain``).
     """
 
-    deferred = True
-
     def __init__(self, sr: int, true_peak: bool) -> None:
         self.meter = LoudnessMeter(sr, 2, true_peak=true_peak)
         self._ring = FrameRing(max(1024, round(TAP_SECONDS * sr)), 2)

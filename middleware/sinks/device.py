@@ -14,8 +14,8 @@ That is *ring mode* (``lookahead_blocks >= 1``). With ``lookahead_blocks=0`` the
 frames it is asked for, so a command that reached the renderable before a callback is heard in that
 callback (lowest latency: nothing is queued ahead) and there is no render thread. The price is
 slack: a render that takes longer than the period it fills is a late callback, which a device with
-one period of buffering would hear. The daemon uses callback mode by default (its render thread
-only applies compact, already validated commands); ``soundscape play`` keeps the ring.
+one period of buffering would hear. The daemon uses callback mode by default (its render only
+applies compact, already validated commands); ``soundscape play`` keeps the ring.
 
 Why the ring: rendering a block takes time and competes for the GIL. The callback must return within
 its period whatever happens elsewhere, so it only pops audio that was rendered ahead of it. The

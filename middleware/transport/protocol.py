@@ -126,18 +126,8 @@ def _checker(f: Field) -> Callable[[Any, str], Any]:
     if kind == "vec3":
 
         def check_vec3(value: Any, where: str) -> tuple[float, float, float]:
-            if value.__class__ is list and len(value) == 3:
-                x, y, z = value
-                if (
-                    x.__class__ is float
-                    and y.__class__ is float
-                    and z.__class__ is float
-                    and lo <= x <= hi
-                    and lo <= y <= hi
-                    and lo <= z <= hi
-                ):  # NaN fails every comparison, so it falls through to the slow path
-                    return (x, y, z)
-            return _check_field(f, value, where)
+            vec = _vec3(value, lo, hi)  # the common case; anything else gets the full check and message
+            return vec if vec is not None else _check_field(f, value, where)
 
         return check_vec3
     if kind == "name":
