@@ -2,7 +2,8 @@
 
 Errors the user can fix (bad scene, missing file, busy port) print as one line on stderr and exit
 with status 2; a traceback only appears with ``--debug``, because a designer needs the what and the
-where, not our stack.
+where, not our stack. Scene-file arguments (``commands._common.SCENE_DESTS``) are checked here, before
+any subcommand runs, so a missing scene is reported in one wording by every subcommand.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, commands
+from .commands._common import check_scene_paths, scene_actions, scene_paths
 from .errors import SoundscapeError
 
 
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _discover():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _scene_dests=tuple(a.dest for a in scene_actions(p)))
     return parser
 
 
@@ -50,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        check_scene_paths(scene_paths(args, args._scene_dests))
         return int(args._run(args) or 0)
     except SoundscapeError as exc:
         if args.debug:

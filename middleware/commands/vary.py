@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     path = Path(source)
     is_generator = source in GENERATORS
     if not is_generator and not path.is_file():
-        close = difflib.get_close_matches(source, list(GENERATORS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        from ..hints import suggestion
+
+        close = suggestion(source, GENERATORS)
+        hint = f"; {close}" if close else ""
         raise EngineError(
             f"SOURCE={source!r} is neither a generator ({', '.join(sorted(GENERATORS))}) nor a file{hint}"
         )

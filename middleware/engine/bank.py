@@ -53,10 +53,10 @@ class SampleBank:
         try:
             return self._by_name[name]
         except KeyError:
-            import difflib
+            from ..hints import suggestion
 
-            close = difflib.get_close_matches(name, list(self._by_name), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = suggestion(name, self._by_name)
+            hint = f" ({close})" if close else ""
             raise EngineError(f"unknown sample '{name}'{hint}") from None
 
     def info(self, name_or_index: str | int) -> SampleInfo:

@@ -93,11 +93,11 @@ class BusGraph:
         try:
             return self.by_name[name]
         except KeyError:
-            import difflib
+            from ..hints import did_you_mean
 
-            close = difflib.get_close_matches(str(name), list(self.by_name), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; known buses: {', '.join(self.by_name)}"
-            raise EngineError(f"unknown bus '{name}'{hint}") from None
+            raise EngineError(
+                f"unknown bus '{name}' ({did_you_mean(name, self.by_name, 'known buses')})"
+            ) from None
 
     def add(self, spec: BusSpec) -> int:
         if spec.name in self.by_name:

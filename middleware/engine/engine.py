@@ -296,15 +296,9 @@ class Engine:
         self._post(("add_duck", spec))
 
     def _unknown_bus(self, name: Any) -> None:
-        import difflib
+        from ..hints import did_you_mean
 
-        close = difflib.get_close_matches(str(name), sorted(self._bus_names), n=1)
-        hint = (
-            f" (did you mean '{close[0]}'?)"
-            if close
-            else f"; known buses: {', '.join(sorted(self._bus_names))}"
-        )
-        raise EngineError(f"unknown bus '{name}'{hint}")
+        raise EngineError(f"unknown bus '{name}' ({did_you_mean(name, self._bus_names, 'known buses')})")
 
     # ------------------------------------------------------------------ voices
     def play(

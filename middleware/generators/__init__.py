@@ -12,11 +12,11 @@ docs/generators.md for every generator, its parameters and the physics behind it
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import EngineError
+from ..hints import suggestion
 from .base import VERSION, Generator, OneShot, ParamSpec
 from .birds import Birds
 from .engine import Engine
@@ -43,8 +43,8 @@ def create_generator(
     """A new generator instance by registry name; ``EngineError`` for unknown names or bad params."""
     cls = GENERATORS.get(name) if isinstance(name, str) else None
     if cls is None:
-        close = difflib.get_close_matches(str(name), list(GENERATORS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggestion(name, GENERATORS)
+        hint = f"; {close}" if close else ""
         raise EngineError(f"generator={name!r} is unknown{hint} (known: {', '.join(sorted(GENERATORS))})")
     return cls(sample_rate=sample_rate, seed=seed, params=params, variation=variation)
 

@@ -16,7 +16,6 @@ the next ``render``) and glides there with a one-pole smoother, so live changes 
 
 from __future__ import annotations
 
-import difflib
 import math
 import zlib
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import EngineError
+from ..hints import suggestion
 from . import _kernels as K
 
 VERSION = "1.0"
@@ -292,8 +292,8 @@ class Generator:
         for name, value in params.items():
             spec = cls.PARAMS.get(name)
             if spec is None:
-                close = difflib.get_close_matches(str(name), list(cls.PARAMS), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                close = suggestion(name, cls.PARAMS)
+                hint = f"; {close}" if close else ""
                 raise EngineError(
                     f"generator {cls.NAME!r}: unknown parameter {name!r}{hint} "
                     f"(known: {', '.join(cls.PARAMS)})"
@@ -302,8 +302,8 @@ class Generator:
                 if isinstance(value, str) and value in spec.choices:
                     ok[name] = value
                     continue
-                close = difflib.get_close_matches(str(value), list(spec.choices), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                close = suggestion(value, spec.choices)
+                hint = f"; {close}" if close else ""
                 raise EngineError(
                     f"generator {cls.NAME!r}: {name}={value!r} is not one of {', '.join(spec.choices)}{hint}"
                 )

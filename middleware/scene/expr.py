@@ -31,13 +31,13 @@ in a group (``weather == 'stormy'`` when weather is ``[clear, rain, storm]``).
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import SceneError
+from ..hints import did_you_mean, suggestion
 
 MAX_LENGTH = 2000
 """Longest accepted expression (characters). Real conditions are one line."""
@@ -477,11 +477,10 @@ class _Parser:
     def _call(self, name_tok: Token) -> Node:
         func = name_tok.text
         if func not in FUNCTIONS:
-            close = difflib.get_close_matches(func, FUNCTIONS, n=1)
             raise self._fail(
                 f"unknown function {func!r}",
                 pos=name_tok.pos,
-                hint=f"did you mean {close[0]!r}?" if close else "functions: " + ", ".join(FUNCTIONS),
+                hint=did_you_mean(func, FUNCTIONS, "functions"),
             )
         open_tok = self._advance()
         args: list[Node] = []
@@ -561,8 +560,8 @@ def check(node: Node, scope: Mapping[str, NameInfo], want: str = "bool") -> list
 
     def literal_in_group(group_ty: _Ty, lit: Node) -> None:
         if isinstance(lit, Str) and group_ty.values is not None and lit.value not in group_ty.values:
-            close = difflib.get_close_matches(lit.value, group_ty.values, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = suggestion(lit.value, group_ty.values)
+            hint = f"{close} " if close else ""
             fail(
                 lit.pos,
                 f"{group_ty.kind} {group_ty.group!r} has no value {lit.value!r}",
@@ -579,9 +578,9 @@ def check(node: Node, scope: Mapping[str, NameInfo], want: str = "bool") -> list
         if isinstance(n, Name):
             info = scope.get(n.name)
             if info is None:
-                close = difflib.get_close_matches(n.name, list(scope), n=1)
+                close = suggestion(n.name, scope)
                 if close:
-                    hint = f"did you mean {close[0]!r}?"
+                    hint = close
                 elif scope:
                     hint = "names you can use: " + ", ".join(sorted(scope)[:12])
                 else:

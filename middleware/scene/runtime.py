@@ -14,7 +14,6 @@ carrying a frame lands on that frame.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import itertools
 import math
@@ -28,6 +27,7 @@ import numpy as np
 
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
 from ..errors import EngineError, SceneError, SoundscapeError
+from ..hints import did_you_mean
 from .model import (
     BusDef,
     EmitterDef,
@@ -55,9 +55,8 @@ class RuntimeErrorMsg(SoundscapeError):
 
 
 def _unknown(kind: str, name: Any, known: Sequence[str]) -> RuntimeErrorMsg:
-    close = difflib.get_close_matches(str(name), list(known), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else (f"; known: {', '.join(known)}" if known else "")
-    return RuntimeErrorMsg(f"unknown {kind} '{name}'{hint}")
+    hint = did_you_mean(name, known, "known")
+    return RuntimeErrorMsg(f"unknown {kind} '{name}'" + (f" ({hint})" if hint else ""))
 
 
 def _finite(name: str, value: Any) -> float:

@@ -13,7 +13,6 @@ resolves them once everything is declared, with the mark of the use site.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..hints import did_you_mean
 from . import expr as _expr
 from .issues import SceneIssue
 
@@ -159,17 +159,6 @@ class Ctx:
     def ref(self, kind: str, name: str, node: Node | yaml.Mark) -> None:
         mark = node.start_mark if isinstance(node, Node) else node
         self.refs.append(RefUse(kind, name, mark, self.scope))
-
-
-def did_you_mean(name: str, candidates: Sequence[str], what: str = "") -> str:
-    """A hint naming the closest candidate, or listing the candidates when none is close."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    if not candidates:
-        return f"no {what or 'names'} are declared" if what else ""
-    listed = ", ".join(sorted(candidates)[:12]) + (" ..." if len(candidates) > 12 else "")
-    return f"{what or 'allowed'}: {listed}"
 
 
 def node_kind(node: Node) -> str:

@@ -15,7 +15,6 @@ server against the scene's catalogue (:class:`Catalog`), because only it knows t
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import msgpack
 
 from ..errors import ProtocolError
+from ..hints import suggestion
 
 PROTOCOL_VERSION = 1
 """Bumped only for incompatible changes; additions (messages, optional fields, codes) keep it."""
@@ -464,8 +464,8 @@ def _err(code: str, where: str, text: str) -> ProtocolError:
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = suggestion(word, choices)
+    return f" ({close})" if close else ""
 
 
 def _number(value: Any, where: str, lo: float | None, hi: float | None) -> float:

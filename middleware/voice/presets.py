@@ -7,10 +7,10 @@ formant targets exactly); for an external engine (espeak-ng) the same ``pitch_ra
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from ..errors import EngineError
+from ..hints import suggestion
 from .formant import VoiceParams
 
 
@@ -113,12 +113,13 @@ PRESETS: dict[str, VoicePreset] = {
 
 
 def get_preset(name: str) -> VoicePreset:
-    """The preset called ``name``; an unknown name raises EngineError with a "did you mean"."""
+    """The preset called ``name``; an unknown name raises EngineError naming the presets, with a
+    "did you mean" only for a close misspelling (``middleware.hints``)."""
     try:
         return PRESETS[name]
     except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), list(PRESETS), n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        close = suggestion(name, PRESETS)
+        hint = f" ({close})" if close else ""
         raise EngineError(
             f"voice preset={name!r}: unknown{hint}; must be one of {', '.join(PRESETS)}"
         ) from None
