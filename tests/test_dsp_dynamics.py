@@ -66,6 +66,7 @@ def test_split_invariance_silence_and_nan() -> None:
     st2 = envelope_state()
     for s in range(0, 5000, 7):
         last = envelope_block(x[s : s + 7], a, r, st2, True)
+    # exact: same kernel (no fastmath) and samples, only the cuts differ
     assert last == whole and st1[0] == st2[0]
     assert envelope_block(np.zeros((10, 2), np.float32), a, r, envelope_state(), False) == FLOOR_DB
     y = x.copy()

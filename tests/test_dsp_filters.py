@@ -108,6 +108,7 @@ def test_biquad_block_split_invariance() -> None:
     for k in _split_points(len(x), seed=4):
         parts.append(biquad_block(x[pos : pos + k], c, c, st))
         pos += k
+    # exact: same kernel (no fastmath) and samples, only the cuts differ
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
@@ -148,11 +149,11 @@ def test_biquad_in_place_and_identity() -> None:
     buf = x.copy()
     c = biquad_identity()
     biquad_block_into(buf, buf, c, c, biquad_state())
-    np.testing.assert_array_equal(buf, x)
+    np.testing.assert_array_equal(buf, x)  # exact: b0 = 1, the rest 0: y = 1 * x + 0
     c = biquad_coeffs("highpass", 500.0, 0.7, 0.0, SR)
     buf = x.copy()
     biquad_block_into(buf, buf, c, c, biquad_state())
-    np.testing.assert_array_equal(buf, biquad_block(x, c, c, biquad_state()))
+    np.testing.assert_array_equal(buf, biquad_block(x, c, c, biquad_state()))  # exact: biquad_block calls it
 
 
 def test_biquad_zero_length_block() -> None:
@@ -185,6 +186,7 @@ def test_one_pole_split_invariance_and_ramp() -> None:
     for k in _split_points(len(x), seed=12):
         parts.append(one_pole_highpass_block(x[pos : pos + k], a0, a0, st))
         pos += k
+    # exact: same kernel (no fastmath) and samples, only the cuts differ
     np.testing.assert_array_equal(np.concatenate(parts), whole)
     # A ramp ends exactly at its target: after it, the filter behaves like the target filter.
     st = one_pole_state()

@@ -88,7 +88,7 @@ def test_same_seed_identical_other_seed_differs(name):
         return np.concatenate([g.render(48000), g.render(48000)])
 
     a, b, c = run(11), run(11), run(12)
-    assert np.array_equal(a, b)
+    assert np.array_equal(a, b)  # exact: same code path, same inputs, run twice
     assert np.abs(a).max() > 1e-4, "silent output cannot show determinism"
     assert not np.array_equal(a, c)
 
@@ -120,6 +120,7 @@ def test_block_split_invariance_with_live_change(name):
     splits = [1, 7, 256, 255, 1023, 64, 3, *rng.integers(1, 2000, 40).tolist()]
     pieces = _split_render(name, splits, change_at, total)
     assert whole.shape == pieces.shape == (total, 2)
+    # exact: same kernel (no fastmath) and samples, only the cuts differ
     np.testing.assert_array_equal(whole, pieces)
 
 
@@ -296,4 +297,5 @@ def test_property_any_split_any_seed_is_bit_identical(name, seed, cuts, change_a
             g.set_params(CHANGE[name])
         return np.concatenate(out)
 
+    # exact: same kernel (no fastmath) and samples, only the cuts differ
     np.testing.assert_array_equal(run([total]), run(cuts))

@@ -90,7 +90,7 @@ def test_vary_sample_is_seeded_and_zero_amounts_are_identity():
     a, ia = vary_sample(x, SR, 5, 1)
     b, ib = vary_sample(x, SR, 5, 1)
     c, _ = vary_sample(x, SR, 5, 2)
-    assert np.array_equal(a, b) and ia == ib
+    assert np.array_equal(a, b) and ia == ib  # exact: same code path, same inputs, run twice
     assert not np.array_equal(a[: c.shape[0]], c[: a.shape[0]])
     same, _ = vary_sample(x, SR, 5, 1, VariationAmounts(0.0, 0.0, 0.0))
     np.testing.assert_allclose(same, x, atol=1e-6)

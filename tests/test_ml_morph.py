@@ -188,6 +188,7 @@ def test_stream_is_seeded_and_position_glides_without_steps(tiny):
     b = MorphStream(t.model_path, SR, seed=9)
     ya = np.concatenate([a.render(1024, p) for p in np.linspace(0, 1, 40)])
     yb = np.concatenate([b.render(1024, p) for p in np.linspace(0, 1, 40)])
+    # exact: same code path (same model, seed and positions) run twice
     assert np.array_equal(ya, yb) and ya.dtype == np.float32 and ya.shape == (40 * 1024, 2)
     assert np.all(np.isfinite(ya)) and np.max(np.abs(ya)) < 1.0
     c = MorphStream(t.model_path, SR, seed=10)

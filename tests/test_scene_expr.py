@@ -163,6 +163,8 @@ def reference(python_src: str, env: dict) -> object:
 
 
 def same(x: float, y: float) -> bool:
+    """Bit-equal (or both NaN): the evaluator applies CPython's own float operators (``operator.add``
+    ...) in Python's order, so it must give Python's very result ("exactly as in Python")."""
     return (math.isnan(x) and math.isnan(y)) or x == y
 
 

@@ -126,6 +126,7 @@ def test_cli_render_is_bit_identical_to_the_in_process_render(scene: str, tmp_pa
     cli = read_wav(out)
     _, lib = rendered(scene)
     assert cli.shape == (2 * SR, 2)
+    # exact: the CLI calls the same render_offline on the same inputs, only in another process
     assert np.array_equal(cli, lib[: 2 * SR])
 
 
@@ -143,7 +144,7 @@ def test_same_seed_bit_identical_other_seed_differs() -> None:
     a = rendered("forest", 6.0, seed=7)[1]
     b = rendered.__wrapped__("forest", 6.0, seed=7)[1]  # a second, independent render
     c = rendered("forest", 6.0, seed=8)[1]
-    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() == b.tobytes()  # exact: same code path, same inputs, run twice
     assert not np.array_equal(a, c)  # the seed drives scatter timing and random picks
 
 
@@ -366,7 +367,7 @@ def test_town_listener_turning_round_swaps_the_fountain_side() -> None:
 def test_assets_are_deterministic_pcm16_and_music_loops_are_whole_bars(tmp_path: Path) -> None:
     spec = next(s for s in EA.ASSETS if s.name == "music_combat.wav")
     a, b = EA.synthesise(spec), EA.synthesise(spec)
-    assert np.array_equal(a, b)
+    assert np.array_equal(a, b)  # exact: same code path, same inputs, run twice
     written = EA.ensure_example_assets(tmp_path, force=False)
     assert len(written) == len(EA.ASSETS)
     assert EA.ensure_example_assets(tmp_path) == []  # nothing missing: nothing written

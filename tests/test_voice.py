@@ -148,9 +148,9 @@ def test_cache_hit_returns_identical_audio(cache):
     a, ia = render_line("The gate is locked.", "goblin", SR, cache_dir=cache)
     b, ib = render_line("The gate is locked.", "goblin", SR, cache_dir=cache)
     assert not ia["cached"] and ib["cached"]
-    assert np.array_equal(a, b) and ia["key"] == ib["key"]
+    assert np.array_equal(a, b) and ia["key"] == ib["key"]  # exact: the cache stores float32 as is
     c, ic = render_line("The gate is locked.", "goblin", SR, cache_dir=cache, use_cache=False)
-    assert np.array_equal(a, c) and not ic["cached"]  # deterministic without the cache too
+    assert np.array_equal(a, c) and not ic["cached"]  # deterministic without the cache too (same path)
     _, other = render_line("The gate is locked.", "robot", SR, cache_dir=cache)
     assert other["key"] != ia["key"]
     assert len(list(cache.glob("*.npy"))) == 2
@@ -214,5 +214,5 @@ def test_line_goes_into_an_engine_sample_bank(cache):
     again, info2 = add_line_to_bank(bank, "Open the gate.", "radio", cache_dir=cache)
     assert name == again and len(bank) == 1 and info2["cached"]
     audio, _ = render_line("Open the gate.", "radio", 44100, cache_dir=cache)
-    assert np.array_equal(bank.array(name)[:, 0], audio)
+    assert np.array_equal(bank.array(name)[:, 0], audio)  # exact: same rate, the bank stores it as is
     assert info["sample_rate"] == 44100 and "synthetic" in bank.info(name).source
