@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from middleware.tools import loudness as L
+from middleware.engine.dsp import loudness as L
 from middleware.tools import restore as R
 from middleware.tools import signals as S
 

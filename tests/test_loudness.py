@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from middleware.errors import AudioFileError
-from middleware.tools import loudness as L
+from middleware.engine.dsp import loudness as L
 from middleware.tools import signals as S
 
 SR = 48000

@@ -18,7 +18,8 @@ from middleware.errors import ModelError
 from middleware.ml.director import Director, check_director, load_director
 from middleware.ml.examples import TeachRecorder, examples_digest, load_examples, teach_path
 from middleware.ml.nn import MLP
-from middleware.ml.onnx_export import mlp_to_onnx, session
+from middleware.ml.onnx_export import mlp_to_onnx
+from middleware.ml.sessions import session
 from middleware.ml.train_director import DirectorConfig, train_director
 from middleware.player import ScenePlayer
 from middleware.scene.load import load_scene

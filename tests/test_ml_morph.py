@@ -29,7 +29,7 @@ from middleware.ml.morph import (
     frame_size,
     render_morph,
 )
-from middleware.ml.onnx_export import session
+from middleware.ml.sessions import session
 from middleware.ml.train_morph import MorphConfig, train_morph_files
 from middleware.tools.example_assets import write_wav
 

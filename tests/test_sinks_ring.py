@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from middleware.errors import EngineError
-from middleware.sinks.ring import FrameRing
+from middleware.rt.ring import FrameRing
 
 
 def ramp(start: int, frames: int) -> np.ndarray:

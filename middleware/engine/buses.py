@@ -159,7 +159,7 @@ class BusGraph:
         ``deferred``: the render thread only copies each block into a ``MeterTap``; another thread
         meters it (``drain_meters``), keeping ~0.15 ms per block off the render path.
         """
-        from ..tools.loudness import LoudnessMeter
+        from .dsp.loudness import LoudnessMeter
         from .meter_tap import MeterTap
 
         for name in names if names is not None else list(self.by_name):
@@ -186,7 +186,7 @@ class BusGraph:
         +-12 dB and frozen near silence (below -60 LUFS). Levels situations; the 3 s window keeps it
         from pumping on beats and single events.
         """
-        from ..tools.loudness import LoudnessMeter
+        from .dsp.loudness import LoudnessMeter
 
         self.agc_target = lufs
         if lufs is not None and self._agc_meter is None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sinks.ring import FrameRing
-from ..tools.loudness import LoudnessMeter
+from ..rt.ring import FrameRing
+from .dsp.loudness import LoudnessMeter
 
 TAP_SECONDS = 1.0  # how far the reader may fall behind before the meter loses frames
 

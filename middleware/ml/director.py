@@ -26,7 +26,7 @@ from ..errors import ModelError
 from ..scene.model import SceneDef
 from .cards import sha256_bytes
 from .examples import FeatureSpec
-from .onnx_export import session
+from .sessions import session
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "weights"

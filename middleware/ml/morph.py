@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .cards import sha256_bytes
-from .onnx_export import session
+from .sessions import session
 
 KIND = "soundscape.morph"
 INPUT_NAME = "latent"

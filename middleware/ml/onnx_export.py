@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
 from .nn import MLP
+from .sessions import session
 
 OPSET = 17
 
@@ -65,25 +65,6 @@ def mlp_to_onnx(
         entry.value = v if isinstance(v, str) else json.dumps(v)
     checker.check_model(model)
     return model.SerializeToString()
-
-
-def session(model: bytes | str | Path, name: str | None = None):
-    """A one-thread onnxruntime session (control-rate work must not fan out over the cores).
-
-    ``name`` says what the model is in error messages (``director model 'x.onnx'``).
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    src = model if isinstance(model, bytes) else str(model)
-    label = name or (f"model '{model}'" if not isinstance(model, bytes) else "model")
-    try:
-        return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types for bad files
-        raise ModelError(f"{label}: cannot load, not a valid ONNX model ({exc})") from exc
 
 
 def verify(net: MLP, model: bytes, x: np.ndarray, tol: float = 1e-5) -> float:

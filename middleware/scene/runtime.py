@@ -1405,7 +1405,7 @@ class _MorphFeed:
 
 def _asset_loudness(x: np.ndarray, sr: int) -> float:
     """Integrated loudness (LUFS) of an asset, measured once at load for automatic mixing."""
-    from ..tools.loudness import integrated_loudness
+    from ..engine.dsp.loudness import integrated_loudness
 
     try:
         return float(integrated_loudness(x, sr))

@@ -3,7 +3,7 @@
 from .base import Renderable
 from .device import DeviceSink
 from .null import NullSink
-from .ring import FrameRing
+from ..rt.ring import FrameRing
 from .wav import WavSink, read_wav_info, read_wav_metadata, render_to_wav
 
 __all__ = [

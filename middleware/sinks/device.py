@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import DeviceError, EngineError
 from .base import Renderable, check_block
-from .ring import FrameRing
+from ..rt.ring import FrameRing
 
 NULL_FALLBACK_MESSAGE = "no audio device found; using miniaudio's NULL backend (silent, real-time paced)"
 

@@ -2,7 +2,7 @@
 
 Always available (onnxruntime is a runtime dependency; the model, ~0.25 MB, ships in
 ``middleware/tools/models/``), so an ML denoiser exists even where the optional DeepFilterNet wheel
-is absent. Trained by :mod:`middleware.tools.train_mask_denoiser` on synthesised clean + noise pairs;
+is absent. Trained by :mod:`middleware.ml.train_mask_denoiser` on synthesised clean + noise pairs;
 see ``models/mask_denoiser.md`` (the model card) for data, training and measured results.
 
 Signal path, at 48 kHz (other rates are resampled in and out):
@@ -114,19 +114,14 @@ _SESSION = None
 def _session():
     global _SESSION
     if _SESSION is None:
-        import onnxruntime as ort
+        from ..ml.sessions import session
 
         if not MODEL_PATH.is_file():
             raise ModelError(
                 f"mask denoiser model={str(MODEL_PATH)!r}: missing (train it with "
-                "python -m middleware.tools.train_mask_denoiser)"
+                "python -m middleware.ml.train_mask_denoiser)"
             )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        try:
-            _SESSION = ort.InferenceSession(str(MODEL_PATH), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"mask denoiser model={str(MODEL_PATH)!r}: cannot load ({exc})") from exc
+        _SESSION = session(MODEL_PATH, name=f"mask denoiser model={str(MODEL_PATH)!r}")
     return _SESSION
 
 

@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..engine.dsp import loudness
 from ..engine.dsp.filters import biquad_block, biquad_coeffs
 from ..errors import AudioFileError, ModelError
-from . import loudness
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 DENOISE_METHODS = ("auto", "dfn", "mask", "gate")

@@ -69,7 +69,7 @@ def _engine_version(engine: str) -> str:
 
 def _normalise(y: np.ndarray, sr: int) -> np.ndarray:
     """Bring a line to LINE_LUFS (peak-normalise lines too short to gate), true peak <= -1 dBTP."""
-    from ..tools.loudness import integrated_loudness, normalize_loudness
+    from ..engine.dsp.loudness import integrated_loudness, normalize_loudness
 
     if y.size >= int(0.4 * sr) and math.isfinite(integrated_loudness(y, sr)):
         out, _ = normalize_loudness(y, sr, LINE_LUFS, -1.0)

@@ -1,6 +1,6 @@
 """Train the mask denoiser on synthesised clean + noise pairs and export it to ONNX.
 
-    python -m middleware.tools.train_mask_denoiser [--steps 4000] [--clips 240] [--out DIR]
+    python -m middleware.ml.train_mask_denoiser [--steps 4000] [--clips 240] [--out DIR]
 
 Everything is made here: clean material from :mod:`middleware.tools.signals` (speech-like,
 music-like) and the formant voice (:mod:`middleware.voice`, several presets and random word
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mask_denoiser as M
-from . import signals as S
+from ..tools import mask_denoiser as M
+from ..tools import signals as S
 
 _WORD_TEXT = (
     "the bridge north gate village stranger bread water fire river stone guard king forest night "

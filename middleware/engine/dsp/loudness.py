@@ -25,8 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..engine.dsp.filters import biquad_block
-from ..errors import AudioFileError
+from ...errors import AudioFileError
+from .filters import biquad_block
 
 ABS_GATE_LUFS = -70.0
 REL_GATE_LU = -10.0
