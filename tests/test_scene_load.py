@@ -41,11 +41,17 @@ def doc_blocks() -> list[tuple[str, str]]:
 
 
 def materialise(text: str, folder: Path) -> Path:
-    """Write a scene and create empty files for every asset it names (the loader only checks existence)."""
+    """Write a scene and a file for every asset it names: 10 ms of silence in each audio format (the
+    loader probes audio headers), empty models and examples (their own modules read those)."""
+    import soundfile
+
     for rel in ASSET.findall(text):
         p = folder / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"")
+        if p.suffix in (".wav", ".ogg", ".flac", ".mp3"):
+            soundfile.write(p, np.zeros((480, 1)), 48000, format=p.suffix[1:].upper())
+        else:
+            p.write_bytes(b"")
     path = folder / "scene.yaml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,34 +1,78 @@
 """Plain descriptions of buses, reverbs and ducking rules (what a scene declares, engine-side).
 
 Frozen so a reload can build new ones and compare them with the old, never mutate in place.
+
+Each setting's range is declared once here (``*_BOUNDS``) and its default once, on the dataclass
+field. The engine checks against them, and the scene format (``scene/fields.py``) builds its
+fields from them, so a value the loader accepts is one the engine takes: they cannot drift apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from ..errors import EngineError
 
 
-def _check_range(owner: str, field: str, value: float, lo: float, hi: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
-        raise EngineError(f"{owner}: {field}={value!r} must be a number within {lo}..{hi}")
+@dataclass(frozen=True)
+class Bounds:
+    """The closed range ``lo .. hi`` of one setting, in ``unit``."""
+
+    lo: float
+    hi: float
+    unit: str = ""
+
+    def check(self, owner: str, field: str, value: Any) -> None:
+        """Raise EngineError unless ``value`` is a finite number inside the range."""
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and self.lo <= value <= self.hi):
+            raise EngineError(f"{owner}: {field}={value!r} must be a number within {self.lo}..{self.hi}")
+
+
+CUTOFF_HZ = Bounds(10.0, 24000.0, "Hz")
+
+REVERB_BOUNDS: Mapping[str, Bounds] = MappingProxyType(
+    {f: Bounds(0.0, 1.0) for f in ("room_size", "damping", "wet", "dry", "width")}
+)
+BUS_BOUNDS: Mapping[str, Bounds] = MappingProxyType(
+    {"gain_db": Bounds(-120.0, 24.0, "dB"), "lowpass_hz": CUTOFF_HZ, "highpass_hz": CUTOFF_HZ}
+)
+DUCK_BOUNDS: Mapping[str, Bounds] = MappingProxyType(
+    {
+        "amount_db": Bounds(-96.0, 0.0, "dB"),
+        "threshold_db": Bounds(-120.0, 0.0, "dBFS"),
+        "attack": Bounds(0.0, 10.0, "s"),
+        "release": Bounds(0.0, 30.0, "s"),
+    }
+)
+LOUDNESS_TARGET = Bounds(-60.0, 0.0, "LUFS")
+"""Integrated loudness a bus's assets, or the master's automatic gain, aim at."""
+
+
+def defaults(cls: type) -> Mapping[str, Any]:
+    """The declared default of every field of dataclass ``cls`` that has one."""
+    return MappingProxyType(
+        {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    )
 
 
 @dataclass(frozen=True)
 class ReverbSpec:
     """Freeverb-style reverb on a bus: all values 0..1."""
 
-    room_size: float = 0.7
+    room_size: float = 0.5
     damping: float = 0.5
-    wet: float = 0.33
+    wet: float = 0.3
     dry: float = 1.0
     width: float = 1.0
 
     def __post_init__(self) -> None:
-        for f in ("room_size", "damping", "wet", "dry", "width"):
-            _check_range("reverb", f, getattr(self, f), 0.0, 1.0)
+        for f, b in REVERB_BOUNDS.items():
+            b.check("reverb", f, getattr(self, f))
 
 
 @dataclass(frozen=True)
@@ -46,11 +90,10 @@ class BusSpec:
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise EngineError(f"bus name {self.name!r} must be a non-empty string")
-        _check_range(f"bus '{self.name}'", "gain_db", self.gain_db, -120.0, 24.0)
-        for f in ("lowpass_hz", "highpass_hz"):
+        for f, b in BUS_BOUNDS.items():
             v = getattr(self, f)
-            if v is not None:
-                _check_range(f"bus '{self.name}'", f, v, 10.0, 24000.0)
+            if v is not None or f == "gain_db":
+                b.check(f"bus '{self.name}'", f, v)
 
 
 @dataclass(frozen=True)
@@ -69,9 +112,7 @@ class DuckSpec:
     release: float = 0.4
 
     def __post_init__(self) -> None:
-        _check_range("duck", "amount_db", self.amount_db, -80.0, 0.0)
-        _check_range("duck", "threshold_db", self.threshold_db, -100.0, 0.0)
-        _check_range("duck", "attack", self.attack, 0.0, 10.0)
-        _check_range("duck", "release", self.release, 0.0, 10.0)
+        for f, b in DUCK_BOUNDS.items():
+            b.check("duck", f, getattr(self, f))
         if self.source == self.target:
             raise EngineError(f"duck: bus '{self.source}' cannot duck itself")

@@ -13,10 +13,21 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..engine.specs import (
+    BUS_BOUNDS,
+    DUCK_BOUNDS,
+    LOUDNESS_TARGET,
+    REVERB_BOUNDS,
+    Bounds,
+    DuckSpec,
+    ReverbSpec,
+)
+from ..engine.specs import defaults as engine_defaults
 from . import model as m
 from .curves import SHAPES, Curve
 from .spec import (
     INVALID,
+    MAX_NAME_LEN,
     NAME_PATTERN,
     Asset,
     Boolean,
@@ -53,8 +64,17 @@ HZ = dict(minimum=10.0, maximum=24000.0)
 SEMITONES = dict(minimum=-48.0, maximum=48.0)
 
 
+OBJECT_NAME = Text(min_length=1, max_length=MAX_NAME_LEN, pattern_hint="game object name")
+"""A game object's name, as the game sends it in ``object`` messages (any text, 1..MAX_NAME_LEN)."""
+
+
 def seconds(description: str, maximum: float = 600.0) -> Number:
     return Number(description, minimum=0.0, maximum=maximum)
+
+
+def engine_number(bounds: Bounds) -> Number:
+    """A number inside a range the engine declares (engine/specs.py): the scene never has its own copy."""
+    return Number(minimum=bounds.lo, maximum=bounds.hi)
 
 
 class Ordered(ListOf):
@@ -78,7 +98,10 @@ class Ordered(ListOf):
         if (a >= b) if self.strict else (a > b):
             word = "below" if self.strict else "at most"
             ctx.error(
-                node.value[0], f"{self.what} start {a:g} must be {word} its end {b:g}", "write [low, high]"
+                node.value[0],
+                f"{self.what} start {a:g} must be {word} its end {b:g}",
+                "write [low, high]",
+                rule="relation",
             )
             return INVALID
         return (a, b)
@@ -130,6 +153,7 @@ class CurveSpec(ListOf):
                     node.value[i],
                     f"curve x must increase: point {i} has x={v[i][0]:g} after x={v[i - 1][0]:g}",
                     "sort the points by x; each x may appear once",
+                    rule="relation",
                 )
                 bad = True
         for i, (x, y) in enumerate(v):
@@ -144,6 +168,18 @@ class CurveSpec(ListOf):
                 ctx.error(node.value[i].value[0], f"curve x {x:g} is below {self.x_min:g}")
                 bad = True
         return INVALID if bad else tuple((float(x), float(y)) for x, y in v)
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        x = Number(minimum=self.x_min).schema(defs)
+        y = Number(minimum=self.y_min, maximum=self.y_max).schema(defs)
+        point = {
+            "type": "array",
+            "prefixItems": [x, y],
+            "items": False,
+            "minItems": 2,
+            "description": "[x, y]",
+        }
+        return self._d({"type": "array", "items": point, "minItems": self.min_items})
 
 
 def _name_check(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
@@ -250,33 +286,54 @@ SWITCH = _group_record(
 # ---------------------------------------------------------------------------------------------
 # Buses and snapshots
 
+_REVERB_DEFAULT = engine_defaults(ReverbSpec)
+_REVERB_TEXT = {
+    "room_size": "larger rooms ring longer",
+    "damping": "high-frequency damping of the tail",
+    "wet": "reverb level",
+    "dry": "direct level",
+    "width": "stereo width of the tail",
+}
 REVERB = Record(
     title="Reverb",
     description="Freeverb-style reverb on a bus. All amounts 0..1.",
     fields=[
-        Field("room_size", Number(minimum=0.0, maximum=1.0), 0.5, "0..1: larger rooms ring longer"),
-        Field("damping", Number(minimum=0.0, maximum=1.0), 0.5, "0..1: high-frequency damping of the tail"),
-        Field("wet", Number(minimum=0.0, maximum=1.0), 0.3, "0..1: reverb level"),
-        Field("dry", Number(minimum=0.0, maximum=1.0), 1.0, "0..1: direct level"),
-        Field("width", Number(minimum=0.0, maximum=1.0), 1.0, "0..1: stereo width of the tail"),
+        Field(k, engine_number(b), _REVERB_DEFAULT[k], f"{b.lo:g}..{b.hi:g}: {_REVERB_TEXT[k]}")
+        for k, b in REVERB_BOUNDS.items()
     ],
     build=lambda v, ctx: m.ReverbDef(**v),
 )
 
+_DUCK_DEFAULT = engine_defaults(DuckSpec)
 DUCK = Record(
     title="Duck",
     description="Ducking: when bus `by` is louder than threshold_db, this bus is lowered by amount_db.",
     fields=[
         Field("by", Ref("bus"), description="the bus whose level triggers the ducking (e.g. voice)"),
-        Field("amount_db", Number(minimum=-96.0, maximum=0.0), -12.0, "gain reduction in dB (negative)"),
+        Field(
+            "amount_db",
+            engine_number(DUCK_BOUNDS["amount_db"]),
+            _DUCK_DEFAULT["amount_db"],
+            "gain reduction in dB (negative)",
+        ),
         Field(
             "threshold_db",
-            Number(minimum=-120.0, maximum=0.0),
-            -45.0,
+            engine_number(DUCK_BOUNDS["threshold_db"]),
+            _DUCK_DEFAULT["threshold_db"],
             "level of `by` in dBFS above which ducking starts",
         ),
-        Field("attack", seconds("s", 10.0), 0.05, "seconds to reach full ducking"),
-        Field("release", seconds("s", 30.0), 0.4, "seconds to recover after `by` falls silent"),
+        Field(
+            "attack",
+            engine_number(DUCK_BOUNDS["attack"]),
+            _DUCK_DEFAULT["attack"],
+            "seconds to reach full ducking",
+        ),
+        Field(
+            "release",
+            engine_number(DUCK_BOUNDS["release"]),
+            _DUCK_DEFAULT["release"],
+            "seconds to recover after `by` falls silent",
+        ),
     ],
     build=lambda v, ctx: m.DuckDef(**v),
 )
@@ -308,14 +365,24 @@ BUS = Record(
     name_field="name",
     fields=[
         Field("parent", nullable(Ref("bus")), "master", "the bus this one mixes into"),
-        Field("gain_db", Number(**GAIN_DB), 0.0, "bus gain in dB"),
-        Field("lowpass_hz", nullable(Number(**HZ)), None, "low-pass cutoff in Hz (null = off)"),
-        Field("highpass_hz", nullable(Number(**HZ)), None, "high-pass cutoff in Hz (null = off)"),
+        Field("gain_db", engine_number(BUS_BOUNDS["gain_db"]), m.BusDef.gain_db, "bus gain in dB"),
+        Field(
+            "lowpass_hz",
+            nullable(engine_number(BUS_BOUNDS["lowpass_hz"])),
+            None,
+            "low-pass cutoff in Hz (null = off)",
+        ),
+        Field(
+            "highpass_hz",
+            nullable(engine_number(BUS_BOUNDS["highpass_hz"])),
+            None,
+            "high-pass cutoff in Hz (null = off)",
+        ),
         Field("reverb", nullable(REVERB), None, "reverb on this bus (null = none)"),
         Field("duck", ListOf(DUCK), (), "ducking rules: other buses that lower this one"),
         Field(
             "loudness_lufs",
-            nullable(Number(minimum=-60.0, maximum=0.0)),
+            nullable(engine_number(LOUDNESS_TARGET)),
             None,
             "automatic mixing target in LUFS: every asset played on this bus is measured at load and"
             " its gain set so it reaches this integrated loudness (layers may opt out with"
@@ -341,11 +408,23 @@ BUS_OVERRIDE = Record(
     title="BusOverride",
     description="What a snapshot changes on one bus; keys left out keep the bus's own setting.",
     fields=[
-        Field("gain_db", nullable(Number(**GAIN_DB)), None, "bus gain in dB while the snapshot is active"),
-        Field("lowpass_hz", nullable(Number(**HZ)), None, "low-pass cutoff in Hz"),
-        Field("highpass_hz", nullable(Number(**HZ)), None, "high-pass cutoff in Hz"),
-        Field("reverb_wet", nullable(Number(minimum=0.0, maximum=1.0)), None, "reverb wet level 0..1"),
-        Field("reverb_room_size", nullable(Number(minimum=0.0, maximum=1.0)), None, "reverb room size 0..1"),
+        Field(
+            "gain_db",
+            nullable(engine_number(BUS_BOUNDS["gain_db"])),
+            None,
+            "bus gain in dB while the snapshot is active",
+        ),
+        Field("lowpass_hz", nullable(engine_number(BUS_BOUNDS["lowpass_hz"])), None, "low-pass cutoff in Hz"),
+        Field(
+            "highpass_hz", nullable(engine_number(BUS_BOUNDS["highpass_hz"])), None, "high-pass cutoff in Hz"
+        ),
+        Field("reverb_wet", nullable(engine_number(REVERB_BOUNDS["wet"])), None, "reverb wet level 0..1"),
+        Field(
+            "reverb_room_size",
+            nullable(engine_number(REVERB_BOUNDS["room_size"])),
+            None,
+            "reverb room size 0..1",
+        ),
     ],
     build=lambda v, ctx: m.BusOverride(**v),
 )
@@ -993,7 +1072,7 @@ EMITTER = Record(
         Field(
             "position", nullable(Vec3()), None, "fixed [x, y, z] in metres (omit for a non-spatial 2D bed)"
         ),
-        Field("follows", nullable(Text()), None, "name of a game object whose position it takes"),
+        Field("follows", nullable(OBJECT_NAME), None, "name of a game object whose position it takes"),
         Field("path", nullable(PATH), None, "authored motion along points"),
         Field("attenuation", ATTENUATION, m.AttenuationDef(), "distance attenuation (3D emitters)"),
         Field("binaural", Boolean(), False, "render with the binaural head model (headphones, VR)"),
@@ -1081,7 +1160,7 @@ EVENT = Record(
             "instance: the game gives a position with each fire; [x, y, z]: fixed; null: non-spatial",
         ),
         Field("emitter", nullable(Ref("emitter")), None, "play at this emitter's place"),
-        Field("follows", nullable(Text()), None, "play at this game object's place"),
+        Field("follows", nullable(OBJECT_NAME), None, "play at this game object's place"),
         Field("attenuation", ATTENUATION, m.AttenuationDef(), "distance attenuation"),
         Field("binaural", Boolean(), False, "render with the binaural head model"),
         Field("doppler", Number(minimum=0.0, maximum=10.0), 0.0, "Doppler factor (0 = off)"),
@@ -1277,13 +1356,26 @@ CONSTRAINT = Record(
     build=lambda v, ctx: m.ConstraintDef(v["min"], v["max"], v["lock"]),
 )
 
+
+def _check_director(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
+    # load.py checks, once every layer is read, that each output's layer says director: true
+    outs = zip(values["outputs"], nodes["outputs"].value, strict=True)
+    ctx.notes["director_outputs"] = list(outs)
+    return True
+
+
 DIRECTOR = Record(
     title="Director",
+    check=_check_director,
     description="The ML director: reads inputs, sets weights of layers marked director: true "
     "(see docs/ml-guide.md; `soundscape train director` makes the model).",
     fields=[
         Field("inputs", ListOf(Ref("input")), (), "parameter, state or switch names the model reads"),
-        Field("outputs", ListOf(Ref("layer_uid")), (), "layer uids (emitter.layer) whose weights it sets"),
+        Field(
+            "outputs",
+            ListOf(Ref("layer_uid"), min_items=1),
+            description="layer uids (emitter.layer) whose weights it sets; each layer says director: true",
+        ),
         Field(
             "model",
             nullable(Asset("ONNX model", extensions=(".onnx",), must_exist=False)),
@@ -1322,7 +1414,7 @@ LISTENER = Record(
     fields=[
         Field("position", Vec3(), (0.0, 0.0, 0.0), "[x, y, z] metres"),
         Field("forward", Vec3(), (0.0, 0.0, -1.0), "facing direction (default -Z)"),
-        Field("follows", nullable(Text()), None, "game object the listener follows"),
+        Field("follows", nullable(OBJECT_NAME), None, "game object the listener follows"),
         Field("path", nullable(PATH), None, "authored motion"),
     ],
     check=lambda v, n, ctx: _one_place(v, n, ctx, ("follows", "path")),

@@ -17,17 +17,29 @@ scene's folder.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from ..errors import SceneError
 from . import expr as _expr
 from .fields import SCENE
 from .issues import SceneIssue
 from .model import SceneDef
-from .spec import INVALID, Ctx, Decl, TooLarge, did_you_mean, expr_column
+from .spec import (
+    INVALID,
+    MAX_DEPTH,
+    MAX_NAME_LEN,
+    Ctx,
+    Decl,
+    TooLarge,
+    did_you_mean,
+    expr_column,
+    too_long,
+)
 
 KIND_WORDS = {
     "parameter": ("parameter", "parameters"),
@@ -44,7 +56,53 @@ KIND_WORDS = {
     "input": ("parameter, state or switch", "names"),
 }
 
-__all__ = ["SceneIssue", "check_scene", "load_scene", "load_scene_text"]
+ADDRESSED_KINDS = ("parameter", "state", "switch", "event", "emitter", "snapshot")
+"""Kinds of name the game sends in messages and conditions read: one namespace across them, since a
+parameter and a state both called ``weather`` would be one value of two types to the runtime."""
+
+__all__ = [
+    "SceneCLoader",
+    "SceneIssue",
+    "SceneLoader",
+    "check_scene",
+    "check_scene_text",
+    "load_scene",
+    "load_scene_text",
+]
+
+# YAML 1.1 (PyYAML's resolver) reads 5e1 and 1e308 as text: its floats need a dot. A designer means a
+# number, as YAML 1.2 (and every editor) reads it; this adds 1.2's float forms on our own loader
+# classes only. .inf and .nan stay floats, which the loader refuses as not finite.
+YAML12_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+
+
+class SceneLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats and a nesting cap (the pure-Python composer recurses)."""
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        depth = getattr(self, "_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+            )
+        self._depth = depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth - 1
+
+
+_CSafeLoader = getattr(yaml, "CSafeLoader", None)
+SceneCLoader: type | None = None
+if _CSafeLoader is not None:
+
+    class SceneCLoader(_CSafeLoader):  # type: ignore[no-redef]
+        """libyaml's safe loader (5-10x faster) with YAML 1.2 floats; its depth is checked after."""
+
+
+for _cls in (SceneLoader, SceneCLoader):
+    if _cls is not None:
+        _cls.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
 
 def load_scene(path: str | Path, *, check_assets: bool = True) -> SceneDef:
@@ -63,10 +121,17 @@ def load_scene_text(
     text: str, file: str = "<scene>", scene_dir: str | Path = ".", *, check_assets: bool = True
 ) -> SceneDef:
     """Load a scene from a string (assets resolve against ``scene_dir``)."""
-    scene, issues = _check_text(text, file, Path(scene_dir), check_assets)
+    scene, issues = check_scene_text(text, file, scene_dir, check_assets=check_assets)
     if issues or scene is None:
         raise _error(issues)
     return scene
+
+
+def check_scene_text(
+    text: str, file: str = "<scene>", scene_dir: str | Path = ".", *, check_assets: bool = True
+) -> tuple[SceneDef | None, list[SceneIssue]]:
+    """Like :func:`check_scene` for a string: ``(scene or None, issues)`` without raising."""
+    return _check_text(text, file, Path(scene_dir), check_assets)
 
 
 def check_scene(path: str | Path, *, check_assets: bool = True) -> tuple[SceneDef | None, list[SceneIssue]]:
@@ -95,25 +160,13 @@ def _check_text(
 ) -> tuple[SceneDef | None, list[SceneIssue]]:
     ctx = Ctx(file=file, scene_dir=scene_dir, check_assets=check_assets, lines=text.splitlines())
     try:
-        root = _compose(text)
+        with ctx.checking("yaml"):
+            root = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        msg = f"YAML syntax error: {exc.problem or exc.context}"
-        hint = ""
-        if exc.context and exc.problem:
-            hint = exc.context
-            if exc.context_mark is not None and exc.context_mark is not mark:
-                hint += f" (line {exc.context_mark.line + 1})"
-        if "expected <block end>" in (exc.problem or "") or "mapping values are not allowed" in (
-            exc.problem or ""
-        ):
-            hint = "check the indentation: items of one mapping or list must line up"
-        if "\t" in text and ("tab" in (exc.problem or "").lower() or "'\\t'" in (exc.problem or "")):
-            hint = "YAML indents with spaces, not tabs"
-        ctx.error(mark, msg, hint)
+        _yaml_error(ctx, exc, text)
         return None, ctx.issues
     except yaml.YAMLError as exc:
-        ctx.error(None, f"YAML error: {exc}")
+        ctx.error(None, f"YAML error: {exc}", rule="yaml")
         return None, ctx.issues
     if root is None:
         ctx.error(None, "scene file is empty", "start with e.g. 'parameters:' or 'emitters:'")
@@ -128,31 +181,101 @@ def _check_text(
             root,
             "scene is too large (more than 100000 YAML nodes after expanding aliases)",
             "YAML aliases (*name) may be multiplying the file",
+            rule="yaml",
         )
         return None, _sorted(ctx.issues)
     if "master" not in ctx.declared.get("bus", {}).get((), {}):
         ctx.declare("bus", "master", root.start_mark, None)
-    _resolve_refs(ctx)
-    _check_expressions(ctx)
-    _check_bus_cycles(ctx)
-    for fn in ctx.after:
-        fn()
+    with ctx.checking("names"):
+        _check_shared_names(ctx)
+    with ctx.checking("reference"):
+        _resolve_refs(ctx)
+        _check_bus_cycles(ctx)
+        _check_director_outputs(ctx)
+        for fn in ctx.after:
+            fn()
+    with ctx.checking("expression"):
+        _check_expressions(ctx)
     issues = _sorted(ctx.issues)
     if issues or scene is INVALID:
         return None, issues
     return scene, []
 
 
+def _yaml_error(ctx: Ctx, exc: yaml.MarkedYAMLError, text: str) -> None:
+    """Explain a YAML syntax error at its mark, with a hint for the usual causes."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or ""
+    msg = f"YAML syntax error: {problem or exc.context}"
+    hint = ""
+    if exc.context and problem:
+        hint = exc.context
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            hint += f" (line {exc.context_mark.line + 1})"
+    if "nested deeper than" in problem:
+        msg, hint = f"the file is {problem}", "a scene needs about 12 levels; look for runaway [ or {"
+    elif "expected <block end>" in problem or "mapping values are not allowed" in problem:
+        hint = "check the indentation: items of one mapping or list must line up"
+        key = _long_key_before(text, mark)
+        if key is not None:  # YAML gives up on keys longer than 1024 characters with this message
+            col, name = key
+            msg, hint = too_long(name, "name")
+            ctx.issues.append(SceneIssue(ctx.file, mark.line + 1, col + 1, msg, hint, rule="yaml"))
+            return
+    if "\t" in text and ("tab" in problem.lower() or "'\\t'" in problem):
+        hint = "YAML indents with spaces, not tabs"
+    ctx.error(mark, msg, hint, rule="yaml")
+
+
+def _long_key_before(text: str, mark: yaml.Mark | None) -> tuple[int, str] | None:
+    """(column, key) when the text before ``mark`` on its line ends in a key longer than a name may be."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return None
+    before = lines[mark.line][: mark.column]
+    tail = re.search(r"[^\[\]{},:]*$", before)
+    seg = tail.group(0) if tail else ""
+    key = seg.lstrip(" -?")
+    if len(key.rstrip()) <= MAX_NAME_LEN:
+        return None
+    return tail.start() + len(seg) - len(key), key.rstrip()
+
+
 def _compose(text: str) -> yaml.Node | None:
     """Compose with libyaml's safe loader when present (5-10x faster); on a syntax error, compose
-    again with the pure-Python SafeLoader, whose messages and marks are the ones we explain."""
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
+    again with the pure-Python loader, whose messages and marks are the ones we explain."""
+    if SceneCLoader is not None:
         try:
-            return yaml.compose(text, Loader=fast)
+            root = yaml.compose(text, Loader=SceneCLoader)
         except yaml.YAMLError:
-            pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+            pass  # (libyaml also refuses nesting beyond 1000 levels: the pure-Python one says where)
+        else:
+            _check_depth(root)
+            return root
+    return yaml.compose(text, Loader=SceneLoader)
+
+
+def _check_depth(root: Node | None) -> None:
+    """Raise the same error as SceneLoader's composer when a node lies deeper than MAX_DEPTH."""
+    stack = [(root, 1)] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:  # an alias: its node is walked once
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", node.start_mark
+            )
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
 
 
 def _sorted(issues: list[SceneIssue]) -> list[SceneIssue]:
@@ -187,6 +310,39 @@ def _resolve_refs(ctx: Ctx) -> None:
         if use.kind == "bus" and use.name != "master" and not names.keys() - {"master"}:
             hint = f"declare it under buses: (e.g. buses: {{{use.name}: {{parent: master}}}})"
         ctx.error(use.mark, f"unknown {word} {use.name!r}", hint)
+
+
+def _check_shared_names(ctx: Ctx) -> None:
+    """One namespace across ADDRESSED_KINDS: the second declaration of a name is the error."""
+    decls = [d for kind in ADDRESSED_KINDS for d in ctx.declared.get(kind, {}).get((), {}).values()]
+    first: dict[str, Decl] = {}
+    for d in sorted(decls, key=lambda d: (d.mark.line, d.mark.column)):
+        prior = first.setdefault(d.name, d)
+        if prior is d:
+            continue
+        ctx.error(
+            d.mark,
+            f"{KIND_WORDS[d.kind][0]} {d.name!r} has the name of the {KIND_WORDS[prior.kind][0]} "
+            f"{d.name!r} on line {prior.mark.line + 1}",
+            "the game and conditions address parameters, states, switches, events, emitters and "
+            "snapshots by name alone: rename one of them",
+        )
+
+
+def _check_director_outputs(ctx: Ctx) -> None:
+    """Each director output names a layer that says ``director: true`` (else its weight is ignored)."""
+    for uid, node in ctx.notes.get("director_outputs", ()):
+        owner, _, layer_id = uid.partition(".")
+        for kind in ("emitter", "event"):
+            decl = ctx.declared.get("layer", {}).get((f"{kind}:{owner}",), {}).get(layer_id)
+            if decl is not None and decl.value is not INVALID and not decl.value.director:
+                ctx.error(
+                    node,
+                    f"director output {uid!r}: that layer lacks 'director: true', so the model's "
+                    "weight would be ignored",
+                    f"add director: true to layer {layer_id!r} (line {decl.mark.line + 1}) "
+                    "or remove it from outputs",
+                )
 
 
 def _scope_names(ctx: Ctx, scope: tuple[str, ...]) -> tuple[dict[str, _expr.NameInfo], set[str]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from ..engine.specs import BusSpec, DuckSpec, ReverbSpec, defaults
 from .curves import Curve
 from .expr import Condition, Env
 
@@ -83,15 +84,12 @@ class SwitchGroupDef:
 # Mixing
 
 
-@dataclass(frozen=True)
-class ReverbDef:
-    """Reverb on a bus (Freeverb-style). All amounts 0..1."""
+# Ranges and defaults of mixing settings are the engine's (engine/specs.py), declared once there.
+_DUCK = defaults(DuckSpec)
+_BUS = defaults(BusSpec)
 
-    room_size: float = 0.5
-    damping: float = 0.5
-    wet: float = 0.3
-    dry: float = 1.0
-    width: float = 1.0
+ReverbDef = ReverbSpec
+"""Reverb on a bus (Freeverb-style, all amounts 0..1): the scene's is the engine's own spec."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +97,10 @@ class DuckDef:
     """``by``'s level lowers this bus by ``amount_db`` when ``by`` is above ``threshold_db``."""
 
     by: str
-    amount_db: float = -12.0
-    threshold_db: float = -45.0
-    attack: float = 0.05
-    release: float = 0.4
+    amount_db: float = _DUCK["amount_db"]
+    threshold_db: float = _DUCK["threshold_db"]
+    attack: float = _DUCK["attack"]
+    release: float = _DUCK["release"]
 
 
 @dataclass(frozen=True)
@@ -111,9 +109,9 @@ class BusDef:
 
     name: str
     parent: str | None = "master"
-    gain_db: float = 0.0
-    lowpass_hz: float | None = None
-    highpass_hz: float | None = None
+    gain_db: float = _BUS["gain_db"]
+    lowpass_hz: float | None = _BUS["lowpass_hz"]
+    highpass_hz: float | None = _BUS["highpass_hz"]
     reverb: ReverbDef | None = None
     ducking: tuple[DuckDef, ...] = ()
     description: str = ""

@@ -13,9 +13,10 @@ resolves them once everything is declared, with the mark of the use site.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -25,14 +26,20 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..hints import did_you_mean
+from ..transport.protocol import MAX_NAME_LEN
 from . import expr as _expr
-from .issues import SceneIssue
+from .issues import RULES, SceneIssue
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 NAME_PATTERN = NAME_RE.pattern
 UID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$"
 MAX_NODES = 100_000
 """Most YAML nodes one scene may expand to (YAML aliases can multiply a small file)."""
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings a scene may have (the format itself needs about 12); deeper
+files are refused before Python's recursion limit could turn them into a traceback."""
+MAX_FLOAT = 1.7976931348623157e308
+"""The largest finite float: the JSON Schema's bound that catches YAML's ``.inf``."""
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -102,6 +109,7 @@ class Ctx:
     key: str = ""  # the record key being read, so value errors can name their field
     notes: dict[str, Any] = field(default_factory=dict)  # side tables for cross checks (e.g. bus parents)
     nodes: int = 0
+    rule: str = "structure"  # the kind of rule being checked (issues.RULES): what errors are tagged with
 
     # -- reporting
     def error(
@@ -111,12 +119,23 @@ class Ctx:
         hint: str = "",
         col_shift: int = 0,
         snippet: str = "",
+        rule: str | None = None,
     ) -> None:
         """Record one issue at a node's or mark's position (1-based line and column)."""
         mark = where.start_mark if isinstance(where, Node) else where
         line = mark.line + 1 if mark is not None else 1
         col = mark.column + 1 + col_shift if mark is not None else 1
-        self.issues.append(SceneIssue(self.file, line, col, message, hint, snippet))
+        self.issues.append(SceneIssue(self.file, line, col, message, hint, snippet, rule or self.rule))
+
+    @contextlib.contextmanager
+    def checking(self, rule: str) -> Iterator[None]:
+        """Tag the errors reported inside the block with ``rule`` (a key of ``issues.RULES``)."""
+        assert rule in RULES, rule
+        saved, self.rule = self.rule, rule
+        try:
+            yield
+        finally:
+            self.rule = saved
 
     @property
     def root(self) -> Path:
@@ -144,7 +163,12 @@ class Ctx:
         table = self.declared.setdefault(kind, {}).setdefault(self.scope if scope is None else scope, {})
         if name in table:
             first = table[name].mark
-            self.error(mark, f"duplicate {what or kind} {name!r}", f"first defined on line {first.line + 1}")
+            self.error(
+                mark,
+                f"duplicate {what or kind} {name!r}",
+                f"first defined on line {first.line + 1}",
+                rule="names",
+            )
             return
         table[name] = Decl(kind, name, mark, value)
 
@@ -241,11 +265,18 @@ class Number(Spec):
     def load(self, node: Node, ctx: Ctx) -> Any:
         ctx.count()
         if not _is_number_node(node):
+            if isinstance(node, ScalarNode) and not node.style and _looks_numeric(node.value):
+                ctx.error(node, f"{_field(ctx)}{node.value} is not a finite number")  # plain inf, nan
+                return INVALID
             hint = "remove the quotes" if isinstance(node, ScalarNode) and _looks_numeric(node.value) else ""
             return self._wrong(node, ctx, hint)
         value = _scalar_value(node)
         if isinstance(value, float) and not math.isfinite(value):
-            ctx.error(node, f"{value} is not a finite number")
+            ctx.error(
+                node,
+                f"{_field(ctx)}{node.value} is not a finite number",
+                "" if node.value.lstrip("+-").startswith(".") else f"numbers are at most {MAX_FLOAT:.6g}",
+            )
             return INVALID
         if self.integer and not isinstance(value, int):
             if float(value).is_integer():
@@ -281,7 +312,28 @@ class Number(Spec):
             out["maximum"] = self.maximum
         if self.exclusive_minimum is not None:
             out["exclusiveMinimum"] = self.exclusive_minimum
+        out["not"] = {"$ref": f"#/$defs/{_non_finite(defs)}"}
         return self._d(out)
+
+
+def _non_finite(defs: dict[str, Any]) -> str:
+    """A definition matching exactly YAML's ``.nan``, ``.inf`` and ``-.inf``; numbers say ``not`` it.
+
+    JSON has no such numbers, but a YAML file read as JSON data does, and NaN passes every bound
+    (each comparison with it is false). A number that is at least 0 and at most -1 can only be NaN.
+    """
+    defs.setdefault(
+        "NonFinite",
+        {
+            "description": "NaN or an infinity (YAML .nan, .inf): never a valid value",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": -1},
+                {"type": "number", "exclusiveMinimum": MAX_FLOAT},
+                {"type": "number", "exclusiveMaximum": -MAX_FLOAT},
+            ],
+        },
+    )
+    return "NonFinite"
 
 
 def _looks_numeric(text: str) -> bool:
@@ -311,9 +363,18 @@ class Boolean(Spec):
 
 @dataclass
 class Text(Spec):
+    """Text; with ``pattern`` NAME_PATTERN it is a name, capped at the protocol's MAX_NAME_LEN
+    (the game could not address a longer one). ``max_length`` caps other text (object names)."""
+
     description: str = ""
     pattern: str | None = None
     pattern_hint: str = ""
+    max_length: int | None = None
+    min_length: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pattern == NAME_PATTERN and self.max_length is None:
+            self.max_length = MAX_NAME_LEN
 
     def expected(self) -> str:
         return "text"
@@ -323,6 +384,12 @@ class Text(Spec):
         if not _is_text_node(node):
             return self._wrong(node, ctx)
         value = str(node.value)
+        if self.max_length is not None and len(value) > self.max_length:
+            ctx.error(node, *too_long(value, self.pattern_hint or ctx.key or "text", self.max_length))
+            return INVALID
+        if len(value) < self.min_length:
+            ctx.error(node, f"{_field(ctx)}empty text", "write a name")
+            return INVALID
         if self.pattern and not re.match(self.pattern, value):
             ctx.error(
                 node,
@@ -336,7 +403,25 @@ class Text(Spec):
         out: dict[str, Any] = {"type": "string"}
         if self.pattern:
             out["pattern"] = self.pattern
-        return self._d(out)
+        if self.max_length is not None:
+            out["maxLength"] = self.max_length
+        if self.min_length:
+            out["minLength"] = self.min_length
+        return self._d(_or_plain_boolean(out))
+
+
+def too_long(text: str, what: str, limit: int = MAX_NAME_LEN) -> tuple[str, str]:
+    """(message, hint) for a name or text longer than ``limit`` characters."""
+    return (
+        f"{what} of {len(text)} characters is too long: {text[:24]!r}...",
+        f"at most {limit} characters (the game sends names in messages of that limit)",
+    )
+
+
+def _or_plain_boolean(text_schema: dict[str, Any]) -> dict[str, Any]:
+    """Where text is expected the loader takes YAML 1.1's plain yes/no/on/off/true/false as the words
+    written (``_is_text_node``); in the data a YAML tool makes of them they are booleans."""
+    return {"anyOf": [text_schema, {"type": "boolean"}]}
 
 
 @dataclass
@@ -383,13 +468,19 @@ class Ref(Spec):
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "layer_uid":
-            return self._d({"type": "string", "pattern": UID_PATTERN})
-        return self._d({"type": "string", "pattern": NAME_PATTERN})
+            out = {"type": "string", "pattern": UID_PATTERN, "maxLength": 2 * MAX_NAME_LEN + 1}
+        else:
+            out = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_NAME_LEN}
+        return self._d(_or_plain_boolean(out))
 
 
 @dataclass
 class Asset(Spec):
-    """A file path relative to the scene's folder. Paths may not leave that folder."""
+    """A file path relative to the scene's folder. Paths may not leave that folder.
+
+    Audio files are probed (miniaudio reads their header) when assets are checked, so a file that
+    is not audio is reported at the scene line naming it, not later by the engine without one.
+    """
 
     description: str = ""
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS
@@ -411,34 +502,53 @@ class Asset(Spec):
         result = cache[key]
         if isinstance(result, Path):
             return result
-        ctx.error(node, *result)
+        message, hint, rule = result
+        ctx.error(node, message, hint, rule=rule)
         return INVALID
 
-    def _resolve(self, raw: str, ctx: Ctx) -> Path | tuple[str, str]:
-        """The file's absolute path, or (message, hint) saying why it cannot be used."""
-        rel = Path(raw)
+    def _resolve(self, raw: str, ctx: Ctx) -> Path | tuple[str, str, str]:
+        """The file's absolute path, or (message, hint, rule) saying why it cannot be used."""
         if not raw.strip():
-            return "empty file path", ""
-        if rel.is_absolute() or raw.startswith("~") or "\\" in raw:
+            return "empty file path", "", "structure"
+        if "\\" in raw:
+            return (
+                f"asset path '{raw}': a backslash is not a path separator here",
+                f"write '{raw.replace(chr(92), '/')}': scenes use '/' on every system",
+                "structure",
+            )
+        if len(raw) > MAX_PATH_LEN:
+            return (*too_long(raw, "asset path", MAX_PATH_LEN), "structure")
+        rel = Path(raw)
+        if rel.is_absolute() or raw.startswith("~"):
             return (
                 f"asset path {raw!r} must be relative to the scene's folder",
                 "paths stay inside the scene's folder; write e.g. sounds/rain.wav",
-            )
-        root = ctx.root
-        target = (root / rel).resolve()
-        try:
-            target.relative_to(root)
-        except ValueError:
-            return (
-                f"asset path {raw!r} leaves the scene's folder",
-                "paths stay inside the scene's folder; copy the file next to the scene",
+                "structure",
             )
         if self.extensions and rel.suffix.lower() not in self.extensions:
             return (
                 f"{raw!r} has an unsupported file type {rel.suffix or '(none)'!r}",
                 "supported: " + ", ".join(self.extensions),
+                "structure",
             )
-        if ctx.check_assets and self.must_exist and not target.is_file():
+        root = ctx.root
+        try:
+            target = (root / rel).resolve()
+        except (OSError, ValueError) as exc:  # a NUL character, a name longer than the system allows ...
+            return f"cannot use asset path {raw!r}: {getattr(exc, 'strerror', None) or exc}", "", "file"
+        if not target.is_relative_to(root):
+            return (
+                f"asset path {raw!r} leaves the scene's folder",
+                "paths stay inside the scene's folder; copy the file next to the scene",
+                "file",
+            )
+        if not ctx.check_assets or not self.must_exist:
+            return target
+        try:
+            exists = target.is_file()
+        except OSError as exc:
+            return f"cannot use asset path {raw!r}: {exc.strerror}", "", "file"
+        if not exists:
             folder = target.parent
             if folder.is_dir():
                 prefix = folder.relative_to(root).as_posix()
@@ -447,18 +557,48 @@ class Asset(Spec):
                 hint = did_you_mean(prefix + target.name, names, f"files in {prefix or './'}")
             else:
                 hint = f"folder {folder.relative_to(root).as_posix()!r} does not exist"
-            return f"asset not found: {raw!r}", hint
+            return f"asset not found: {raw!r}", hint, "file"
+        if set(self.extensions) <= set(AUDIO_EXTENSIONS):
+            problem = probe_audio(target)
+            if problem:
+                return (
+                    f"{raw!r} {problem}",
+                    "supported: WAV, FLAC, OGG Vorbis, MP3 (is it another file renamed?)",
+                    "file",
+                )
         return target
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "string"}
+        out: dict[str, Any] = {"type": "string", "maxLength": MAX_PATH_LEN}
         if self.extensions:
             exts = "|".join(
                 "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in e[1:])
                 for e in self.extensions
             )
-            out["pattern"] = rf"^[^/\\~][^\\]*\.({exts})$"
+            # relative (no leading / or ~), no backslash, and a last part with a name before its type
+            out["pattern"] = rf"^(?![/~])([^\\]*/)?[^/\\]+\.({exts})$"
         return self._d(out)
+
+
+MAX_PATH_LEN = 1024
+"""Longest asset path (characters); every system's own limit on one path is at least this."""
+
+
+def probe_audio(path: Path) -> str:
+    """Why ``path`` cannot be played ('' if miniaudio reads its header and it holds audio frames).
+
+    Reads the header only (~0.1 ms a file), so checking every asset of a scene stays cheap; the
+    engine decodes the whole file later with the same library.
+    """
+    import miniaudio
+
+    try:
+        info = miniaudio.get_file_info(str(path))
+    except (miniaudio.MiniaudioError, OSError, ValueError) as exc:
+        return f"is not audio that can be decoded ({exc})"
+    if info.num_frames < 2:
+        return "holds no audio frames"
+    return ""
 
 
 @dataclass
@@ -494,7 +634,15 @@ class ExprSpec(Spec):
         return cls(source, ast, _expr.names_in(ast), _expr.compile_node(ast))
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        return self._d({"type": "string", "minLength": 1, "maxLength": _expr.MAX_LENGTH})
+        # ``when: true`` / ``when: false`` (a YAML boolean) is the constant condition
+        return self._d(
+            {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": _expr.MAX_LENGTH},
+                    {"type": "boolean"},
+                ]
+            }
+        )
 
 
 def expr_column(node: ScalarNode, pos: int) -> int:
@@ -602,12 +750,21 @@ class MapOf(Spec):
                 continue
             key = str(knode.value)
             if key in seen:
-                ctx.error(knode, f"duplicate key {key!r}", f"first defined on line {seen[key].line + 1}")
+                ctx.error(
+                    knode,
+                    f"duplicate key {key!r}",
+                    f"first defined on line {seen[key].line + 1}",
+                    rule="names",
+                )
                 bad = True
                 continue
             seen[key] = knode.start_mark
             if self.key_ref:
                 ctx.ref(self.key_ref, key, knode)
+            elif (self.declares or self.scope) and len(key) > MAX_NAME_LEN:
+                ctx.error(knode, *too_long(key, "name"))
+                bad = True
+                continue
             elif (self.declares or self.scope) and (not NAME_RE.match(key) or key in _expr.KEYWORDS):
                 ctx.error(
                     knode,
@@ -633,7 +790,11 @@ class MapOf(Spec):
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": ["object", "null"], "additionalProperties": self.value.schema(defs)}
         if self.declares or self.scope:
-            out["propertyNames"] = {"pattern": NAME_PATTERN, "not": {"enum": sorted(_expr.KEYWORDS)}}
+            out["propertyNames"] = {
+                "pattern": NAME_PATTERN,
+                "maxLength": MAX_NAME_LEN,
+                "not": {"enum": sorted(_expr.KEYWORDS)},
+            }
         return self._d(out)
 
 
@@ -710,7 +871,10 @@ class Record(Spec):
             key = str(knode.value)
             if key in nodes:
                 ctx.error(
-                    knode, f"duplicate key {key!r}", f"first set on line {nodes[key].start_mark.line + 1}"
+                    knode,
+                    f"duplicate key {key!r}",
+                    f"first set on line {nodes[key].start_mark.line + 1}",
+                    rule="names",
                 )
                 bad = True
                 continue
@@ -748,15 +912,16 @@ class Record(Spec):
             return INVALID
         if self.name_field is not None:
             values[self.name_field] = name
-        if self.check is not None and not self.check(values, {**nodes, "": node}, ctx):
-            return INVALID
-        if self.build is None:
-            return values
-        try:
-            return self.build(values, ctx)
-        except ValueError as exc:  # a definition's own invariant; message already names the field
-            ctx.error(node, str(exc))
-            return INVALID
+        with ctx.checking("relation"):
+            if self.check is not None and not self.check(values, {**nodes, "": node}, ctx):
+                return INVALID
+            if self.build is None:
+                return values
+            try:
+                return self.build(values, ctx)
+            except ValueError as exc:  # a definition's own invariant; message already names the field
+                ctx.error(node, str(exc))
+                return INVALID
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         if self.title not in defs:
