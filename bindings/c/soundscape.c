@@ -435,19 +435,35 @@ static void w_group(mp_buf *b, const char *group, const char *value, const char 
     mp_str(b, "group"); mp_str(b, group); mp_str(b, "value"); mp_str(b, value);
     if (object) { mp_str(b, "object"); mp_str(b, object); }
 }
-static int n_trigger(const double *pos, int n_params, const char *object) {
-    return 1 + (pos != NULL) + (n_params > 0) + (object != NULL);
+static const ss_trigger_opts NO_OPTS = {NULL, NULL, 0, NULL, NULL, 0};
+static ss_trigger_opts trigger_opts(const double *pos, const ss_param *params, int n_params, const char *object) {
+    ss_trigger_opts o = NO_OPTS;
+    o.position = pos;
+    o.params = params;
+    o.n_params = n_params;
+    o.object = object;
+    return o;
 }
-static void w_trigger(mp_buf *b, const char *event, const double *pos, const ss_param *params, int n_params,
-                      const char *object) {
+static int trigger_ok(const char *event, const ss_trigger_opts *o) {
+    return event && (o->n_params <= 0 || o->params) && (o->n_switches <= 0 || o->switches);
+}
+static int n_trigger(const ss_trigger_opts *o) {
+    return 1 + (o->position != NULL) + (o->n_params > 0) + (o->object != NULL) + (o->n_switches > 0);
+}
+static void w_trigger(mp_buf *b, const char *event, const ss_trigger_opts *o) {
     mp_str(b, "event"); mp_str(b, event);
-    if (pos) { mp_str(b, "position"); mp_vec3(b, pos); }
-    if (n_params > 0) {
+    if (o->position) { mp_str(b, "position"); mp_vec3(b, o->position); }
+    if (o->n_params > 0) {
         mp_str(b, "params");
-        mp_map(b, (uint32_t)n_params);
-        for (int i = 0; i < n_params; i++) { mp_str(b, params[i].name); mp_f64(b, params[i].value); }
+        mp_map(b, (uint32_t)o->n_params);
+        for (int i = 0; i < o->n_params; i++) { mp_str(b, o->params[i].name); mp_f64(b, o->params[i].value); }
     }
-    if (object) { mp_str(b, "object"); mp_str(b, object); }
+    if (o->object) { mp_str(b, "object"); mp_str(b, o->object); }
+    if (o->n_switches > 0) {
+        mp_str(b, "switches");
+        mp_map(b, (uint32_t)o->n_switches);
+        for (int i = 0; i < o->n_switches; i++) { mp_str(b, o->switches[i].group); mp_str(b, o->switches[i].value); }
+    }
 }
 static void w_stop(mp_buf *b, long long instance, int release) {
     mp_str(b, "instance"); mp_int(b, instance); mp_str(b, "release"); mp_bool(b, release);
@@ -468,6 +484,16 @@ static void w_object(mp_buf *b, const char *name, const double *p, const double 
 static void w_snapshot(mp_buf *b, const char *name, int on) {
     mp_str(b, "name"); mp_str(b, name); mp_str(b, "on"); mp_bool(b, on);
 }
+static int n_say(const char *preset, const char *emitter, const double *pos) {
+    return 1 + (preset != NULL) + (emitter != NULL) + (pos != NULL);
+}
+static void w_say(mp_buf *b, const char *text, const char *preset, const char *emitter, const double *pos) {
+    mp_str(b, "text"); mp_str(b, text);
+    if (preset) { mp_str(b, "preset"); mp_str(b, preset); }
+    if (emitter) { mp_str(b, "emitter"); mp_str(b, emitter); }
+    if (pos) { mp_str(b, "position"); mp_vec3(b, pos); }
+}
+static void w_name(mp_buf *b, const char *name) { mp_str(b, "name"); mp_str(b, name); }
 
 #define NEED(x) do { if (!(x)) return fail(c, SS_ERR_ARG, "", "%s: " #x " is required", __func__); } while (0)
 
@@ -521,22 +547,49 @@ int ss_snapshot(ss_client *c, const char *name, int on, double t) {
     return send_out(c);
 }
 
-long long ss_trigger(ss_client *c, const char *event, const double position[3], const ss_param *params,
-                     int n_params, const char *object, double t) {
-    NEED(event && (n_params == 0 || params));
-    uint32_t id = begin(c, "trigger", n_trigger(position, n_params, object), 1, t);
-    w_trigger(&c->out, event, position, params, n_params, object);
+int ss_say(ss_client *c, const char *text, const char *preset, const char *emitter, const double position[3],
+           double t) {
+    NEED(text);
+    begin(c, "say", n_say(preset, emitter, position), 0, t);
+    w_say(&c->out, text, preset, emitter, position);
+    return send_out(c);
+}
+
+int ss_stinger(ss_client *c, const char *name, double t) {
+    NEED(name);
+    begin(c, "stinger", 1, 0, t);
+    w_name(&c->out, name);
+    return send_out(c);
+}
+
+long long ss_trigger_ex(ss_client *c, const char *event, const ss_trigger_opts *opts, double t) {
+    const ss_trigger_opts *o = opts ? opts : &NO_OPTS;
+    NEED(trigger_ok(event, o));
+    uint32_t id = begin(c, "trigger", n_trigger(o), 1, t);
+    w_trigger(&c->out, event, o);
     int rc;
     const ss_value *r = request(c, id, "trigger", &rc);
     return r ? (long long)ss_as_int(ss_get(r, "instance")) : rc;
 }
 
+int ss_trigger_ex_nowait(ss_client *c, const char *event, const ss_trigger_opts *opts, double t) {
+    const ss_trigger_opts *o = opts ? opts : &NO_OPTS;
+    NEED(trigger_ok(event, o));
+    begin(c, "trigger", n_trigger(o), 0, t);
+    w_trigger(&c->out, event, o);
+    return send_out(c);
+}
+
+long long ss_trigger(ss_client *c, const char *event, const double position[3], const ss_param *params,
+                     int n_params, const char *object, double t) {
+    ss_trigger_opts o = trigger_opts(position, params, n_params, object);
+    return ss_trigger_ex(c, event, &o, t);
+}
+
 int ss_trigger_nowait(ss_client *c, const char *event, const double position[3], const ss_param *params,
                       int n_params, const char *object, double t) {
-    NEED(event && (n_params == 0 || params));
-    begin(c, "trigger", n_trigger(position, n_params, object), 0, t);
-    w_trigger(&c->out, event, position, params, n_params, object);
-    return send_out(c);
+    ss_trigger_opts o = trigger_opts(position, params, n_params, object);
+    return ss_trigger_ex_nowait(c, event, &o, t);
 }
 
 int ss_sync(ss_client *c, double t, long long *frame) {
@@ -551,6 +604,20 @@ const ss_value *ss_stats(ss_client *c) {
     uint32_t id = begin(c, "stats", 0, 1, SS_NOW);
     int rc;
     return request(c, id, "stats", &rc);
+}
+
+#define LOAD_SCENE_TIMEOUT_MS 10000 /* decoding a scene's assets takes longer than a round trip */
+
+const ss_value *ss_load_scene(ss_client *c, const char *path) {
+    if (!path) { fail(c, SS_ERR_ARG, "", "ss_load_scene: path is required"); return NULL; }
+    uint32_t id = begin(c, "load_scene", 1, 1, SS_NOW);
+    mp_str(&c->out, "path");
+    mp_str(&c->out, path);
+    int rc, saved = c->timeout_ms;
+    if (c->timeout_ms < LOAD_SCENE_TIMEOUT_MS) c->timeout_ms = LOAD_SCENE_TIMEOUT_MS;
+    const ss_value *r = request(c, id, "load_scene", &rc);
+    c->timeout_ms = saved;
+    return r;
 }
 
 /* ------------------------------------------------------------------------------------- batch */
@@ -592,12 +659,17 @@ int ss_batch_set_switch(ss_batch *b, const char *group, const char *value, const
     w_group(w, group, value, object);
     return SS_OK;
 }
+int ss_batch_trigger_ex(ss_batch *b, const char *event, const ss_trigger_opts *opts) {
+    const ss_trigger_opts *o = opts ? opts : &NO_OPTS;
+    BNEED(trigger_ok(event, o));
+    ITEM("trigger", n_trigger(o));
+    w_trigger(w, event, o);
+    return SS_OK;
+}
 int ss_batch_trigger(ss_batch *b, const char *event, const double position[3], const ss_param *params,
                      int n_params, const char *object) {
-    BNEED(event && (n_params == 0 || params));
-    ITEM("trigger", n_trigger(position, n_params, object));
-    w_trigger(w, event, position, params, n_params, object);
-    return SS_OK;
+    ss_trigger_opts o = trigger_opts(position, params, n_params, object);
+    return ss_batch_trigger_ex(b, event, &o);
 }
 int ss_batch_stop(ss_batch *b, long long instance, int release) {
     ITEM("stop", 2);
@@ -622,6 +694,19 @@ int ss_batch_snapshot(ss_batch *b, const char *name, int on) {
     BNEED(name);
     ITEM("snapshot", 2);
     w_snapshot(w, name, on);
+    return SS_OK;
+}
+int ss_batch_say(ss_batch *b, const char *text, const char *preset, const char *emitter,
+                 const double position[3]) {
+    BNEED(text);
+    ITEM("say", n_say(preset, emitter, position));
+    w_say(w, text, preset, emitter, position);
+    return SS_OK;
+}
+int ss_batch_stinger(ss_batch *b, const char *name) {
+    BNEED(name);
+    ITEM("stinger", 1);
+    w_name(w, name);
     return SS_OK;
 }
 

@@ -8,7 +8,7 @@
  * Threading: an ss_client or ss_subscriber belongs to ONE thread at a time (ZeroMQ sockets are not
  * thread-safe). Create one per thread that talks to the daemon, or funnel calls through one thread.
  * Fire-and-forget calls never wait; calls that return a result (hello, trigger, batch with results,
- * sync, stats) wait for the reply at most the client's timeout.
+ * sync, stats, load_scene) wait for the reply at most the client's timeout.
  *
  * Times: every command takes `t`, the game time in seconds at which it must apply (sample
  * accurate); pass SS_NOW to apply at the next audio block.
@@ -56,6 +56,23 @@ typedef struct {
     const char *name;
     double value;
 } ss_param;
+
+/* One switch value of a trigger, for that instance only: {group: value}. */
+typedef struct {
+    const char *group;
+    const char *value;
+} ss_switch;
+
+/* Everything optional about a trigger: zero-initialise (`ss_trigger_opts o = {0};`), set what you
+ * need. Pointers are only read during the call. */
+typedef struct {
+    const double *position;    /* world position, double[3]; NULL: none */
+    const ss_param *params;    /* n_params instance parameters */
+    int n_params;
+    const char *object;        /* game object the instance follows; NULL: none */
+    const ss_switch *switches; /* n_switches switch values for this instance only */
+    int n_switches;
+} ss_trigger_opts;
 
 /* ---------------------------------------------------------------------------- decoded values */
 /* A decoded msgpack value (replies and telemetry). Owned by the client/subscriber: valid until
@@ -119,6 +136,12 @@ int ss_listener(ss_client *c, const double position[3], const double forward[3],
 int ss_object(ss_client *c, const char *name, const double position[3], const double forward[3],
               const double velocity[3], double t);   /* forward/velocity may be NULL: omitted */
 int ss_snapshot(ss_client *c, const char *name, int on, double t);
+/* say: speak a synthetic character line. preset (NULL: "neutral"), emitter (whose place it comes
+ * from) and position (double[3]) may be NULL; with neither, the line is 2D. */
+int ss_say(ss_client *c, const char *text, const char *preset, const char *emitter, const double position[3],
+           double t);
+/* stinger: play a music stinger of the scene, quantised to its beat or bar. */
+int ss_stinger(ss_client *c, const char *name, double t);
 
 /* trigger: start an event instance; waits for the reply and returns the instance id (>= 1), or a
  * negative SS_ERR_*. position, params and object may be NULL. */
@@ -127,13 +150,21 @@ long long ss_trigger(ss_client *c, const char *event, const double position[3], 
 /* trigger without waiting (no instance id). */
 int ss_trigger_nowait(ss_client *c, const char *event, const double position[3], const ss_param *params,
                       int n_params, const char *object, double t);
+/* The same with every option of the message, per-instance switches included (opts may be NULL). */
+long long ss_trigger_ex(ss_client *c, const char *event, const ss_trigger_opts *opts, double t);
+int ss_trigger_ex_nowait(ss_client *c, const char *event, const ss_trigger_opts *opts, double t);
 
 /* sync: a barrier. Returns once everything sent before is applied by the audio process; `frame`
  * (may be NULL) receives the engine frame. With a `t`, re-anchors this client's game clock. */
 int ss_sync(ss_client *c, double t, long long *frame);
 
-/* Any request with a reply: the reply map (valid until the next call), or NULL (see last_error). */
+/* Requests whose reply is a map: the reply (valid until the next call), or NULL (see last_error). */
+/* stats: the daemon's live counters, under the reply's "stats". */
 const ss_value *ss_stats(ss_client *c);
+/* load_scene: replace the scene with another file of the daemon's scene folder; the reply's "scene"
+ * describes the new one. Waits until it is loaded (at least 10 s, or the client's timeout if longer);
+ * on failure (ss_last_error_code "scene_error") the old scene keeps playing. */
+const ss_value *ss_load_scene(ss_client *c, const char *path);
 
 /* ------------------------------------------------------------------------------------- batch */
 /* Several commands applied in the same audio block, atomically. Build, then send. */
@@ -149,6 +180,10 @@ int ss_batch_listener(ss_batch *b, const double position[3], const double forwar
 int ss_batch_object(ss_batch *b, const char *name, const double position[3], const double forward[3],
                     const double velocity[3]);
 int ss_batch_snapshot(ss_batch *b, const char *name, int on);
+int ss_batch_trigger_ex(ss_batch *b, const char *event, const ss_trigger_opts *opts);
+int ss_batch_say(ss_batch *b, const char *text, const char *preset, const char *emitter,
+                 const double position[3]);
+int ss_batch_stinger(ss_batch *b, const char *name);
 /* Send and free the batch. With `instances` non-NULL, waits for the reply and writes one entry per
  * item (the instance id for triggers, 0 otherwise; at most max_items); otherwise fire-and-forget. */
 int ss_batch_send(ss_batch *b, double t, long long *instances, int max_items);
