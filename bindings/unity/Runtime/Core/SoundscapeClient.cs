@@ -107,9 +107,10 @@ namespace Soundscape
         public SoundscapeBatch SetParam(string name, double value) { SoundscapeClient.WParam(Item("set_param", 2), name, value); return this; }
         public SoundscapeBatch SetState(string group, string value) { SoundscapeClient.WGroup(Item("set_state", 2), group, value, null); return this; }
         public SoundscapeBatch SetSwitch(string group, string value, string obj = null) { SoundscapeClient.WGroup(Item("set_switch", obj == null ? 2 : 3), group, value, obj); return this; }
-        public SoundscapeBatch Trigger(string evt, SVec3? position = null, IList<KeyValuePair<string, double>> parameters = null, string obj = null)
+        public SoundscapeBatch Trigger(string evt, SVec3? position = null, IList<KeyValuePair<string, double>> parameters = null, string obj = null,
+                                       IList<KeyValuePair<string, string>> switches = null)
         {
-            SoundscapeClient.WTrigger(Item("trigger", SoundscapeClient.NTrigger(position, parameters, obj)), evt, position, parameters, obj);
+            SoundscapeClient.WTrigger(Item("trigger", SoundscapeClient.NTrigger(position, parameters, obj, switches)), evt, position, parameters, obj, switches);
             return this;
         }
         public SoundscapeBatch Stop(long instance, bool release = true) { SoundscapeClient.WStop(Item("stop", 2), instance, release); return this; }
@@ -124,6 +125,12 @@ namespace Soundscape
             return this;
         }
         public SoundscapeBatch Snapshot(string name, bool on) { SoundscapeClient.WSnapshot(Item("snapshot", 2), name, on); return this; }
+        public SoundscapeBatch Say(string text, string preset = null, string emitter = null, SVec3? position = null)
+        {
+            SoundscapeClient.WSay(Item("say", SoundscapeClient.NSay(preset, emitter, position)), text, preset, emitter, position);
+            return this;
+        }
+        public SoundscapeBatch Stinger(string name) { SoundscapeClient.WName(Item("stinger", 1), name); return this; }
 
         /// <summary>Send with a reply (per-item results: trigger instance ids) or, with
         /// wantReply false, fire-and-forget (returns null).</summary>
@@ -294,11 +301,14 @@ namespace Soundscape
             w.WriteString("group"); w.WriteString(group); w.WriteString("value"); w.WriteString(value);
             if (obj != null) { w.WriteString("object"); w.WriteString(obj); }
         }
-        internal static int NTrigger(SVec3? pos, IList<KeyValuePair<string, double>> prms, string obj)
+        internal static int NTrigger(SVec3? pos, IList<KeyValuePair<string, double>> prms, string obj,
+                                     IList<KeyValuePair<string, string>> switches)
         {
-            return 1 + (pos.HasValue ? 1 : 0) + (prms != null && prms.Count > 0 ? 1 : 0) + (obj != null ? 1 : 0);
+            return 1 + (pos.HasValue ? 1 : 0) + (prms != null && prms.Count > 0 ? 1 : 0) + (obj != null ? 1 : 0)
+                   + (switches != null && switches.Count > 0 ? 1 : 0);
         }
-        internal static void WTrigger(MsgPackWriter w, string evt, SVec3? pos, IList<KeyValuePair<string, double>> prms, string obj)
+        internal static void WTrigger(MsgPackWriter w, string evt, SVec3? pos, IList<KeyValuePair<string, double>> prms, string obj,
+                                      IList<KeyValuePair<string, string>> switches)
         {
             w.WriteString("event"); w.WriteString(evt);
             if (pos.HasValue) { w.WriteString("position"); w.WriteVec3(pos.Value); }
@@ -309,6 +319,12 @@ namespace Soundscape
                 foreach (var kv in prms) { w.WriteString(kv.Key); w.WriteDouble(kv.Value); }
             }
             if (obj != null) { w.WriteString("object"); w.WriteString(obj); }
+            if (switches != null && switches.Count > 0)
+            {
+                w.WriteString("switches");
+                w.WriteMapHeader(switches.Count);
+                foreach (var kv in switches) { w.WriteString(kv.Key); w.WriteString(kv.Value); }
+            }
         }
         internal static void WStop(MsgPackWriter w, long instance, bool release)
         {
@@ -331,6 +347,21 @@ namespace Soundscape
         internal static void WSnapshot(MsgPackWriter w, string name, bool on)
         {
             w.WriteString("name"); w.WriteString(name); w.WriteString("on"); w.WriteBool(on);
+        }
+        internal static int NSay(string preset, string emitter, SVec3? pos)
+        {
+            return 1 + (preset != null ? 1 : 0) + (emitter != null ? 1 : 0) + (pos.HasValue ? 1 : 0);
+        }
+        internal static void WSay(MsgPackWriter w, string text, string preset, string emitter, SVec3? pos)
+        {
+            w.WriteString("text"); w.WriteString(text);
+            if (preset != null) { w.WriteString("preset"); w.WriteString(preset); }
+            if (emitter != null) { w.WriteString("emitter"); w.WriteString(emitter); }
+            if (pos.HasValue) { w.WriteString("position"); w.WriteVec3(pos.Value); }
+        }
+        internal static void WName(MsgPackWriter w, string name)
+        {
+            w.WriteString("name"); w.WriteString(name);
         }
 
         /// <summary>hello: learn the scene (reply: protocol, scene {parameters, states, events ...}).</summary>
@@ -358,22 +389,23 @@ namespace Soundscape
             var w = Begin("set_switch", obj == null ? 2 : 3, 0, t); WGroup(w, group, value, obj); return Enqueue(w);
         }
 
-        /// <summary>Start an event instance; the reply's Instance is its id (for Stop).</summary>
+        /// <summary>Start an event instance; the reply's Instance is its id (for Stop). `switches`
+        /// ({group: value}) apply to this instance only.</summary>
         public SoundscapeRequest Trigger(string evt, SVec3? position = null, IList<KeyValuePair<string, double>> parameters = null,
-                                         string obj = null, double t = Now)
+                                         string obj = null, double t = Now, IList<KeyValuePair<string, string>> switches = null)
         {
             long id = NextId();
-            var w = Begin("trigger", NTrigger(position, parameters, obj), id, t);
-            WTrigger(w, evt, position, parameters, obj);
+            var w = Begin("trigger", NTrigger(position, parameters, obj, switches), id, t);
+            WTrigger(w, evt, position, parameters, obj, switches);
             return Request(w, "trigger", id);
         }
 
         /// <summary>Trigger without a reply (no instance id; cheapest).</summary>
         public bool TriggerNoReply(string evt, SVec3? position = null, IList<KeyValuePair<string, double>> parameters = null,
-                                   string obj = null, double t = Now)
+                                   string obj = null, double t = Now, IList<KeyValuePair<string, string>> switches = null)
         {
-            var w = Begin("trigger", NTrigger(position, parameters, obj), 0, t);
-            WTrigger(w, evt, position, parameters, obj);
+            var w = Begin("trigger", NTrigger(position, parameters, obj, switches), 0, t);
+            WTrigger(w, evt, position, parameters, obj, switches);
             return Enqueue(w);
         }
 
@@ -399,6 +431,19 @@ namespace Soundscape
         public bool Snapshot(string name, bool on, double t = Now)
         {
             var w = Begin("snapshot", 2, 0, t); WSnapshot(w, name, on); return Enqueue(w);
+        }
+
+        /// <summary>Speak a synthetic character line (preset null: "neutral"), from an emitter's place or
+        /// a position (2D when neither is given). Telemetry topic "say" reports it playing.</summary>
+        public bool Say(string text, string preset = null, string emitter = null, SVec3? position = null, double t = Now)
+        {
+            var w = Begin("say", NSay(preset, emitter, position), 0, t); WSay(w, text, preset, emitter, position); return Enqueue(w);
+        }
+
+        /// <summary>Play a music stinger of the scene, quantised to its beat or bar.</summary>
+        public bool Stinger(string name, double t = Now)
+        {
+            var w = Begin("stinger", 1, 0, t); WName(w, name); return Enqueue(w);
         }
 
         /// <summary>Barrier: the reply comes once everything sent before is applied by the audio process.</summary>
