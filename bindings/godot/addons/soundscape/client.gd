@@ -88,12 +88,17 @@ func set_switch(group: String, value: String, object_name := "", t := NAN) -> vo
 
 
 # Start an event instance; the returned request's reply has "instance" (for stop()).
-func trigger(event: String, position = null, params := {}, object_name := "", t := NAN) -> Dictionary:
-	return _request("trigger", _trigger_fields(event, position, params, object_name), t)
+# `switches` ({group: value}) apply to this instance only.
+func trigger(
+	event: String, position = null, params := {}, object_name := "", t := NAN, switches := {}
+) -> Dictionary:
+	return _request("trigger", _trigger_fields(event, position, params, object_name, switches), t)
 
 
-func trigger_no_reply(event: String, position = null, params := {}, object_name := "", t := NAN) -> void:
-	_send("trigger", _trigger_fields(event, position, params, object_name), t)
+func trigger_no_reply(
+	event: String, position = null, params := {}, object_name := "", t := NAN, switches := {}
+) -> void:
+	_send("trigger", _trigger_fields(event, position, params, object_name, switches), t)
 
 
 func stop(instance: int, release := true, t := NAN) -> void:
@@ -111,6 +116,17 @@ func set_object(name: String, position, forward = null, velocity = null, t := NA
 
 func snapshot(name: String, on: bool, t := NAN) -> void:
 	_send("snapshot", {"name": name, "on": on}, t)
+
+
+# Speak a synthetic character line (preset "": neutral), from an emitter's place or a position
+# (2D when neither is given). Telemetry topic "say" reports it playing.
+func say(text: String, preset := "", emitter := "", position = null, t := NAN) -> void:
+	_send("say", _say_fields(text, preset, emitter, position), t)
+
+
+# Play a music stinger of the scene, quantised to its beat or bar.
+func stinger(name: String, t := NAN) -> void:
+	_send("stinger", {"name": name}, t)
 
 
 # Barrier: the reply comes once everything sent before is applied by the audio process.
@@ -146,8 +162,10 @@ static func batch_set_switch(group: String, value: String, object_name := "") ->
 	return item("set_switch", _switch_fields(group, value, object_name))
 
 
-static func batch_trigger(event: String, position = null, params := {}, object_name := "") -> Dictionary:
-	return item("trigger", _trigger_fields(event, position, params, object_name))
+static func batch_trigger(
+	event: String, position = null, params := {}, object_name := "", switches := {}
+) -> Dictionary:
+	return item("trigger", _trigger_fields(event, position, params, object_name, switches))
 
 
 static func batch_stop(instance: int, release := true) -> Dictionary:
@@ -164,6 +182,14 @@ static func batch_object(name: String, position, forward = null, velocity = null
 
 static func batch_snapshot(name: String, on: bool) -> Dictionary:
 	return item("snapshot", {"name": name, "on": on})
+
+
+static func batch_say(text: String, preset := "", emitter := "", position = null) -> Dictionary:
+	return item("say", _say_fields(text, preset, emitter, position))
+
+
+static func batch_stinger(name: String) -> Dictionary:
+	return item("stinger", {"name": name})
 
 
 # Several commands applied in the same audio block, atomically. With want_reply the request's
@@ -190,7 +216,9 @@ static func _switch_fields(group: String, value: String, object_name: String) ->
 	return f
 
 
-static func _trigger_fields(event: String, position, params: Dictionary, object_name: String) -> Dictionary:
+static func _trigger_fields(
+	event: String, position, params: Dictionary, object_name: String, switches: Dictionary
+) -> Dictionary:
 	var f := {"event": event}
 	if position != null:
 		f["position"] = _vec(position)
@@ -201,6 +229,22 @@ static func _trigger_fields(event: String, position, params: Dictionary, object_
 		f["params"] = p
 	if object_name != "":
 		f["object"] = object_name
+	if not switches.is_empty():  # godot3: if not switches.empty():
+		var w := {}
+		for k in switches:
+			w[k] = str(switches[k])
+		f["switches"] = w
+	return f
+
+
+static func _say_fields(text: String, preset: String, emitter: String, position) -> Dictionary:
+	var f := {"text": text}
+	if preset != "":
+		f["preset"] = preset
+	if emitter != "":
+		f["emitter"] = emitter
+	if position != null:
+		f["position"] = _vec(position)
 	return f
 
 

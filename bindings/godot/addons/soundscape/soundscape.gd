@@ -105,8 +105,10 @@ func set_switch(group: String, value: String, object_name := "", t := NAN) -> vo
 	client.set_switch(group, value, object_name, t)
 
 
-func trigger(event: String, position = null, params := {}, object_name := "", t := NAN) -> Dictionary:
-	return client.trigger(event, position, params, object_name, t)
+func trigger(
+	event: String, position = null, params := {}, object_name := "", t := NAN, switches := {}
+) -> Dictionary:
+	return client.trigger(event, position, params, object_name, t, switches)
 
 
 func stop(instance: int, release := true, t := NAN) -> void:
@@ -115,3 +117,11 @@ func stop(instance: int, release := true, t := NAN) -> void:
 
 func snapshot(name: String, on: bool, t := NAN) -> void:
 	client.snapshot(name, on, t)
+
+
+func say(text: String, preset := "", emitter := "", position = null, t := NAN) -> void:
+	client.say(text, preset, emitter, position, t)
+
+
+func stinger(name: String, t := NAN) -> void:
+	client.stinger(name, t)
