@@ -119,6 +119,28 @@ class RecordingRuntime:
     def snapshot(self, name: str, on: bool, at_frame: int | None = None) -> None:
         self._rec("snapshot", name=name, on=on, at_frame=at_frame)
 
+    def stinger(self, name: str, at_frame: int | None = None) -> None:
+        self._rec("stinger", name=name, at_frame=at_frame)
+
+    def prepare_line(self, text: str, preset: str = "neutral") -> tuple[str, dict]:
+        """No synthesis (the daemon's main thread calls this): the line is known by its text."""
+        return text, {"synthetic": True, "engine": "recording", "preset": preset}
+
+    def play_line(
+        self,
+        name: str,
+        label: dict,
+        emitter: str | None = None,
+        position: Any = None,
+        at_frame: int | None = None,
+    ) -> None:
+        """Record the line (``line``: the bank's name for it, one per text and preset) and publish
+        telemetry ``say`` like the scene runtime (with its label)."""
+        self._rec(
+            "say", line=name, preset=label["preset"], emitter=emitter, position=position, at_frame=at_frame
+        )
+        self.events.append(("say", {**label, "frame": self.engine.frame if at_frame is None else at_frame}))
+
     def reload(self, new_scene_def: Any) -> None:
         self._rec("reload")
 

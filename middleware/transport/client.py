@@ -210,6 +210,22 @@ class Client:
     def snapshot(self, name: str, on: bool = True, *, t: float | None = None, sync: bool = False) -> None:
         self._go(sync, "snapshot", t, name=name, on=bool(on))
 
+    def say(
+        self,
+        text: str,
+        preset: str | None = None,
+        emitter: str | None = None,
+        position: Vec3 | None = None,
+        *,
+        t: float | None = None,
+        sync: bool = False,
+    ) -> None:
+        """Speak a synthetic character line (telemetry topic ``say`` reports it playing)."""
+        self._go(sync, "say", t, text=text, preset=preset, emitter=emitter, position=_vec(position))
+
+    def stinger(self, name: str, *, t: float | None = None, sync: bool = False) -> None:
+        self._go(sync, "stinger", t, name=name)
+
     def load_scene(self, path: str) -> dict[str, Any]:
         old = self.timeout
         self.timeout = max(old, 10.0)
@@ -271,9 +287,15 @@ class Batch:
         return self.add("set_switch", group=group, value=value, object=object)
 
     def trigger(
-        self, event: str, position: Vec3 | None = None, params: dict | None = None, object: str | None = None
+        self,
+        event: str,
+        position: Vec3 | None = None,
+        params: dict | None = None,
+        object: str | None = None,
+        switches: dict[str, str] | None = None,
     ) -> Batch:
-        return self.add("trigger", event=event, position=_vec(position), params=params, object=object)
+        fields = {"position": _vec(position), "params": params, "object": object, "switches": switches}
+        return self.add("trigger", event=event, **fields)
 
     def stop(self, instance: int, release: bool = True) -> Batch:
         return self.add("stop", instance=int(instance), release=bool(release))
@@ -294,6 +316,14 @@ class Batch:
 
     def snapshot(self, name: str, on: bool = True) -> Batch:
         return self.add("snapshot", name=name, on=bool(on))
+
+    def say(
+        self, text: str, preset: str | None = None, emitter: str | None = None, position: Vec3 | None = None
+    ) -> Batch:
+        return self.add("say", text=text, preset=preset, emitter=emitter, position=_vec(position))
+
+    def stinger(self, name: str) -> Batch:
+        return self.add("stinger", name=name)
 
     def send(self) -> list[dict[str, Any]]:
         """Send the batch; with ``sync`` return one result per item (``{"instance": n}`` for triggers)."""
