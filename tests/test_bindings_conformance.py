@@ -6,7 +6,10 @@ and a new one started on the same ports, and the client must reconnect by itself
 must be identical to the Python client's: the daemon's records (values, types, order; scheduled
 frames relative to the client's clock anchor), the messages as the client put them on the wire
 (recorded by a tap in front of the daemon: msgpack types before the daemon normalises them, map
-order aside), and the client's transcript (the replies and callbacks it saw).
+order aside), and the client's transcript (the replies and callbacks it saw). And what each client
+put on the wire must hold every message, field and batch item of the protocol table
+(``conformance.coverage.wire_gaps``): a message added to the table fails here until every client
+sends it.
 
 A binding is skipped, with the reason, only when its toolchain is not installed (``.ci/run``
 installs them from Debian: gcc + libzmq3-dev, mono-mcs + mono-runtime, godot3-server).
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from conformance import toolchains
+from conformance.coverage import wire_gaps
 from conformance.run import Daemon, Result, free_port, read_records, run_client
 
 HERE = Path(__file__).parent / "conformance"
@@ -51,6 +55,12 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
         "trigger 4",
         "sync",
         "ended 1",
+        "trigger 5",
+        "said ogre",
+        "batch 0 0 0 6 0 0",
+        "said neutral",
+        "load_scene scene_error",
+        "stats audio net scene",
         "part1",
         "hello 1 recording",
         "trigger 1",
@@ -61,19 +71,34 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
     part_a = ["set_param", "set_param", "set_state", "set_switch", "set_switch", "trigger", "trigger"]
     part_b = ["listener", "object", "snapshot", "stop", "set_param", "set_state", "trigger", "object"]
     part_c = ["set_state", "set_param", "trigger", "set_switch", "listener"]
-    assert calls == [*part_a, *part_b, *part_c]
+    # a say is played after what was sent with it (rendered on the daemon's main thread)
+    part_d = ["trigger", "stinger", "say", "set_switch", "snapshot", "stinger", "trigger", "stop", "say"]
+    assert calls == [*part_a, *part_b, *part_c, *part_d]
     # sample-accurate schedule: t = 100.0, 100.25, 100.5, 101.0 (batch of two) at 48 kHz
-    assert [r["at_frame"] for r in reference.records1[-5:]] == [0, 12000, 24000, 48000, 48000]
-    assert all(r["at_frame"] is None for r in reference.records1[:-5])
+    scheduled = [i for i, r in enumerate(reference.records1) if r["at_frame"] is not None]
+    assert scheduled == list(range(len(part_a + part_b), len(part_a + part_b + part_c)))
+    assert [reference.records1[i]["at_frame"] for i in scheduled] == [0, 12000, 24000, 48000, 48000]
     u = "Tür-ドア-🚪"
     assert reference.records1[6]["params"] == {"größe": 0.5, "pitch": -1.0}
     assert reference.records1[6]["object"] == u and reference.records1[8]["name"] == u
     assert reference.records1[10] == {"call": "stop", "instance": 2, "release": False, "at_frame": None}
+    d = reference.records1[-len(part_d) :]
+    assert d[0]["object"] == u and d[0]["switches"] == {"surface": "wood"}
+    # a line is recorded by the bank's name for it (one per text and preset): the texts themselves
+    # are compared on the wire
+    assert (d[2]["preset"], d[2]["emitter"], d[2]["position"]) == ("ogre", None, [1.0, 0.0, -2.0])
+    assert (d[8]["preset"], d[8]["emitter"], d[8]["position"]) == ("neutral", "door", None)
+    assert d[2]["line"] != d[8]["line"] and d[2]["at_frame"] is None is d[8]["at_frame"]
+    assert d[3]["object"] == u and d[6]["switches"] == {"surface": "grass"}
+    assert d[7] == {"call": "stop", "instance": 5, "release": True, "at_frame": None}
     assert [r["call"] for r in reference.records2] == ["set_param", "trigger"]
-    # on the wire: 18 messages, the restart, 4 more; each one valid; floats stay floats
-    assert len(reference.wire) == 23 and reference.wire[18] == "restart"
+    # on the wire: 24 messages, the restart, 4 more; each one valid; floats stay floats
+    assert len(reference.wire) == 29 and reference.wire[24] == "restart"
     assert not [w for w in reference.wire if w.startswith("INVALID")]
     assert '["value", {"float": "42.0"}]' in reference.wire[2]
+    # between them, the messages hold every message, field and batch item of the protocol table
+    gaps = wire_gaps(reference.wire)
+    assert not gaps, "the conformance script does not send all of the protocol:\n" + "\n".join(gaps)
 
 
 def _compare(name: str, res: Result, reference: Result) -> None:
@@ -85,6 +110,8 @@ def _compare(name: str, res: Result, reference: Result) -> None:
         assert got == want, f"{name}: wire message {i} differs\n got: {got}\nwant: {want}"
     n_got, n_want = len(res.wire), len(reference.wire)
     assert n_got == n_want, f"{name}: {n_got} messages on the wire, want {n_want}"
+    gaps = wire_gaps(res.wire)
+    assert not gaps, f"{name} did not send all of the protocol:\n" + "\n".join(gaps)
 
 
 def test_c_client_conforms(reference: Result, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ What runs where (also in docs/godot.md and bindings/unity/README.md):
 * the Godot 4 addon is parsed and linted with gdtoolkit (no Godot 4 runtime on Debian 12);
 * the Unity components and sample compile with mcs against a UnityEngine stub (tests/conformance/unity_stub);
 * the C# and GDScript msgpack codecs decode and re-encode a corpus to msgpack-python's exact bytes;
-* the C header compiles as C++ too (Unreal and most native engines are C++).
+* the C header compiles as C++ too (Unreal and most native engines are C++);
+* every client offers every message of the protocol table (conformance/coverage.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from conformance import toolchains
+from conformance import coverage, toolchains
+from conformance.run import wire_record
+
+from middleware.transport import protocol as P
 
 ROOT = Path(__file__).resolve().parent.parent
 GODOT = ROOT / "bindings" / "godot"
@@ -132,3 +136,35 @@ def test_c_header_is_valid_cpp(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("language", sorted(coverage.BINDINGS))
+def test_every_binding_offers_every_message_of_the_protocol(language: str) -> None:
+    """Declared calls = the table's messages (and batch items); each defined, documented, encoded."""
+    gaps = coverage.source_gaps(language, coverage.BINDINGS[language])
+    assert not gaps, "\n".join(gaps)
+
+
+def test_the_python_client_offers_every_message_of_the_protocol() -> None:
+    gaps = coverage.python_gaps()
+    assert not gaps, "\n".join(gaps)
+
+
+def test_a_message_added_to_the_table_fails_the_coverage_checks() -> None:
+    """The checks are derived from the table: a new message, or a new field, is named as missing."""
+    new = P.Message("fly", 999, "a message no client has", (P.Field("height", "number", "m", lo=0, hi=1),))
+    table = {**P.MESSAGES, "fly": new}
+    for language, binding in coverage.BINDINGS.items():
+        gaps = coverage.source_gaps(language, binding, table)
+        assert f"{language}: declared calls: no 'fly' (the protocol table has it)" in gaps
+        assert f"{language}: declared batch items: no 'fly' (the protocol table has it)" in gaps
+        assert any("encoded" in g and "no 'fly'" in g for g in gaps)
+        assert any("field 'height' of 'fly' is never written" in g for g in gaps)
+    assert "Python: declared calls: no 'fly' (the protocol table has it)" in coverage.python_gaps(table)
+    assert "Python: Batch methods: no 'fly' (the protocol table has it)" in coverage.python_gaps(table)
+    # on the wire: the table's own examples, as a client would send them
+    wire = [wire_record(P.pack(m.example)) for m in P.MESSAGES.values()]
+    gaps = coverage.wire_gaps(wire, table)
+    assert "never sent: 'fly'" in gaps and "never sent as a batch item: 'fly'" in gaps
+    assert "fly: field 'height' never sent" in gaps
+    assert "never sent: 'hello'" not in gaps  # what was sent is not reported

@@ -11,6 +11,9 @@ static class ClientCs
 {
     const string U = "Tür-ドア-🚪";
 
+    static SoundscapeClient c;
+    static readonly Queue<string> Said = new Queue<string>(); // filled by callbacks on this thread
+
     static SoundscapeRequest Done(SoundscapeRequest r, int ms = 5000)
     {
         if (!r.Wait(ms) || !r.IsOk)
@@ -19,6 +22,17 @@ static class ClientCs
             Environment.Exit(1);
         }
         return r;
+    }
+
+    static void WaitSaid()
+    {
+        var watch = Stopwatch.StartNew();
+        while (Said.Count == 0 && watch.ElapsedMilliseconds < 10000)
+        {
+            c.DispatchCallbacks();
+            Thread.Sleep(5);
+        }
+        if (Said.Count > 0) Say("said " + Said.Dequeue());
     }
 
     static void Say(string line)
@@ -31,14 +45,16 @@ static class ClientCs
     {
         if (args.Length > 0 && args[0] == "--latency") return Latency(int.Parse(args[1]), args[2], args[3]);
         string cmd = args[0], pub = args[1], go = args[2];
-        var c = new SoundscapeClient(cmd, pub) { Name = "conformance" };
+        c = new SoundscapeClient(cmd, pub) { Name = "conformance" };
         long endedWanted = -1, endedGot = -1;
         c.Telemetry += (topic, payload) =>
         {
             if (topic == "instance_ended" && SoundscapeClient.AsLong(payload, "instance") == Interlocked.Read(ref endedWanted))
                 Interlocked.Exchange(ref endedGot, endedWanted);
+            if (topic == "say") Said.Enqueue((string)payload["preset"]);
         };
         c.Subscribe("instance_");
+        c.Subscribe("say");
         c.Start();
 
         var h = Done(c.Hello()).Reply;
@@ -85,6 +101,31 @@ static class ClientCs
             Thread.Sleep(10);
         }
         if (endedGot >= 0) Say("ended " + endedGot);
+        var surface = new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>("surface", "wood") };
+        long i6 = Done(c.Trigger("hum", null, null, U, SoundscapeClient.Now, surface)).Instance;
+        Say("trigger " + i6);
+        c.Stinger("victory");
+        c.Say("Die Brücke ist weg, Fremder.", "ogre", null, new SVec3(1.0, 0.0, -2.0));
+        WaitSaid();
+        var grass = new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>("surface", "grass") };
+        var all = c.Batch()
+            .SetSwitch("surface", "gravel", U)
+            .Snapshot("underwater", false)
+            .Stinger("victory")
+            .Trigger("ping", null, null, null, grass)
+            .Stop(i6, true)
+            .Say("Ja.", null, "door");
+        line = "batch";
+        foreach (var r in (List<object>)Done(all.Send()).Reply["results"])
+            line += " " + SoundscapeClient.AsLong((Dictionary<string, object>)r, "instance");
+        Say(line);
+        WaitSaid();
+        var load = c.LoadScene("dungeon.yaml");
+        load.Wait(15000);
+        Say("load_scene " + (load.IsOk ? "ok" : load.ErrorCode));
+        line = "stats";
+        foreach (var key in ((Dictionary<string, object>)Done(c.Stats()).Reply["stats"]).Keys) line += " " + key;
+        Say(line);
         Say("part1");
         watch.Restart();
         while (!File.Exists(go) && watch.ElapsedMilliseconds < 60000) Thread.Sleep(20);

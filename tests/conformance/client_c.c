@@ -15,11 +15,15 @@ static void die(ss_client *c, const char *what) {
 }
 
 static long long want_ended = -1, got_ended = -1;
+static char said[8][64]; /* presets of the `say` telemetry received, in order */
+static int n_said = 0;
 
 static void on_telemetry(const char *topic, const ss_value *payload, void *user) {
     (void)user;
     if (strcmp(topic, "instance_ended") == 0 && ss_as_int(ss_get(payload, "instance")) == want_ended)
         got_ended = want_ended;
+    const char *preset = ss_as_str(ss_get(payload, "preset"));
+    if (strcmp(topic, "say") == 0 && preset && n_said < 8) snprintf(said[n_said++], sizeof said[0], "%s", preset);
 }
 
 static double now_s(void) {
@@ -28,13 +32,20 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Wait (<= 10 s) for the next `say` telemetry and print its preset. */
+static void wait_said(ss_subscriber *sub, int *seen) {
+    for (double end = now_s() + 10.0; n_said <= *seen && now_s() < end;)
+        ss_poll(sub, 50, on_telemetry, NULL);
+    if (n_said > *seen) printf("said %s\n", said[(*seen)++]);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s COMMAND_ENDPOINT PUB_ENDPOINT GO_FILE\n", argv[0]);
         return 2;
     }
-    const char *topics[] = {"instance_"};
-    ss_subscriber *sub = ss_subscribe(argv[2], topics, 1);
+    const char *topics[] = {"instance_", "say"};
+    ss_subscriber *sub = ss_subscribe(argv[2], topics, 2);
     ss_client *c = ss_connect(argv[1], 5000);
     if (!c || !sub) return 1;
     ss_hello_info h;
@@ -87,6 +98,43 @@ int main(int argc, char **argv) {
     for (double end = now_s() + 5.0; got_ended < 0 && now_s() < end;)
         ss_poll(sub, 100, on_telemetry, NULL);
     if (got_ended >= 0) printf("ended %lld\n", got_ended);
+
+    const ss_switch wood[1] = {{"surface", "wood"}}, grass[1] = {{"surface", "grass"}};
+    ss_trigger_opts hum = {0};
+    hum.object = U;
+    hum.switches = wood;
+    hum.n_switches = 1;
+    long long i6 = ss_trigger_ex(c, "hum", &hum, SS_NOW);
+    if (i6 < 0) die(c, "trigger");
+    printf("trigger %lld\n", i6);
+    ss_stinger(c, "victory", SS_NOW);
+    const double speaker[3] = {1.0, 0.0, -2.0};
+    ss_say(c, "Die Br\xc3\xbc" "cke ist weg, Fremder.", "ogre", NULL, speaker, SS_NOW);
+    int seen = 0;
+    wait_said(sub, &seen);
+    b = ss_batch_begin(c);
+    ss_batch_set_switch(b, "surface", "gravel", U);
+    ss_batch_snapshot(b, "underwater", 0);
+    ss_batch_stinger(b, "victory");
+    ss_trigger_opts ping = {0};
+    ping.switches = grass;
+    ping.n_switches = 1;
+    ss_batch_trigger_ex(b, "ping", &ping);
+    ss_batch_stop(b, i6, 1);
+    ss_batch_say(b, "Ja.", NULL, "door", NULL);
+    long long res6[6];
+    if (ss_batch_send(b, SS_NOW, res6, 6) != SS_OK) die(c, "batch");
+    printf("batch");
+    for (int i = 0; i < 6; i++) printf(" %lld", res6[i]);
+    printf("\n");
+    wait_said(sub, &seen);
+    const ss_value *loaded = ss_load_scene(c, "dungeon.yaml");
+    printf("load_scene %s\n", loaded ? "ok" : ss_last_error_code(c));
+    const ss_value *st = ss_get(ss_stats(c), "stats");
+    if (!st || st->type != SS_MAP) die(c, "stats");
+    printf("stats");
+    for (uint32_t i = 0; i < st->len; i++) printf(" %s", ss_as_str(&st->u.items[2 * i]));
+    printf("\n");
     printf("part1\n");
     fflush(stdout);
     for (double end = now_s() + 60.0; access(argv[3], F_OK) != 0 && now_s() < end;) {

@@ -10,17 +10,23 @@ const U = "Tür-ドア-🚪"
 var client
 var ended_wanted := -1
 var ended_got := -1
+var said := []  # presets of the `say` telemetry received, in order
 
 
 func say(line: String) -> void:
 	print("@@ " + line)
 
 
-func done(req: Dictionary, timeout_ms := 5000) -> Dictionary:
+func wait_done(req: Dictionary, timeout_ms := 5000) -> Dictionary:
 	var start := OS.get_ticks_msec()
 	while not req["done"] and OS.get_ticks_msec() - start < timeout_ms + 1000:
 		client.poll()
 		OS.delay_msec(1)
+	return req
+
+
+func done(req: Dictionary, timeout_ms := 5000) -> Dictionary:
+	wait_done(req, timeout_ms)
 	if not req["ok"]:
 		printerr("%s failed: %s %s" % [req["type"], req["error_code"], req["error"]])
 		quit(1)
@@ -30,6 +36,17 @@ func done(req: Dictionary, timeout_ms := 5000) -> Dictionary:
 func _on_telemetry(topic: String, payload) -> void:
 	if topic == "instance_ended" and typeof(payload) == TYPE_DICTIONARY and payload.get("instance") == ended_wanted:
 		ended_got = ended_wanted
+	if topic == "say" and typeof(payload) == TYPE_DICTIONARY:
+		said.append(payload.get("preset"))
+
+
+func wait_said() -> void:
+	var start := OS.get_ticks_msec()
+	while said.empty() and OS.get_ticks_msec() - start < 10000:
+		client.poll()
+		OS.delay_msec(5)
+	if not said.empty():
+		say("said %s" % said.pop_front())
 
 
 func _init() -> void:
@@ -42,6 +59,7 @@ func _init() -> void:
 	client.client_name = "conformance"
 	client.connect("telemetry", self, "_on_telemetry")
 	client.subscribe("instance_")
+	client.subscribe("say")
 	var h := done(client.hello())
 	say("hello %d %s" % [h["protocol"], h["scene"]["name"]])
 	client.set_param("intensity", 0.25)
@@ -81,6 +99,30 @@ func _init() -> void:
 		OS.delay_msec(5)
 	if ended_got >= 0:
 		say("ended %d" % ended_got)
+	var i6: int = done(client.trigger("hum", null, {}, U, NAN, {"surface": "wood"}))["instance"]
+	say("trigger %d" % i6)
+	client.stinger("victory")
+	client.say("Die Brücke ist weg, Fremder.", "ogre", "", [1.0, 0.0, -2.0])
+	wait_said()
+	items = [
+		Client.batch_set_switch("surface", "gravel", U),
+		Client.batch_snapshot("underwater", false),
+		Client.batch_stinger("victory"),
+		Client.batch_trigger("ping", null, {}, "", {"surface": "grass"}),
+		Client.batch_stop(i6, true),
+		Client.batch_say("Ja.", "", "door"),
+	]
+	line = "batch"
+	for r in done(client.send_batch(items))["results"]:
+		line += " %d" % r.get("instance", 0)
+	say(line)
+	wait_said()
+	var loaded := wait_done(client.load_scene("dungeon.yaml"), 15000)
+	say("load_scene %s" % ("ok" if loaded["ok"] else loaded["error_code"]))
+	line = "stats"
+	for key in done(client.stats())["stats"]:
+		line += " " + key
+	say(line)
 	say("part1")
 	var d := Directory.new()
 	start = OS.get_ticks_msec()

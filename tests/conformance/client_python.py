@@ -7,12 +7,19 @@ import sys
 import time
 
 from middleware.client import Client, Subscriber
+from middleware.errors import ProtocolError
 
 U = "Tür-ドア-🚪"
 
 
+def said(sub: Subscriber) -> None:
+    line = sub.wait_for("say", timeout=10.0)
+    if line is not None:
+        print("said", line["preset"], flush=True)
+
+
 def main(cmd: str, pub: str, go_file: str) -> int:
-    sub = Subscriber(pub, topics=("instance_",))
+    sub = Subscriber(pub, topics=("instance_", "say"))
     c = Client(cmd, name="conformance", timeout=5.0)
     h = c.hello()
     print("hello", h["protocol"], h["scene"]["name"], flush=True)
@@ -48,6 +55,26 @@ def main(cmd: str, pub: str, go_file: str) -> int:
     ended = sub.wait_for("instance_ended", timeout=5.0, where=lambda p: p.get("instance") == i1)
     if ended is not None:
         print("ended", ended["instance"], flush=True)
+    i6 = c.trigger("hum", object=U, switches={"surface": "wood"})
+    print("trigger", i6, flush=True)
+    c.stinger("victory")
+    c.say("Die Brücke ist weg, Fremder.", preset="ogre", position=(1.0, 0.0, -2.0))
+    said(sub)
+    b = c.batch()
+    b.set_switch("surface", "gravel", object=U)
+    b.snapshot("underwater", False)
+    b.stinger("victory")
+    b.trigger("ping", switches={"surface": "grass"})
+    b.stop(i6, release=True)
+    b.say("Ja.", emitter="door")
+    print("batch", *[r.get("instance", 0) for r in b.send()], flush=True)
+    said(sub)
+    try:
+        c.load_scene("dungeon.yaml")
+        print("load_scene ok", flush=True)
+    except ProtocolError as exc:
+        print("load_scene", exc.code, flush=True)
+    print("stats", *c.stats(), flush=True)
     print("part1", flush=True)
     deadline = time.monotonic() + 60
     while not os.path.exists(go_file) and time.monotonic() < deadline:
