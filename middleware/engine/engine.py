@@ -449,7 +449,7 @@ class Engine:
                     raise EngineError(f"pan={p}: must be within -1 .. 1")
                 clean["pan"] = p
             elif key in ("lowpass_hz", "highpass_hz"):
-                clean[key[:2]] = _cutoff(key, value, self.sample_rate)
+                clean["lp" if key == "lowpass_hz" else "hp"] = _cutoff(key, value, self.sample_rate)
             elif key in ("position", "velocity"):
                 clean[key[:3]] = _vec3(key, value)
             elif key == "sends":

@@ -86,21 +86,35 @@ class GameObject:
 
 
 @dataclass
+class ContainerState:
+    """Where a sequence container is and which items a random container picked last.
+
+    It belongs to the layer's *definition* for the scene's lifetime, as FMOD and Wwise keep it on the
+    event description: every instance of an event shares it, so the third fire of a footstep
+    sequence plays its third file and ``no_repeat`` holds across fires. A hot reload keeps it while
+    the layer's source is unchanged."""
+
+    seq_index: int = 0
+    recent: deque = field(default_factory=deque)  # random: the last ``no_repeat`` picks
+
+
+@dataclass
 class LayerInstance:
     """One playing layer of an emitter or an event instance."""
 
     layer: LayerDef
-    handle: int | None = None  # the looping voice, if any
+    handle: int | None = None  # the voice that follows the layer's curves (loop, or the last one-shot)
     active: bool = False
     next_frame: int = -1  # scatter: when the next hit starts
-    seq_index: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=8))  # random: last picks
+    container: ContainerState = field(default_factory=ContainerState)
     sent: dict = field(default_factory=dict)  # what the engine was last told
     weight: float = 1.0  # director / override weight (linear, 0..1)
     weight_source: str = "rule"
     one_shots: list = field(default_factory=list)
     generator: Any = None  # the live generator of a looping generator layer
     norm_db: float = 0.0  # automatic-mixing gain of the playing asset
+    pick_db: float = 0.0  # the playing voice's own gain: its file's gain_db, random jitter, norm_db
+    pick_st: float = 0.0  # the playing voice's own pitch offset (random pitch jitter), semitones
     variations: int = 0  # one-shot generator hits fired so far (each one a new seeded variation)
 
 
@@ -124,6 +138,9 @@ class EventInstance:
     handles: set[int] = field(default_factory=set)
     start_frame: int = 0
     layers: dict[str, LayerInstance] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)  # the trigger's own parameters and switches
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    synced: bool = False  # brought up to date once since its voices started
 
 
 class LayerDirector(Protocol):
@@ -164,6 +181,8 @@ class SceneRuntime:
         self.emitters: dict[str, EmitterInstance] = {}
         self.instances: dict[int, EventInstance] = {}
         self._handle_owner: dict[int, int] = {}  # voice handle -> event instance id
+        self._oneshot_owner: dict[int, LayerInstance] = {}  # emitter one-shot voice -> its layer
+        self._event_containers: dict[str, ContainerState] = {}  # event layer uid -> shared state
         self._dirty = True
         self._music: _MusicPlayer | None = None
         self._bus_base: dict[str, BusDef] = {}
@@ -655,7 +674,15 @@ class SceneRuntime:
             self._apply_bus_mix()
 
     def _apply_bus_mix(self) -> None:
-        """Base bus settings blended toward every active snapshot's overrides (dB and log-Hz)."""
+        """Each bus's own settings with every active snapshot applied, scaled by how far it has
+        blended in (0..1).
+
+        Gains are relative (FMOD's blending snapshots, Wwise's relative state properties): a
+        snapshot's ``gain_db`` adds to the bus's own, so "music 9 dB down" stays 9 dB down whatever
+        the music bus's own level, and two active snapshots add up. Filter cutoffs and reverb
+        amounts are absolute settings: blended from the bus's own value (log-Hz for cutoffs) toward
+        the snapshot's; when several active snapshots set one, the higher ``priority`` wins.
+        """
         for name, base in self._bus_base.items():
             gain = base.gain_db
             lp = base.lowpass_hz
@@ -668,7 +695,7 @@ class SceneRuntime:
                 if a <= 0 or ov is None:
                     continue
                 if ov.gain_db is not None:
-                    gain += a * (ov.gain_db - gain)
+                    gain += a * ov.gain_db
                 if ov.lowpass_hz is not None:
                     lp = _log_blend(lp or 0.49 * self.sr, ov.lowpass_hz, a)
                 if ov.highpass_hz is not None:
@@ -683,6 +710,7 @@ class SceneRuntime:
                 reverb = ReverbSpec(room_size=room, damping=r.damping, wet=wet, dry=r.dry, width=r.width)
             lp = None if lp is not None and lp >= 0.49 * self.sr else lp
             hp = None if hp is not None and hp <= 10.0 else hp
+            gain = min(max(gain, -120.0), 24.0)  # the engine's bus range; snapshots can stack
             self.engine.set_bus(name, gain_db=gain, lowpass_hz=lp, highpass_hz=hp, reverb=reverb)
 
     # ---------------------------------------------------------------- emitters and layers
@@ -748,13 +776,7 @@ class SceneRuntime:
         for li in em.layers.values():
             layer = li.layer
             active = layer.active(env) and not waiting
-            weight = self.overrides.get(layer.uid)
-            if weight is not None:
-                li.weight, li.weight_source = weight, "override"
-            elif layer.director and layer.uid in self.director_weights:
-                li.weight, li.weight_source = self.director_weights[layer.uid], "director"
-            elif li.weight_source != "rule":
-                li.weight, li.weight_source = 1.0, "rule"
+            self._update_weight(li)
             if active and li.weight <= 0.0:
                 active = False
             if layer.mode == "loop":
@@ -771,7 +793,16 @@ class SceneRuntime:
                     self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
             elif layer.mode == "oneshot":
                 if active and not li.active:
-                    self._play_layer(li, em.emitter, em.position, em.velocity, env, loop=False, fade_in=0.0)
+                    h = self._play_layer(
+                        li, em.emitter, em.position, em.velocity, env, loop=False, fade_in=0.0
+                    )
+                    self._oneshot_owner.pop(li.handle, None)  # type: ignore[arg-type]
+                    li.handle = h
+                    if h is not None:
+                        self._oneshot_owner[h] = li
+                elif li.handle is not None and (self._dirty or moved):
+                    # a long one-shot follows its curves like a loop until it ends
+                    self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
             elif layer.mode == "scatter":
                 if active and li.next_frame < 0:
                     li.next_frame = self.frame + self._scatter_gap(layer)
@@ -795,6 +826,17 @@ class SceneRuntime:
                     li.next_frame = -1
             li.active = active
 
+    def _update_weight(self, li: LayerInstance) -> None:
+        """The layer's weight: a live override, else the director's (flagged layers), else 1."""
+        layer = li.layer
+        weight = self.overrides.get(layer.uid)
+        if weight is not None:
+            li.weight, li.weight_source = weight, "override"
+        elif layer.director and layer.uid in self.director_weights:
+            li.weight, li.weight_source = self.director_weights[layer.uid], "director"
+        elif li.weight_source != "rule":
+            li.weight, li.weight_source = 1.0, "rule"
+
     def _scatter_gap(self, layer: LayerDef) -> int:
         a, b = layer.interval or (1.0, 1.0)
         return max(1, int(self.rng.uniform(a, b) * self.sr))
@@ -804,19 +846,23 @@ class SceneRuntime:
         src = li.layer.source
         if isinstance(src, SampleSource):
             return src, 0.0, 0.0
+        state = li.container
         if isinstance(src, RandomSource):
             items = list(range(len(src.items)))
-            banned = set(list(li.recent)[-src.no_repeat :]) if src.no_repeat > 0 else set()
+            banned = set(state.recent)
             allowed = [i for i in items if i not in banned] or items
             w = np.array([src.items[i].weight for i in allowed], dtype=np.float64)
             k = allowed[int(self.rng.choice(len(allowed), p=w / w.sum()))]
-            li.recent.append(k)
+            state.recent.append(k)
+            while len(state.recent) > src.no_repeat:
+                state.recent.popleft()
             gj = self.rng.uniform(-1, 1) * src.gain_jitter_db
             pj = self.rng.uniform(-1, 1) * src.pitch_jitter
             return src.items[k].source, gj, pj
         if isinstance(src, SequenceSource):
-            k = li.seq_index % len(src.items)
-            li.seq_index += 1
+            n = len(src.items)
+            k = min(state.seq_index, n - 1)
+            state.seq_index = (k + 1) % n if src.loop else min(k + 1, n - 1)  # no loop: stays on the last
             return src.items[k], 0.0, 0.0
         raise SceneError(
             f"layer '{li.layer.uid}': source type {type(src).__name__} is not playable yet by this runtime"
@@ -864,8 +910,10 @@ class SceneRuntime:
             return None
         key = self._sample_key(src)
         norm = self._normalise_db(li.layer, bus or owner.bus, key)
-        s = self._settings(li.layer, owner.gain_db + src.gain_db + gj + norm, env, li.weight)
         li.norm_db = norm
+        li.pick_db, li.pick_st = src.gain_db + gj + norm, pj
+        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight)
+        s["pitch"] *= semitones_to_ratio(pj)
         spatial = pos is not None
         att = owner.attenuation
         offset = 0.0
@@ -876,7 +924,7 @@ class SceneRuntime:
             self._sample_key(src),
             bus=bus or owner.bus,
             gain_db=s["gain_db"],
-            pitch=s["pitch"] * semitones_to_ratio(pj),
+            pitch=s["pitch"],
             loop=loop,
             offset=offset,
             start_frame=start_frame,
@@ -948,6 +996,7 @@ class SceneRuntime:
         bus: str | None,
     ) -> int:
         """Start a streaming voice for a rendered source (generator, morph) with the layer's settings."""
+        li.pick_db = li.pick_st = 0.0
         s = self._settings(li.layer, owner.gain_db, env, li.weight)
         att = owner.attenuation
         li.sent = s
@@ -1019,9 +1068,12 @@ class SceneRuntime:
         pos: tuple[float, float, float] | None,
         vel: tuple[float, float, float],
         env: Mapping[str, Any],
+        pose: bool = True,
     ) -> None:
-        src_gain = li.layer.source.gain_db if isinstance(li.layer.source, SampleSource) else 0.0
-        s = self._settings(li.layer, owner.gain_db + src_gain + li.norm_db, env, li.weight)
+        """Bring a playing voice to the layer's current settings (curves, weight) and, with ``pose``,
+        its owner's position; the voice keeps what its play picked (file gain, random jitter)."""
+        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight)
+        s["pitch"] *= semitones_to_ratio(li.pick_st)
         if li.generator is not None and isinstance(li.layer.source, MorphSource):
             li.generator.position = self._morph_position(li.layer.source, env)
         if li.generator is not None and isinstance(li.layer.source, GeneratorSource):
@@ -1037,7 +1089,7 @@ class SceneRuntime:
                     change[k] = v
             elif abs(v - old) > SETTLE * max(1.0, abs(old)):
                 change[k] = v
-        if pos is not None:
+        if pos is not None and pose:
             change["position"] = pos
             change["velocity"] = vel
         if isinstance(li.layer.source, (GeneratorSource, MorphSource)):
@@ -1050,13 +1102,12 @@ class SceneRuntime:
     def _start_instance(
         self, iid: int, ev: EventDef, pos: Any, local: dict, obj: str | None, at: int | None
     ) -> None:
-        env = {**self.env, **local}
-        for p in ev.parameters.values():
-            env.setdefault(p.name, p.default)
+        env = self._instance_env(ev, local)
         follows = obj or ev.follows
+        vel = (0.0, 0.0, 0.0)
         if follows is not None:
             o = self.objects.get(follows)
-            pos = o.position if o else pos
+            pos, vel = (o.position, o.velocity) if o else (pos, vel)
         elif ev.emitter is not None:
             em = self.emitters.get(ev.emitter)
             pos = em.position if em else pos
@@ -1068,17 +1119,21 @@ class SceneRuntime:
         if len(live) >= ev.max_instances:  # steal the oldest, like FMOD's max instances / steal oldest
             self._stop_instance(live[0].iid, True, at)
         inst = EventInstance(iid, ev, env, pos, follows, start_frame=at if at is not None else self.frame)
+        inst.local, inst.velocity = local, vel
         switch_value = env.get(ev.switch) if ev.switch else None
         for layer in ev.layers_for(switch_value):
             if not layer.active(env):
                 continue
-            li = LayerInstance(layer)
+            li = LayerInstance(layer, container=self._event_container(layer))
+            self._update_weight(li)
+            if li.weight <= 0.0:
+                continue
             inst.layers[layer.id] = li
             h = self._play_layer(
                 li,
                 ev,
                 pos,
-                (0.0, 0.0, 0.0),
+                vel,
                 env,
                 loop=layer.mode == "loop",
                 fade_in=layer.fade_in if layer.mode == "loop" else 0.0,
@@ -1093,15 +1148,42 @@ class SceneRuntime:
         if not inst.handles:
             self._end_instance(iid)
 
+    def _instance_env(self, ev: EventDef, local: Mapping[str, Any]) -> dict[str, Any]:
+        """What an instance's curves read: the game's parameters, its own ones over them, defaults."""
+        env = {**self.env, **local}
+        for p in ev.parameters.values():
+            env.setdefault(p.name, p.default)
+        return env
+
+    def _event_container(self, layer: LayerDef) -> ContainerState:
+        state = self._event_containers.get(layer.uid)
+        if state is None:
+            state = self._event_containers[layer.uid] = ContainerState()
+        return state
+
     def _update_instance(self, inst: EventInstance) -> None:
-        if inst.follows is None:
+        """A playing instance follows its object (or emitter), the game's parameters and live
+        weights, like an emitter's layers do: its curves are not frozen at the trigger."""
+        if self.frame <= inst.start_frame:
+            return  # its voices start in this block: a change now would reach the engine before them
+        moved = False
+        if inst.follows is not None:
+            o = self.objects.get(inst.follows)
+            if o is not None and o.position != inst.position:
+                inst.position, inst.velocity, moved = o.position, o.velocity, True
+        elif inst.event.emitter is not None:
+            em = self.emitters.get(inst.event.emitter)
+            if em is not None and em.position is not None and em.position != inst.position:
+                inst.position, inst.velocity, moved = em.position, em.velocity, True
+        synced = inst.synced
+        inst.synced = True
+        if not (self._dirty or moved or not synced):
             return
-        o = self.objects.get(inst.follows)
-        if o is None or o.position == inst.position:
-            return
-        inst.position = o.position
-        for h in inst.handles:
-            self.engine.set_voice(h, position=o.position, velocity=o.velocity)
+        inst.env = self._instance_env(inst.event, inst.local)
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles:
+                self._update_weight(li)
+                self._refresh_voice(li, inst.event, inst.position, inst.velocity, inst.env, pose=moved)
 
     def _stop_instance(self, iid: int, release: bool, at: int | None) -> None:
         inst = self.instances.get(iid)
@@ -1124,6 +1206,10 @@ class SceneRuntime:
             kind, handle, _frame = ev.popleft()
             if kind != "ended":
                 continue
+            li = self._oneshot_owner.pop(handle, None)
+            if li is not None and li.handle == handle:
+                li.handle = None
+                li.sent = {}
             iid = self._handle_owner.pop(handle, None)
             if iid is None:
                 continue
@@ -1250,11 +1336,27 @@ class SceneRuntime:
                     self.engine.stop(li.handle, release=li.layer.fade_out)
                     li.handle = None
                     li.sent = {}
+                if li.layer.source != ly.source:
+                    li.container = ContainerState()  # a changed container starts again
                 li.layer = ly
                 em.layers[ly.id] = li
             for li in old_layers.values():
                 if li.handle is not None:
                     self.engine.stop(li.handle, release=li.layer.fade_out)
+        # event containers: a layer whose source is unchanged goes on where it was
+        kept = {ly.uid: ly.source for ev in new.events.values() for ly in ev.layers}
+        was = {ly.uid: ly.source for ev in old.events.values() for ly in ev.layers}
+        self._event_containers = {
+            uid: state
+            for uid, state in self._event_containers.items()
+            if uid in kept and kept[uid] == was.get(uid)
+        }
+        # snapshots: forget removed ones, and lay the active ones over the buses' new settings
+        for table in (self.snapshot_on, self.snapshot_amount):
+            for name in [k for k in table if k not in new.snapshots]:
+                del table[name]
+        if any(a > 0 for a in self.snapshot_amount.values()):
+            self._apply_bus_mix()
         if new.music is not None:
             if self._music is None or old.music != new.music:
                 keep = self._music
@@ -1281,6 +1383,8 @@ class _MusicPlayer:
         self.origin = previous.origin if previous else -1
         self.current: str | None = previous.current if previous else None
         self.handle: int | None = previous.handle if previous else None
+        self.gain_db: float | None = previous.gain_db if previous else None  # what the voice was told
+        self.started = previous.started if previous else -1  # the playing segment's first frame
         self.pending: tuple[str, int] | None = None
         self.stingers_due: list[tuple[int, str]] = []
         self.stinger_was: dict[str, bool] = {}
@@ -1317,14 +1421,17 @@ class _MusicPlayer:
             return
         self.stingers_due = [x for x in self.stingers_due if x[0] >= end]
         for at, name in due:
-            st = self.music.stingers[name]
-            rt.engine.play(
-                rt._sample_key(st.source),
-                bus=self.music.bus,
-                gain_db=st.gain_db + st.source.gain_db,
-                start_frame=max(at, start),
-            )
+            self._play_stinger(name, max(at, start))
             rt.events.append(("stinger", {"stinger": name, "frame": max(at, start)}))
+
+    def _play_stinger(self, name: str, frame: int) -> None:
+        st = self.music.stingers[name]
+        self.rt.engine.play(
+            self.rt._sample_key(st.source),
+            bus=self.music.bus,
+            gain_db=st.gain_db + st.source.gain_db,
+            start_frame=frame,
+        )
 
     def stop_all(self) -> None:
         if self.handle is not None:
@@ -1338,17 +1445,32 @@ class _MusicPlayer:
                 return seg.name
         return self.current or m.start
 
+    def _segment_gain(self, seg: SegmentDef) -> float:
+        return (seg.gain.evaluate(self.rt.env) or 0.0) + seg.source.gain_db
+
     def _play(self, seg: SegmentDef, frame: int, fade_in: float) -> None:
         rt = self.rt
-        gain = seg.gain.evaluate(rt.env) or 0.0
+        self.gain_db = self._segment_gain(seg)
+        self.started = frame
         self.handle = rt.engine.play(
             rt._sample_key(seg.source),
             bus=self.music.bus,
-            gain_db=gain + seg.source.gain_db,
+            gain_db=self.gain_db,
             loop=seg.loop,
             start_frame=frame,
             fade_in=fade_in,
         )
+
+    def _follow_gain(self, start: int) -> None:
+        """The playing segment's ``gain`` curve follows its parameters (not frozen at its start)."""
+        seg = self.music.segments.get(self.current) if self.current else None
+        if seg is None or self.handle is None:
+            return
+        gain = self._segment_gain(seg)
+        if self.gain_db is None or abs(gain - self.gain_db) > SETTLE:
+            # at the block after the voice's start, so the change never reaches the engine before it
+            self.rt.engine.set_voice(self.handle, gain_db=gain, at_frame=max(start, self.started + 1))
+            self.gain_db = gain
 
     def update(self, start: int, end: int) -> None:
         m = self.music
@@ -1369,6 +1491,8 @@ class _MusicPlayer:
             self.beat_index += 1
             self.next_beat = self.origin + round(self.beat_index * spb)
         self._play_stingers(start, end)
+        if rt._dirty:
+            self._follow_gain(start)
         want = self._wanted()
         if self.pending is None and want != self.current:
             tr = m.transition(self.current, want)
@@ -1381,8 +1505,7 @@ class _MusicPlayer:
                 rt.engine.stop(self.handle, release=tr.fade_out, at_frame=at)
             self._play(m.segments[name], at, tr.fade_in)
             if tr.stinger and tr.stinger in m.stingers:
-                st = m.stingers[tr.stinger]
-                rt.engine.play(rt._sample_key(st.source), bus=m.bus, gain_db=st.gain_db, start_frame=at)
+                self._play_stinger(tr.stinger, at)
             rt.events.append(("music_segment", {"segment": name, "frame": at}))
             self.current = name
             self.pending = None
