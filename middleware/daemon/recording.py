@@ -29,7 +29,7 @@ CATALOG: dict[str, Any] = {
     "switches": {"surface": ["grass", "gravel", "wood"]},
     "events": ["ping", "hum", "stinger"],
     "snapshots": ["underwater"],
-    "emitters": [],
+    "emitters": ["door"],  # a name only (say.emitter); the recording scene places nothing
 }
 
 _TONE_SECONDS = {"ping": 0.25, "stinger": 0.3, "hum": 2.0}  # ping ends after slow subscribers connect
@@ -93,7 +93,9 @@ class RecordingRuntime:
             at_frame=at_frame,
             **({"switches": switches} if switches else {}),
         )
-        handle = self.engine.play(event, start_frame=at_frame, loop=event == "hum")
+        # any name beeps (the daemon's catalogue check has already refused names it does not list)
+        tone = event if event in _TONE_SECONDS else "ping"
+        handle = self.engine.play(tone, start_frame=at_frame, loop=event == "hum")
         self._voices[iid] = (handle, at_frame if at_frame is not None else self.engine.frame)
         self.events.append(("instance_started", {"instance": iid, "event": event}))
         return iid
@@ -105,7 +107,12 @@ class RecordingRuntime:
             self.engine.stop(voice[0], release=0.05 if release else 0.0, at_frame=at_frame)
 
     def set_listener(
-        self, position: Any, forward: Any, up: Any, velocity: Any, at_frame: int | None = None
+        self,
+        position: Any,
+        forward: Any = (0.0, 0.0, -1.0),
+        up: Any = (0.0, 1.0, 0.0),
+        velocity: Any = (0.0, 0.0, 0.0),
+        at_frame: int | None = None,
     ) -> None:
         self._rec("listener", position=position, forward=forward, up=up, velocity=velocity, at_frame=at_frame)
 
@@ -120,7 +127,22 @@ class RecordingRuntime:
         self._rec("snapshot", name=name, on=on, at_frame=at_frame)
 
     def stinger(self, name: str, at_frame: int | None = None) -> None:
+        """Record it and beep (a stinger is a sound, like a trigger); any name is accepted."""
         self._rec("stinger", name=name, at_frame=at_frame)
+        self.engine.play("stinger", start_frame=at_frame)
+
+    def say(
+        self,
+        text: str,
+        preset: str = "neutral",
+        emitter: str | None = None,
+        position: Any = None,
+        at_frame: int | None = None,
+    ) -> dict:
+        """``prepare_line`` then ``play_line``, as ``SceneRuntime.say`` (the offline renderer's path)."""
+        name, label = self.prepare_line(text, preset)
+        self.play_line(name, label, emitter=emitter, position=position, at_frame=at_frame)
+        return label
 
     def prepare_line(self, text: str, preset: str = "neutral") -> tuple[str, dict]:
         """No synthesis (the daemon's main thread calls this): the line is known by its text."""
