@@ -100,6 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
+    from .studio import add_studio_options  # --studio and the studio page's options
+
+    add_studio_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+    if getattr(args, "studio", False):  # the studio page beside the daemon (docs/studio.md)
+        from .studio import with_studio
+
+        ready = with_studio(args, ready)
     final = run_daemon(opts, on_ready=ready)
     under = final.get("underruns", "?")
     print(f"soundscape: stopped after {final.get('frame', 0)} frames, {under} underruns", file=sys.stderr)

@@ -1,0 +1,487 @@
+// soundscape studio: the page. Plain JavaScript, no build step.
+// Everything arrives on one WebSocket: "frame" messages (latest telemetry, new log entries, the
+// scene panel) and "reply" messages (answers to the commands this page sent).
+"use strict";
+
+const S = {
+  ws: null, rid: 0, pending: new Map(), scene: null, hello: null, latest: {}, panel: null,
+  held: {},          // controls the designer took over: name -> value before the override
+  dragging: null,    // the control under the pointer (telemetry does not move it)
+  log: [], logPaused: false, logFilter: "",
+  history: [],       // master momentary loudness, for the scrolling level view
+  director: null,    // the last director_tick label (model, version, hash)
+  built: "",         // which scene the controls were built for
+  onFrame: [],       // extensions (teach mode) hook in here
+};
+const LOG_MAX = 400;
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, props = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const kid of kids) e.append(kid);
+  return e;
+};
+const byId = (id) => document.getElementById(id);
+const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-" : Number(x).toFixed(d);
+const token = new URLSearchParams(location.search).get("token") || "";
+
+// ------------------------------------------------------------------------------------ link
+function connect() {
+  const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  S.ws = ws;
+  ws.onopen = () => setLink(true);
+  ws.onclose = () => { setLink(false); setTimeout(connect, 1000); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.kind === "frame") onFrame(msg);
+    else if (msg.kind === "reply") onReply(msg);
+  };
+}
+function setLink(ok) {
+  const l = $("#link");
+  l.textContent = ok ? "live" : "disconnected";
+  l.className = "pill " + (ok ? "ok" : "bad");
+}
+function send(op, args) {
+  return new Promise((resolve) => {
+    const rid = ++S.rid;
+    S.pending.set(rid, resolve);
+    if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify({ rid, op, args }));
+    else { S.pending.delete(rid); toast(`${op}: not connected`); resolve({ ok: false }); }
+  });
+}
+function onReply(msg) {
+  const done = S.pending.get(msg.rid);
+  S.pending.delete(msg.rid);
+  if (!msg.ok) toast(`${msg.op || "command"}: ${msg.error}`);
+  if (done) done(msg);
+}
+function toast(text) {
+  const box = $("#toast");
+  const d = el("div", { text });
+  box.append(d);
+  setTimeout(() => d.remove(), 5000);
+}
+
+// ------------------------------------------------------------------------------------ frames
+function onFrame(f) {
+  if (f.hello) S.hello = f.hello;
+  if (f.panel !== undefined) { S.panel = f.panel; renderPanel(); }
+  S.latest = f.latest || {};
+  S.studio = f.studio || {};
+  if (S.latest.director_tick) S.director = S.latest.director_tick;
+  buildControls();
+  renderControls();
+  renderLayers();
+  renderPerf();
+  renderMeters();
+  renderMusic();
+  for (const e of f.events || []) addLog(e);
+  if (f.events && f.events.length) renderLog();
+  drawWorld();
+  for (const hook of S.onFrame) hook(f);
+}
+
+// The scene's controls: built from the scene file (descriptions) or, without one, from hello.
+function sceneInfo() {
+  if (S.panel && S.panel.scene) return S.panel.scene;
+  const d = S.hello && S.hello.scene;
+  if (!d) return null;
+  const groups = (m) => Object.fromEntries(Object.entries(m || {}).map(([k, v]) => [k, { values: v, description: "" }]));
+  return {
+    name: d.name, parameters: d.parameters || {}, states: groups(d.states), switches: groups(d.switches),
+    events: Object.fromEntries((d.events || []).map((e) => [e, { description: "" }])),
+    snapshots: Object.fromEntries((d.snapshots || []).map((e) => [e, { description: "" }])),
+    emitters: {}, listener: { position: [0, 0, 0], forward: [0, 0, -1] }, director: null,
+  };
+}
+
+function buildControls() {
+  const sc = sceneInfo();
+  if (!sc) return;
+  const key = JSON.stringify([sc.name, Object.keys(sc.parameters), Object.keys(sc.states),
+    Object.keys(sc.switches), Object.keys(sc.events), Object.keys(sc.snapshots || {})]);
+  if (key === S.built) return;
+  S.built = key;
+  S.scene = sc;
+  $("#scene-name").textContent = sc.name;
+  const params = $("#params");
+  params.replaceChildren();
+  for (const [name, p] of Object.entries(sc.parameters)) {
+    const step = (p.max - p.min) / 1000;
+    const input = el("input", { type: "range", min: p.min, max: p.max, step, id: `param-${name}`,
+      "aria-label": name });
+    input.value = p.default;
+    input.addEventListener("pointerdown", () => { S.dragging = `param:${name}`; });
+    input.addEventListener("input", () => {
+      hold(`param:${name}`, currentParam(name));
+      byId(`param-${name}-value`).textContent = fmt(input.value, 3);
+      throttled(`param:${name}`, () => send("set_param", { name, value: Number(input.value) }));
+    });
+    const end = () => { S.dragging = null; };
+    input.addEventListener("pointerup", end);
+    input.addEventListener("change", end);
+    const row = el("div", { class: "ctl", id: `ctl-param-${name}`, title: p.description || name },
+      el("label", { text: name }), input, el("span", { class: "value", id: `param-${name}-value`, text: "-" }),
+      el("span", { class: "badge", text: "OVERRIDE ×", title: "release: give it back to the game",
+        onclick: () => release(`param:${name}`) }));
+    params.append(row);
+  }
+  const selectors = (box, kind, groups, op) => {
+    box.replaceChildren();
+    for (const [group, g] of Object.entries(groups)) {
+      const sel = el("select", { id: `${kind}-${group}`, "aria-label": group });
+      for (const v of g.values) sel.append(el("option", { value: v, text: v }));
+      sel.addEventListener("change", () => {
+        hold(`${kind}:${group}`, currentGroup(kind, group));
+        send(op, { group, value: sel.value });
+      });
+      box.append(el("div", { class: "ctl", id: `ctl-${kind}-${group}`, title: g.description || group },
+        el("label", { text: group }), sel, el("span", { class: "value" }),
+        el("span", { class: "badge", text: "OVERRIDE ×", onclick: () => release(`${kind}:${group}`) })));
+    }
+  };
+  selectors($("#states"), "state", sc.states, "set_state");
+  selectors($("#switches"), "switch", sc.switches, "set_switch");
+  const snaps = $("#snapshots");
+  snaps.replaceChildren();
+  for (const name of Object.keys(sc.snapshots || {})) {
+    const b = el("button", { id: `snapshot-${name}`, text: name, title: (sc.snapshots[name] || {}).description || "" });
+    b.addEventListener("click", () => send("snapshot", { name, on: !b.classList.contains("on") }));
+    snaps.append(b);
+  }
+  const evs = $("#events");
+  evs.replaceChildren();
+  for (const [name, e] of Object.entries(sc.events)) {
+    const b = el("button", { id: `event-${name}`, text: `▶ ${name}`, title: e.description || "trigger" });
+    b.addEventListener("click", () => send("trigger", { event: name, position: listenerFront() }));
+    evs.append(b);
+  }
+  if (S.onBuild) S.onBuild(sc);
+}
+
+const throttle = {};
+function throttled(key, fn) {   // at most one command per animation frame per control
+  if (throttle[key]) { throttle[key] = fn; return; }
+  throttle[key] = fn;
+  requestAnimationFrame(() => { const f = throttle[key]; delete throttle[key]; f(); });
+}
+
+function currentParam(name) { return ((S.latest.scene || {}).params || {})[name]; }
+function currentGroup(kind, group) {
+  if (kind === "state") return ((S.latest.scene || {}).states || {})[group];
+  return (S.studio.switches || {})[group];
+}
+function hold(key, before) {
+  if (key in S.held) return;
+  S.held[key] = before;
+  const row = byId(`ctl-${key.replace(":", "-")}`);
+  if (row) row.classList.add("held");
+}
+function release(key) {
+  const before = S.held[key];
+  delete S.held[key];
+  const [kind, name] = key.split(":");
+  const row = byId(`ctl-${kind}-${name}`);
+  if (row) row.classList.remove("held");
+  if (before === undefined || before === null) return;
+  if (kind === "param") send("set_param", { name, value: before });
+  else if (kind === "state") send("set_state", { group: name, value: before });
+  else send("set_switch", { group: name, value: before });
+}
+
+function renderControls() {
+  const sc = S.scene;
+  if (!sc) return;
+  const tel = S.latest.scene || {};
+  for (const name of Object.keys(sc.parameters)) {
+    const v = (tel.params || {})[name];
+    const input = byId(`param-${name}`);
+    if (!input || v === undefined) continue;
+    if (S.dragging !== `param:${name}` && document.activeElement !== input) {  // the designer's hand wins
+      input.value = v;
+      byId(`param-${name}-value`).textContent = fmt(v, 3);
+    }
+  }
+  for (const [kind, vals] of [["state", tel.states || {}], ["switch", S.studio.switches || {}]]) {
+    for (const [group, v] of Object.entries(vals)) {
+      const sel = byId(`${kind}-${group}`);
+      if (sel && document.activeElement !== sel && sel.value !== v) sel.value = v;
+    }
+  }
+  const on = tel.snapshots || {};
+  for (const b of document.querySelectorAll("#snapshots button")) {
+    b.classList.toggle("on", (on[b.textContent] || 0) > 0);
+  }
+}
+
+// ------------------------------------------------------------------------------------ layers
+function sourceLabel(src) {
+  if (src === "director") {
+    const d = S.director || {};
+    return { cls: "model", text: `MODEL ${d.model || "?"} v${d.version ?? "?"} #${(d.hash || "").slice(0, 8)}` };
+  }
+  if (src === "override") return { cls: "override", text: "OVERRIDE" };
+  return { cls: "rule", text: "rule" };
+}
+function renderLayers() {
+  const tel = S.latest.scene || {};
+  const layers = tel.layers || {};
+  const body = $("#layers tbody");
+  const seen = new Set();
+  for (const [uid, l] of Object.entries(layers)) {
+    seen.add(uid);
+    let row = body.querySelector(`tr[data-layer="${CSS.escape(uid)}"]`);
+    if (!row) {
+      row = el("tr", { "data-layer": uid }, el("td", { text: uid }),
+        el("td", {}, el("div", { class: "bar" }, el("i"))), el("td", {}, el("span", { class: "badge source" })),
+        el("td", { class: "gain" }));
+      body.append(row);
+    }
+    const lab = sourceLabel(l.source);
+    const bar = row.querySelector(".bar");
+    bar.className = `bar ${lab.cls}`;
+    bar.firstChild.style.width = `${Math.round(100 * Math.max(0, Math.min(1, l.weight ?? 0)))}%`;
+    bar.title = fmt(l.weight, 3);
+    const badge = row.querySelector(".source");
+    badge.className = `badge source ${lab.cls}`;
+    badge.textContent = lab.text;
+    row.querySelector(".gain").textContent = l.gain_db === null || l.gain_db === undefined ? "-" : `${fmt(l.gain_db, 1)} dB`;
+  }
+  for (const row of [...body.children]) if (!seen.has(row.dataset.layer)) row.remove();
+}
+
+// ------------------------------------------------------------------------------------ perf, meters, music
+function renderPerf() {
+  const a = S.latest.audio;
+  if (!a) return;
+  const cpu = a.cpu_load !== undefined ? a.cpu_load : (a.render_ms_p50 && a.callback_interval_p50_ms
+    ? a.render_ms_p50 / a.callback_interval_p50_ms : null);
+  $("#cpu").textContent = cpu === null ? "-" : `${fmt(100 * cpu, 1)} %`;
+  const u = $("#underruns"); u.textContent = a.underruns ?? "-"; u.classList.toggle("bad", a.underruns > 0);
+  const l = $("#late"); l.textContent = a.late_callbacks ?? "-"; l.classList.toggle("bad", a.late_callbacks > 0);
+  $("#voices").textContent = `${a.voices_real ?? "-"} real / ${a.voices_virtual ?? "-"} virtual`;
+}
+const LUFS_FLOOR = -60;
+function lufsWidth(x) { return x === null || x === undefined ? 0 : Math.max(0, Math.min(1, (x - LUFS_FLOOR) / -LUFS_FLOOR)); }
+function renderMeters() {
+  const buses = (S.latest.loudness || {}).buses || {};
+  const box = $("#meters");
+  for (const [bus, m] of Object.entries(buses)) {
+    let row = box.querySelector(`[data-bus="${CSS.escape(bus)}"]`);
+    if (!row) {
+      row = el("div", { class: "meter", "data-bus": bus }, el("span", { text: bus }),
+        el("div", { class: "bar" }, el("i")), el("span", { class: "nums" }));
+      box.append(row);
+    }
+    row.querySelector(".bar > i").style.width = `${100 * lufsWidth(m.momentary_lufs)}%`;
+    row.querySelector(".nums").textContent =
+      `${fmt(m.momentary_lufs, 1)} · ${fmt(m.short_term_lufs, 1)} · ${fmt(m.integrated_lufs, 1)}`;
+  }
+  const master = buses.master;
+  if (master) {
+    S.history.push(master.momentary_lufs);
+    if (S.history.length > 300) S.history.shift();
+    drawHistory();
+  }
+}
+function drawHistory() {
+  const c = $("#history");
+  const g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  g.strokeStyle = "#2b303a";
+  for (const db of [-48, -36, -24, -12]) {
+    const y = c.height * (1 - lufsWidth(db));
+    g.beginPath(); g.moveTo(0, y); g.lineTo(c.width, y); g.stroke();
+  }
+  g.strokeStyle = "#5fb3ff";
+  g.beginPath();
+  S.history.forEach((v, i) => {
+    const x = c.width - (S.history.length - 1 - i) * (c.width / 300);
+    const y = c.height * (1 - lufsWidth(v));
+    if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+  });
+  g.stroke();
+}
+function renderMusic() {
+  const m = (S.latest.scene || {}).music;
+  $("#music").replaceChildren(m ? el("span", {}, "segment ", el("b", { text: m.segment ?? "-" }),
+    " · beat ", el("b", { text: String(m.beat ?? "-") }), " · next ", el("b", { text: m.pending ?? "-" }))
+    : "no music in this scene");
+}
+
+// ------------------------------------------------------------------------------------ log
+function describeEvent(e) {
+  const d = e.data || {};
+  const parts = [];
+  for (const k of ["event", "instance", "status", "scene", "segment", "stinger", "beat", "bar", "code", "field", "message", "re", "client", "model"]) {
+    if (d[k] !== undefined && d[k] !== null) parts.push(`${k}=${typeof d[k] === "object" ? JSON.stringify(d[k]) : d[k]}`);
+  }
+  return parts.join(" ");
+}
+function addLog(e) {
+  S.log.push(e);
+  if (S.log.length > LOG_MAX) S.log.shift();
+}
+function renderLog() {
+  if (S.logPaused) return;
+  const f = S.logFilter.toLowerCase();
+  const ol = $("#log");
+  const items = S.log.filter((e) => !f || e.topic.includes(f) || describeEvent(e).toLowerCase().includes(f));
+  ol.replaceChildren(...items.slice(-200).reverse().map((e) => el("li", { class: e.topic },
+    el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString() + " " }),
+    `${e.topic} ${describeEvent(e)}`)));
+}
+
+// ------------------------------------------------------------------------------------ scene panel
+function renderPanel() {
+  const p = S.panel;
+  const status = $("#reload-status");
+  if (!p) { status.textContent = "no scene file"; return; }
+  status.textContent = p.status;
+  status.className = "pill " + (p.status.startsWith("rejected") ? "bad" : "ok");
+  $("#scene-file").textContent = p.file;
+  $("#scene-status").replaceChildren(el("span", { class: p.status.startsWith("rejected") ? "status-rejected" : "status-reloaded",
+    text: `${p.status}${p.detail ? " — " + p.detail : ""}` }));
+  $("#issues").replaceChildren(...p.issues.map((i) => el("li", {},
+    el("div", { class: "where", text: `${i.file}:${i.line}:${i.col}` }), el("div", { text: i.message }),
+    i.hint ? el("div", { class: "hint", text: `hint: ${i.hint}` }) : "",
+    i.snippet ? el("pre", { text: i.snippet }) : "")));
+  const sc = p.scene;
+  if (!sc) return;
+  $("#scene-params tbody").replaceChildren(...Object.entries(sc.parameters).map(([n, q]) =>
+    el("tr", {}, el("td", { text: n }), el("td", { text: `${q.min} .. ${q.max}` }), el("td", { text: String(q.default) }),
+      el("td", { text: q.description || "" }))));
+  const groups = [...Object.entries(sc.states).map(([n, g]) => [`state ${n}`, g]),
+    ...Object.entries(sc.switches).map(([n, g]) => [`switch ${n}`, g])];
+  $("#scene-groups tbody").replaceChildren(...groups.map(([n, g]) =>
+    el("tr", {}, el("td", { text: n }), el("td", { text: g.values.join(", ") }), el("td", { text: g.description || "" }))));
+  $("#scene-events tbody").replaceChildren(...Object.entries(sc.events).map(([n, e]) =>
+    el("tr", {}, el("td", { text: n }), el("td", { text: (e.parameters || []).join(", ") }),
+      el("td", { text: e.description || "" }))));
+}
+
+// ------------------------------------------------------------------------------------ 3D view
+const W = { scale: 8, cx: 0, cz: 0, listener: null, drag: null };
+function listenerPose() {
+  const st = (S.studio || {}).listener;
+  if (W.listener) return W.listener;
+  if (st && st.position) return { position: st.position, forward: st.forward || [0, 0, -1] };
+  const sc = S.scene || {};
+  return sc.listener || { position: [0, 0, 0], forward: [0, 0, -1] };
+}
+function listenerFront() {
+  const l = listenerPose();
+  return [l.position[0] + 2 * l.forward[0], l.position[1], l.position[2] + 2 * l.forward[2]];
+}
+function toScreen(c, x, z) { return [c.width / 2 + (x - W.cx) * W.scale, c.height / 2 + (z - W.cz) * W.scale]; }
+function toWorld(c, px, py) { return [(px - c.width / 2) / W.scale + W.cx, (py - c.height / 2) / W.scale + W.cz]; }
+function drawWorld() {
+  const c = $("#world");
+  if (!c || !$("#view-world").classList.contains("active")) return;
+  const g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  g.strokeStyle = "#1c2028"; g.lineWidth = 1;
+  const step = W.scale >= 6 ? 5 : 10;
+  const [x0, z0] = toWorld(c, 0, 0), [x1, z1] = toWorld(c, c.width, c.height);
+  for (let x = Math.ceil(x0 / step) * step; x <= x1; x += step) {
+    const [px] = toScreen(c, x, 0); g.beginPath(); g.moveTo(px, 0); g.lineTo(px, c.height); g.stroke();
+  }
+  for (let z = Math.ceil(z0 / step) * step; z <= z1; z += step) {
+    const [, py] = toScreen(c, 0, z); g.beginPath(); g.moveTo(0, py); g.lineTo(c.width, py); g.stroke();
+  }
+  g.fillStyle = "#8a93a3"; g.font = "11px system-ui";
+  g.fillText(`grid ${step} m · -z is north (forward)`, 8, c.height - 8);
+  const sc = S.scene || {};
+  const layers = (S.latest.scene || {}).layers || {};
+  const info = [];
+  for (const [name, e] of Object.entries(sc.emitters || {})) {
+    const pts = e.path;
+    if (pts && pts.length) {
+      g.strokeStyle = "#3c6e52"; g.setLineDash([2, 3]); g.beginPath();
+      pts.forEach((p, i) => { const [px, py] = toScreen(c, p[0], p[2]); if (i) g.lineTo(px, py); else g.moveTo(px, py); });
+      g.closePath(); g.stroke(); g.setLineDash([]);
+    }
+    const pos = e.position || (pts && pts[0]);
+    if (!pos) { if (e.follows) info.push(`${name} follows game object '${e.follows}'`); else info.push(`${name}: 2D bed`); continue; }
+    const [px, py] = toScreen(c, pos[0], pos[2]);
+    const playing = (e.layers || []).some((l) => l.uid in layers);
+    g.strokeStyle = playing ? "#5fd38d" : "#3a4150";
+    g.beginPath(); g.arc(px, py, e.attenuation.min * W.scale, 0, 2 * Math.PI); g.stroke();
+    g.setLineDash([4, 4]); g.beginPath(); g.arc(px, py, e.attenuation.max * W.scale, 0, 2 * Math.PI); g.stroke();
+    g.setLineDash([]);
+    g.fillStyle = playing ? "#5fd38d" : "#56606f";
+    g.beginPath(); g.arc(px, py, 5, 0, 2 * Math.PI); g.fill();
+    g.fillStyle = "#e6e6e6"; g.fillText(name, px + 8, py - 6);
+  }
+  const l = listenerPose();
+  const [lx, ly] = toScreen(c, l.position[0], l.position[2]);
+  const ang = Math.atan2(l.forward[2], l.forward[0]);
+  g.fillStyle = "#5fb3ff";
+  g.beginPath();
+  g.moveTo(lx + 14 * Math.cos(ang), ly + 14 * Math.sin(ang));
+  g.lineTo(lx + 8 * Math.cos(ang + 2.4), ly + 8 * Math.sin(ang + 2.4));
+  g.lineTo(lx + 8 * Math.cos(ang - 2.4), ly + 8 * Math.sin(ang - 2.4));
+  g.closePath(); g.fill();
+  g.fillText("listener", lx + 12, ly + 14);
+  const n = (S.latest.scene || {}).instances || 0;
+  $("#world-info").replaceChildren(el("div", {}, "instances playing: ", el("b", { text: String(n) })),
+    el("div", { text: `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}` }),
+    ...info.map((t) => el("div", { text: t })));
+}
+function worldInput() {
+  const c = $("#world");
+  c.addEventListener("pointerdown", (ev) => {
+    const l = listenerPose();
+    W.listener = { position: [...l.position], forward: [...l.forward] };
+    W.drag = { turn: ev.shiftKey };
+    c.setPointerCapture(ev.pointerId);
+    moveListener(c, ev);
+  });
+  c.addEventListener("pointermove", (ev) => { if (W.drag) moveListener(c, ev); });
+  c.addEventListener("pointerup", () => { W.drag = null; });
+  c.addEventListener("wheel", (ev) => { ev.preventDefault(); W.scale = Math.max(1, Math.min(60, W.scale * (ev.deltaY < 0 ? 1.15 : 0.87))); drawWorld(); });
+}
+function moveListener(c, ev) {
+  const r = c.getBoundingClientRect();
+  const [x, z] = toWorld(c, (ev.clientX - r.left) * c.width / r.width, (ev.clientY - r.top) * c.height / r.height);
+  const l = W.listener;
+  if (W.drag.turn) {
+    const dx = x - l.position[0], dz = z - l.position[2], n = Math.hypot(dx, dz) || 1;
+    l.forward = [dx / n, 0, dz / n];
+  } else {
+    l.position = [x, l.position[1], z];
+  }
+  drawWorld();
+  throttled("listener", () => send("listener", { position: l.position, forward: l.forward }));
+}
+
+// ------------------------------------------------------------------------------------ start
+function tabs() {
+  for (const b of document.querySelectorAll(".tab")) {
+    b.addEventListener("click", () => showView(b.dataset.view));
+  }
+}
+function showView(name) {
+  for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.view === name);
+  for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === `view-${name}`);
+  drawWorld();
+}
+window.studio = { S, send, showView };
+document.addEventListener("DOMContentLoaded", () => {
+  tabs();
+  worldInput();
+  $("#log-pause").addEventListener("click", (ev) => {
+    S.logPaused = !S.logPaused;
+    ev.target.textContent = S.logPaused ? "resume" : "pause";
+    ev.target.classList.toggle("on", S.logPaused);
+    renderLog();
+  });
+  $("#log-filter").addEventListener("input", (ev) => { S.logFilter = ev.target.value; renderLog(); });
+  connect();
+});
