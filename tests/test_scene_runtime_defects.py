@@ -422,3 +422,34 @@ def test_dungeon_wounded_snapshot_puts_the_music_bus_9_db_down(tmp_path: Path) -
     expected = snap.gain_db + 10 * math.log10((a[band] * np.abs(h) ** 2).sum() / a[band].sum())
     assert -9.6 < expected < -9.0  # the low-pass barely touches this band: the gain is what shows
     assert measured == pytest.approx(expected, abs=0.2)
+
+
+def test_hot_reload_moves_a_playing_layers_send_levels(tmp_path: Path) -> None:
+    """Sends are constants, but a hot reload that changes them reaches the playing voice (the doc:
+    a kept layer glides to its new settings). The dry path is silenced (bus at -120 dB), so the
+    output is the send alone: -6 dB -> -18 dB is 12 dB down; a removed send goes silent."""
+    _wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 1.0, amp=0.1))
+    text = """
+name: sends
+buses:
+  dry: {gain_db: -120}
+  aux: {}
+emitters:
+  bed:
+    bus: dry
+    layers:
+      - {id: tone, source: sounds/tone.wav, fade_in: 0, random_start: false, sends: {aux: -6}}
+"""
+    player = _player(tmp_path, text)
+    player.render(SR // 4)
+    before = _level_db(player.render(SR // 4))
+    for edit, drop in (("sends: {aux: -18}", 12.0), ("sends: {}", 60.0)):
+        player.reload(
+            load_scene_text(text.replace("sends: {aux: -6}", edit), str(tmp_path / "s.yaml"), tmp_path)
+        )
+        player.render(SR // 8)
+        after = _level_db(player.render(SR // 4))
+        if drop < 60.0:
+            assert after - before == pytest.approx(-drop, abs=0.1)
+        else:
+            assert after - before < -drop  # gone (the engine keeps the slot at -120 dB)

@@ -45,6 +45,7 @@ from .model import (
 )
 
 MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engine
+MIN_SEND_DB = -120.0  # a removed send (the engine takes finite dB only)
 SETTLE = 1e-4  # change threshold (dB, semitones, Hz-ratio) below which no engine command is sent
 MAX_INSTANCES = 256
 MAX_OBJECTS = 4096  # game objects the runtime keeps transforms for
@@ -880,6 +881,7 @@ class SceneRuntime:
         }
         out["lowpass_hz"] = _cut(layer.lowpass, env, self.sr)
         out["highpass_hz"] = _cut(layer.highpass, env, self.sr)
+        out["sends"] = dict(layer.sends)  # constants, but a hot reload may change them
         return out
 
     def _play_layer(
@@ -931,7 +933,7 @@ class SceneRuntime:
             fade_in=fade_in,
             lowpass_hz=s["lowpass_hz"],
             highpass_hz=s["highpass_hz"],
-            sends=dict(li.layer.sends),
+            sends=s["sends"],
             priority=li.layer.priority,
             position=pos if spatial else None,
             velocity=vel,
@@ -1008,7 +1010,7 @@ class SceneRuntime:
             fade_in=fade_in,
             lowpass_hz=s["lowpass_hz"],
             highpass_hz=s["highpass_hz"],
-            sends=dict(li.layer.sends),
+            sends=s["sends"],
             priority=li.layer.priority,
             position=pos,
             velocity=vel,
@@ -1082,6 +1084,9 @@ class SceneRuntime:
             except SoundscapeError as exc:
                 self.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
         change: dict[str, Any] = {}
+        sends, old_sends = s.pop("sends"), li.sent.get("sends") or {}
+        if sends != old_sends:  # a send the layer no longer has goes silent (the engine keeps its slot)
+            change["sends"] = {**{bus: MIN_SEND_DB for bus in old_sends if bus not in sends}, **sends}
         for k, v in s.items():
             old = li.sent.get(k)
             if old is None or v is None:
@@ -1097,6 +1102,7 @@ class SceneRuntime:
         if change and li.handle is not None:
             self.engine.set_voice(li.handle, **change)
             li.sent.update({k: v for k, v in change.items() if k in s})
+            li.sent["sends"] = sends
 
     # ---------------------------------------------------------------- events
     def _start_instance(
