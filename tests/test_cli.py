@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import wave
 from pathlib import Path
 
 import numpy as np
+from scipy.io import wavfile
 
 SCENE = """\
 name: cli-test
@@ -88,9 +90,12 @@ def test_render_is_bit_identical_for_same_seed_and_differs_for_another(tmp_path:
             str(out),
         )
         assert r.returncode == 0, r.stderr
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
-    assert outs[0] != outs[2]
+        outs.append(out)
+    (rate, a), (_, c) = wavfile.read(outs[0]), wavfile.read(outs[2])
+    assert rate == 48000 and a.shape == (48000, 2)
+    assert 20 * np.log10(np.sqrt(np.mean(a.astype(np.float64) ** 2))) > -40.0  # the scene plays
+    assert outs[0].read_bytes() == outs[1].read_bytes()  # exact: same code path, same inputs, run twice
+    assert not np.array_equal(a, c)  # the samples differ, not only the seed in the metadata
 
 
 def test_bad_events_line_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -104,9 +109,17 @@ def test_bad_events_line_is_reported_with_its_line(tmp_path: Path) -> None:
     assert "bad.jsonl:2" in r.stderr and "nope" in r.stderr
 
 
-def test_play_runs_on_the_null_device(tmp_path: Path) -> None:
+def test_play_runs_on_the_null_device_and_sweeps(tmp_path: Path) -> None:
+    """Its status line (one per 0.1 s) shows it playing for the time asked, the sweep moving the
+    parameter from 0 up to 1 (and holding it there for the last half second) and voices sounding."""
     scene = _scene(tmp_path)
-    r = _run(
-        "play", str(scene), "--seconds", "1", "--backend", "null", "--sweep", "intensity=0:1:1s", "--quiet"
-    )
+    r = _run("play", str(scene), "--seconds", "1.5", "--backend", "null", "--sweep", "intensity=0:1:1s")
     assert r.returncode == 0, r.stderr
+    status = re.findall(r"^ *([\d.]+)s +intensity=([\d.]+) +voices (\d+) +underruns \d+", r.stderr, re.M)
+    assert len(status) >= 5, r.stderr
+    seconds = [float(s[0]) for s in status]
+    level = [float(s[1]) for s in status[1:]]  # the first line may show the range check's last value
+    assert seconds[-1] >= 1.5
+    assert min(level) <= 0.3 and level[-1] == 1.0, level
+    assert level == sorted(level), level  # the sweep only goes up
+    assert int(status[-1][2]) >= 1  # the looping layer sounds
