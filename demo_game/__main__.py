@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.autoplay:
             return autoplay(args)
+        from middleware.commands._common import require_terminal
+
+        require_terminal("keyboard play", "run it in a terminal, or add --autoplay to let the bot play")
         from .keyboard import play
 
         return play(args)

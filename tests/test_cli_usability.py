@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +145,148 @@ def test_a_missing_scene_is_one_usage_error_with_one_wording(tmp_path: Path, com
     what = "scene file not found" if kind == "missing" else "is a folder, not a scene file"
     assert r.stderr.strip() == f"soundscape {command}: error: {scene}: {what}"
     assert r.stdout == ""
+
+
+# ------------------------------------------------------------------ keyboard play needs a terminal
+@pytest.mark.parametrize(
+    "argv",
+    [["-m", "middleware.cli", "demo", "--keyboard"], ["-m", "demo_game"]],
+    ids=["soundscape demo --keyboard", "python -m demo_game"],
+)
+def test_keyboard_play_without_a_terminal_is_one_usage_line(tmp_path: Path, argv: list[str]) -> None:
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, *argv, "--out", str(out), "--backend", "null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert "needs a terminal" in line
+    assert not out.exists()  # refused before a daemon or a session was started
+
+
+# ------------------------------------------------------------------ against a real daemon
+def start_daemon(scene: Path) -> tuple[subprocess.Popen, dict]:
+    """``soundscape serve`` on the NULL device with OS-chosen ports (as tests/test_daemon.py does)."""
+    cmd = [sys.executable, "-m", "middleware.cli", "serve", str(scene), "--backend", "null",
+           "--bind", "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--json"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise RuntimeError("daemon did not start: " + proc.stderr.read())
+    return proc, json.loads(line)
+
+
+def stop_daemon(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err
+
+
+@pytest.fixture(scope="module")
+def town():
+    """A daemon on the town example (looping, positioned layers: the car follows object 'car')."""
+    from middleware.tools.example_assets import ensure_example_assets
+
+    ensure_example_assets()
+    proc, info = start_daemon(ROOT / "scenes" / "town.yaml")
+    yield info
+    stop_daemon(proc)
+
+
+def test_monitor_plain_prints_one_snapshot_per_interval_and_stops(town: dict) -> None:
+    r = _run("monitor", "--plain", "--interval", "1", "--duration", "2.5", "--connect", town["pub"])
+    assert r.returncode == 0, r.stderr
+    heads = [ln for ln in r.stdout.splitlines() if ln.startswith("soundscape monitor")]
+    assert len(heads) == 3  # at 1 s, 2 s and the end (2.5 s): ceil(2.5 / 1), no repeats at the end
+    assert "[LIVE]" in heads[-1]
+    one = _run("monitor", "--plain", "--interval", "1", "--duration", "0.5", "--connect", town["pub"])
+    assert sum(ln.startswith("soundscape monitor") for ln in one.stdout.splitlines()) == 1
+
+
+def test_monitor_plain_never_repeats_the_last_snapshot(town: dict, capsys: pytest.CaptureFixture) -> None:
+    """The end of --duration, many times over (in-process, so each run is short): the last tick
+    must print once even when the socket poll returns a hair early (it waits whole milliseconds)."""
+    from middleware.cli import main
+
+    counts = []
+    for _ in range(12):
+        assert (
+            main(["monitor", "--plain", "--interval", "0.1", "--duration", "0.3", "--connect", town["pub"]])
+            == 0
+        )
+        out = capsys.readouterr().out
+        counts.append(sum(ln.startswith("soundscape monitor") for ln in out.splitlines()))
+    assert counts == [3] * 12
+
+
+def test_stats_prints_the_scene_as_a_table(town: dict) -> None:
+    sent = _run("send", "object", "name=car", "position=[10,0,-10]", "--connect", town["bind"])
+    assert sent.returncode == 0, sent.stderr
+    time.sleep(0.5)  # scene telemetry reaches the network process every few blocks
+    raw = json.loads(_run("stats", "--json", "--connect", town["bind"]).stdout)["scene"]
+    r = _run("stats", "--connect", town["bind"])
+    assert r.returncode == 0, r.stderr
+    assert "{" not in r.stdout and '"' not in r.stdout  # no JSON, cut or whole
+    lines = r.stdout.splitlines()
+    assert any(ln.startswith("scene at frame ") for ln in lines)
+    assert any(ln.split()[:2] == ["parameters", "traffic"] for ln in lines)
+    rows = {ln.split()[0]: ln.split()[1:] for ln in lines if ln.startswith("  ") and "." in ln.split()[0]}
+    assert set(raw["layers"]) <= set(rows)
+    for uid, row in raw["layers"].items():
+        assert float(rows[uid][0]) == pytest.approx(row["weight"], abs=0.005)  # printed with 2 decimals
+    _weight, source, _gain, left, right = rows["car.engine"]
+    assert source == "rule" and float(left) < float(right)  # the car is ahead on the right
+    width = max(len(ln.split("  ")[0]) for ln in lines[: lines.index("")])
+    assert all(ln[width : width + 2] == "  " for ln in lines[: lines.index("")])  # labels aligned
+
+
+# ------------------------------------------------------------------ soundscape assets: every shipped scene
+def _shipped_scenes() -> list[str]:
+    """The scene files the repository ships (tracked by git), as paths relative to scenes/."""
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "scenes/*.yaml"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [Path(p).name for p in out]
+
+
+def test_assets_make_every_shipped_scene_valid(tmp_path: Path) -> None:
+    from middleware.tools.example_assets import ASSETS
+
+    shipped = _shipped_scenes()
+    assert {"forest.yaml", "dungeon.yaml", "town.yaml", "demo.yaml"} <= set(shipped)
+    scenes = tmp_path / "scenes"
+    shutil.copytree(ROOT / "scenes", scenes, ignore=shutil.ignore_patterns("*.wav"))  # models stay
+    r = _run("assets", "--scenes", str(scenes))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{scenes}: wrote {len(ASSETS)} of {len(ASSETS)} example assets"
+    v = _run("validate", *(str(scenes / name) for name in shipped))
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert v.stdout.count(": ok, scene ") == len(shipped)
+    again = _run("assets", "--scenes", str(scenes))
+    assert again.stdout.strip() == f"{scenes}: all {len(ASSETS)} example assets present"
+    (scenes / ASSETS[-1].relpath).unlink()
+    one = _run("assets", "--scenes", str(scenes))
+    assert (
+        one.stdout.strip()
+        == f"{scenes}: wrote 1 of {len(ASSETS)} example assets ({len(ASSETS) - 1} were present)"
+    )
+
+
+def test_the_example_scenes_doc_counts_the_shipped_scenes() -> None:
+    words = {3: "three", 4: "four", 5: "five", 6: "six"}
+    n = words[len(_shipped_scenes())]
+    doc = (ROOT / "docs" / "example-scenes.md").read_text(encoding="utf-8")
+    (line,) = [ln for ln in doc.splitlines() if ln.startswith("soundscape validate scenes/*.yaml")]
+    assert f"all {n} are valid" in line
+    assert doc.startswith(f"# Example scenes\n\n{n.capitalize()} scenes ship in `scenes/`")

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import require_terminal
+
 NAME = "demo"
 HELP = "the demo game plays itself against a live daemon; writes out/demo.wav and out/demo.png"
 
@@ -33,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.keyboard:  # before anything starts: curses cannot run without a terminal
+        require_terminal("--keyboard", "run it in a terminal, or drop --keyboard to let the bot play")
     if str(ROOT) not in sys.path:  # demo_game/ sits beside the package in a source checkout
         sys.path.insert(0, str(ROOT))
     try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ._common import UsageError, interactive_terminal
 
 NAME = "monitor"
 HELP = "live terminal view of a daemon: parameters, states, layers and their weights, voices, CPU, errors"
@@ -40,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
             f"--connect={args.connect!r}: must be a ZeroMQ endpoint like tcp://127.0.0.1:5571"
         )
     if args.interval <= 0:
-        raise ProtocolError(f"--interval={args.interval}: must be > 0 seconds")
+        raise UsageError(f"--interval={args.interval}: must be > 0 seconds")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError(f"--duration={args.duration}: must be > 0 seconds")
     with Subscriber(args.connect, topics=("",)) as sub:
-        if args.plain or not (sys.stdout.isatty() and sys.stdin.isatty()):
+        if args.plain or not interactive_terminal():
             return run_plain(sub, args.connect, args.interval, args.duration)
         return run_tui(sub, args.connect, args.duration)

@@ -12,16 +12,12 @@ import re
 import sys
 import time
 
-from ..errors import SoundscapeError
+from ._common import UsageError
 
 NAME = "play"
 HELP = "play a scene on the sound device (NULL device if none) with live hot reload"
 
 _SWEEP = re.compile(r"^([A-Za-z_][\w.]*)=(-?[\d.]+):(-?[\d.]+):([\d.]+)s?$")
-
-
-class UsageError(SoundscapeError):
-    pass
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

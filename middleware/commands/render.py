@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import UsageError
+
 NAME = "render"
 HELP = "render a scene driven by an events file to WAV (offline, bit-identical for the same seed)"
+MAX_SECONDS = 24 * 3600
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..offline import render_scene_file
 
-    if not 0 < args.seconds <= 24 * 3600:
-        raise SystemExit("soundscape render: error: --seconds must be within (0, 86400]")
+    if not 0 < args.seconds <= MAX_SECONDS:
+        raise UsageError(f"--seconds={args.seconds:g}: must be within (0, {MAX_SECONDS}]")
     info = render_scene_file(
         args.scene,
         args.events,

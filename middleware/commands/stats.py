@@ -48,19 +48,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=3.0)
 
 
+def _value(v: object) -> str:
+    """One cell: floats with 2 decimals, maps as 'k v, k v', lists comma-separated."""
+    if isinstance(v, bool) or v is None:
+        return "-" if v is None else str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_value(x)}" for k, x in v.items()) or "-"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v) or "-"
+    return str(v)
+
+
+def _num(v: object, spec: str) -> str:
+    return format(v, spec) if isinstance(v, int | float) and not isinstance(v, bool) else "-"
+
+
+def format_scene(scene: dict) -> list[str]:
+    """The scene runtime's telemetry as lines: a row per field, then a table of the active layers
+    (weight, where it came from, gain, and the left/right gain of its voice when it has one).
+    Sources read as in ``soundscape monitor``: rule, curve, MODEL (the director), OVERRIDE."""
+    from ..monitor.view import SOURCE_TAG
+
+    lines = [f"scene at frame {scene['frame']}" if "frame" in scene else "scene"]
+    labels = {"params": "parameters"}
+    for key, value in scene.items():
+        if key in ("frame", "layers", "voices"):
+            continue
+        if key == "music" and isinstance(value, dict):
+            pend = f" -> {value['pending']}" if value.get("pending") else ""
+            value = f"segment {value.get('segment') or '-'}{pend}, beat {_value(value.get('beat'))}"
+        lines.append(f"  {labels.get(key, key):<12} {_value(value)}")
+    layers, voices = scene.get("layers") or {}, scene.get("voices") or {}
+    if layers:
+        width = max(len("layer"), *(len(uid) for uid in layers))
+        lines.append(f"  {'layer':<{width}}  weight  source     gain dB    left   right")
+        for uid, row in sorted(layers.items()):
+            v = voices.get(uid, {})
+            cells = [
+                _num(row.get("weight"), ".2f"),
+                SOURCE_TAG.get(row.get("source"), str(row.get("source") or "-")),
+                _num(row.get("gain_db"), ".1f"),
+                _num(v.get("gain_left"), ".3f"),
+                _num(v.get("gain_right"), ".3f"),
+            ]
+            lines.append(
+                f"  {uid:<{width}}  {cells[0]:>6}  {cells[1]:<9}  {cells[2]:>7}  {cells[3]:>6}  {cells[4]:>6}"
+            )
+    return lines
+
+
 def format_stats(stats: dict) -> str:
-    lines = []
+    """The stats reply as aligned 'label value' lines, then the scene (``format_scene``)."""
     audio, net = stats.get("audio", {}), stats.get("net", {})
-    for key, label in _AUDIO_KEYS:
-        if key in audio:
-            value = audio[key]
-            lines.append(f"{label:32s} {value:.3f}" if isinstance(value, float) else f"{label:32s} {value}")
-    for key, label in _NET_KEYS:
-        if key in net:
-            lines.append(f"{label:32s} {net[key]}")
+    rows = [(label, audio[key]) for key, label in _AUDIO_KEYS if key in audio]
+    rows += [(label, net[key]) for key, label in _NET_KEYS if key in net]
+    width = max((len(label) for label, _ in rows), default=0)
+    lines = [
+        f"{label:<{width}}  {value:.3f}" if isinstance(value, float) else f"{label:<{width}}  {value}"
+        for label, value in rows
+    ]
     scene = stats.get("scene") or {}
     if scene:
-        lines.append("scene: " + json.dumps(scene, default=str)[:400])
+        lines += ["", *format_scene(scene)]
     return "\n".join(lines)
 
 

@@ -10,12 +10,14 @@ prints one plain snapshot per ``--interval`` instead, for logs and scripts.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from .state import MonitorState
@@ -109,14 +111,29 @@ def run_tui(sub: Any, endpoint: str, duration: float | None = None) -> int:
     return 0
 
 
+def plain_ticks(interval: float, duration: float | None) -> Iterator[float]:
+    """Seconds from the start at which ``run_plain`` prints: every ``interval``, and with a
+    ``duration`` the last one exactly at its end, once: ceil(duration / interval) snapshots.
+
+    Counted rather than compared with the clock, so a tick that is due a hair before the end can
+    never add a snapshot of (almost) nothing."""
+    if duration is None:
+        k = 0
+        while True:
+            k += 1
+            yield k * interval
+    n = max(1, math.ceil(duration / interval - 1e-9))  # 1e-9: 3 * 0.1 must count as 0.3
+    for k in range(1, n + 1):
+        yield min(k * interval, duration)
+
+
 def run_plain(sub: Any, endpoint: str, interval: float = 1.0, duration: float | None = None) -> int:
-    """One plain-text snapshot every ``interval`` seconds (no terminal control)."""
+    """One plain-text snapshot per tick of ``plain_ticks`` (no terminal control)."""
     st = MonitorState()
-    t_end = None if duration is None else time.monotonic() + duration
+    t0 = time.monotonic()
     try:
-        while t_end is None or time.monotonic() < t_end:
-            step = interval if t_end is None else max(0.0, min(interval, t_end - time.monotonic()))
-            _pump(sub, st, step)
+        for due in plain_ticks(interval, duration):
+            _pump(sub, st, max(0.0, t0 + due - time.monotonic()))
             size = shutil.get_terminal_size((110, 60))
             print("\n".join(render_lines(st, size.columns, 200, endpoint=endpoint)), flush=True)
             print("-" * min(size.columns, 110), flush=True)

@@ -1,4 +1,9 @@
-"""Synthesise the example scenes' sounds (scenes/<scene>/sounds/*.wav) with numpy, deterministically.
+"""Make every shipped scene's sounds (scenes/<scene>/sounds/*.wav) on this machine, deterministically.
+
+One catalogue (``ASSETS``) covers every scene in scenes/: forest, dungeon and town (numpy recipes,
+below) and the demo (footsteps from the ``footstep`` generator and the villager's line from the
+character-voice synthesiser, at the end of this file), so ``soundscape assets`` leaves every
+shipped scene valid.
 
 Why synthesised instead of shipped: the repository stays lean (no binary blobs), every asset's
 origin and licence is obvious (all made by this file: MIT, like the rest of the project), and the
@@ -12,7 +17,7 @@ frequency domain, which also makes every loop seamless (an inverse FFT is period
 tones are additive sines; envelopes are closed-form. Loops hold a whole number of cycles of every
 periodic component, and music segments are an exact number of bars at the scene's tempo.
 
-    python -m middleware.tools.example_assets          # write missing files
+    python -m middleware.tools.example_assets          # write missing files (all scenes)
     python -m middleware.tools.example_assets --force  # rewrite all
     soundscape assets                                  # the same, as a subcommand
 """
@@ -23,7 +28,7 @@ import argparse
 import os
 import wave
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +55,14 @@ Synth = Callable[[np.random.Generator], np.ndarray]
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """One file: where it goes, what it is (for docs), and the function that makes it."""
+    """One file: where it goes, what it is (for docs), the function that makes it, and (for files
+    made by a generator or the voice synthesiser) the provenance label stored in the WAV."""
 
     scene: str
     name: str
     description: str
     synth: Synth
+    label: Callable[[], Mapping[str, object]] | None = None
 
     @property
     def relpath(self) -> str:
@@ -591,12 +598,97 @@ def _catalogue() -> tuple[AssetSpec, ...]:
             "crowd murmur: speech-band noise with syllable flutter, 6 s stereo loop",
             crowd,
         ),
+        *_demo_catalogue(),
     ]
     return tuple(items)
 
 
+# ---------------------------------------------------------------------------------------------
+# The demo scene's own sounds (scenes/demo/sounds)
+#
+# Footsteps are rendered here rather than streamed from the generator at play time: a one-shot
+# generator voice costs a few milliseconds on the render thread at each trigger, and its first use
+# in a process loads compiled kernels there (measured 20-55 ms, several 5.3 ms blocks), which the
+# daemon's default look-ahead cannot hide. Pre-rendered variations play as plain samples; the
+# campfire stays a live generator (continuous, started with the scene).
+
+STEP_SURFACES = ("grass", "wood", "gravel", "stone")
+STEP_VARIATIONS = 4
+NPC_TEXT = "Welcome to the village, traveller. The road to the cave is dangerous after dark."
+NPC_PRESET = "elder"
+
+
+def generated_oneshot(name: str, params: Mapping[str, object], seed: int, variation: int) -> np.ndarray:
+    """A one-shot generator rendered until it finishes (at most 5 s), its silent tail trimmed."""
+    from ..generators import create_generator
+
+    gen = create_generator(name, sample_rate=SR, seed=seed, params=dict(params), variation=variation)
+    gen.trigger()
+    blocks, done = [], 0
+    while not gen.finished and done < 5 * SR:
+        blocks.append(gen.render(1024))
+        done += 1024
+    y = np.concatenate(blocks).astype(np.float64)
+    loud = np.flatnonzero(np.abs(y).max(axis=1) > 1e-5)
+    return y[: (loud[-1] + 1 if loud.size else 1)]
+
+
+def npc_line() -> np.ndarray:
+    """The villager's line (formant synthesiser), ending in 50 ms of silence."""
+    from ..voice import render_line
+
+    audio, _ = render_line(NPC_TEXT, NPC_PRESET, SR, engine="formant")
+    return np.concatenate([np.asarray(audio, dtype=np.float64), np.zeros(int(0.05 * SR))])
+
+
+def _npc_label() -> dict[str, object]:
+    from ..voice.formant import ENGINE_NAME, ENGINE_VERSION
+
+    return {"generated_by": [f"voice:{ENGINE_NAME} {ENGINE_VERSION}"], "synthetic": True}
+
+
+def _step(stem: str, description: str, params: Mapping[str, object], seed: int) -> AssetSpec:
+    variation = int(stem.rsplit("_", 1)[1])
+
+    def label() -> dict[str, object]:
+        from ..generators import VERSION
+
+        made = f"generator:footstep {VERSION} {dict(params)} seed={seed} variation={variation}"
+        return {"generated_by": [made]}
+
+    return AssetSpec(
+        "demo",
+        f"{stem}.wav",
+        description,
+        lambda _rng: generated_oneshot("footstep", params, seed, variation),
+        label,
+    )
+
+
+def _demo_catalogue() -> list[AssetSpec]:
+    """Footstep variations per surface (weight 0.5), the enemy's heavy gravel steps (weight 1) and
+    the NPC's line. A step's seed is 1000 + its place in this list, as the demo has always used."""
+    jobs = [
+        (f"step_{s}_{k}", f"footstep on {s}, variation {k}", {"surface": s, "weight": 0.5})
+        for s in STEP_SURFACES
+        for k in range(1, STEP_VARIATIONS + 1)
+    ]
+    jobs += [
+        (
+            f"step_heavy_{k}",
+            f"heavy footstep on gravel (the enemy), variation {k}",
+            {"surface": "gravel", "weight": 1.0},
+        )
+        for k in range(1, STEP_VARIATIONS + 1)
+    ]
+    specs = [_step(stem, text, params, 1000 + i) for i, (stem, text, params) in enumerate(jobs)]
+    line = f"the villager's line, synthetic (voice preset {NPC_PRESET!r})"
+    specs.append(AssetSpec("demo", "npc_line.wav", line, lambda _rng: npc_line(), _npc_label))
+    return specs
+
+
 ASSETS: tuple[AssetSpec, ...] = _catalogue()
-"""Every example asset, in a fixed order."""
+"""Every asset of every shipped scene, in a fixed order."""
 
 
 def default_scenes_dir() -> Path:
@@ -610,13 +702,23 @@ def synthesise(spec: AssetSpec) -> np.ndarray:
     return np.clip(x, -0.99, 0.99)
 
 
-def write_wav(path: Path, x: np.ndarray) -> None:
-    """Write PCM16 at 48 kHz with the stdlib ``wave`` module, atomically (temp file + rename), so a
-    reader never sees a half-written file even when two processes generate at once."""
-    pcm = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
-    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+def write_wav(path: Path, x: np.ndarray, label: Mapping[str, object] | None = None) -> None:
+    """Write PCM16 at 48 kHz, atomically (temp file + rename), so a reader never sees a half-written
+    file even when two processes generate at once. Without a ``label``, the stdlib ``wave`` module
+    writes it; with one, ``WavSink`` stores the label in the file's LIST/INFO comment (what made it,
+    and ``synthetic`` for a synthesised voice)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if label is not None:
+        from ..sinks.wav import WavSink
+
+        frames = x[:, None] if x.ndim == 1 else x
+        with WavSink(tmp, SR, frames.shape[1], "pcm16", dict(label)) as sink:
+            sink.write(np.clip(frames, -1.0, 1.0))
+        os.replace(tmp, path)
+        return
+    pcm = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
     with wave.open(str(tmp), "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
@@ -633,9 +735,19 @@ def ensure_example_assets(scenes_dir: str | Path | None = None, force: bool = Fa
     for spec in ASSETS:
         path = root / spec.relpath
         if force or not path.is_file():
-            write_wav(path, synthesise(spec))
+            write_wav(path, synthesise(spec), spec.label() if spec.label is not None else None)
             written.append(path)
     return written
+
+
+def report(root: Path, written: list[Path]) -> str:
+    """What ``ensure_example_assets`` did, in one line."""
+    if not written:
+        return f"{root}: all {len(ASSETS)} example assets present"
+    kept = len(ASSETS) - len(written)
+    return f"{root}: wrote {len(written)} of {len(ASSETS)} example assets" + (
+        f" ({kept} were present)" if kept else ""
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -646,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rewrite files that already exist")
     args = ap.parse_args(argv)
     written = ensure_example_assets(args.scenes, force=args.force)
-    print(f"wrote {len(written)} of {len(ASSETS)} example assets")
+    print(report(args.scenes if args.scenes is not None else default_scenes_dir(), written))
     return 0
 
 
