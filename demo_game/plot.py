@@ -8,6 +8,7 @@ Needs matplotlib (the ``plots`` extra); the demo skips the picture with a note w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,27 @@ from .render import Trace, balance_db
 AREA_COLOURS = {"forest": "#3b7d3b", "cave": "#6d5a48", "village": "#b5863c"}
 WEATHER_COLOURS = {"clear": "#9fd3f5", "rain": "#5b8fc9", "storm": "#37406b"}
 MUSIC_COLOURS = {"explore": "#cfe8cf", "combat": "#f3c27a", "boss": "#e0705c"}
+FIGSIZE = (16.0, 12.5)  # inches
+DPI = 90  # the PNG is FIGSIZE * DPI pixels (1440 x 1125)
+PANELS = ("game", "layers", "spectrogram", "balance")  # top to bottom
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What one panel of the picture shows, so a reader of the PNG (the tests) can check it.
+
+    ``box`` is where the panel's axes sit, in fractions of the figure ``(x0, y0, x1, y1)`` with the
+    origin at the bottom left; ``images`` counts raster images (the spectrogram).
+    """
+
+    name: str
+    ylabel: str
+    title: str
+    legend: tuple[str, ...]
+    box: tuple[float, float, float, float]
+    images: int
+
+
 PARAM_STYLE = {
     "intensity": ("#1f77b4", "-"),
     "threat": ("#d62728", "-"),
@@ -48,9 +70,11 @@ def plot_demo(
     segments: list[tuple[str, float, float]],
     title: str = "",
     focus: tuple[str, float, float, float, float] | None = None,
+    record: list[Panel] | None = None,
 ) -> Path:
     """Draw the picture; ``focus`` = (source name, x, z, t0, t1) adds, between t0 and t1, the balance
-    that source alone would give for the head's yaw (on the left when the head faces past it)."""
+    that source alone would give for the head's yaw (on the left when the head faces past it).
+    ``record``, if given, receives one :class:`Panel` per panel (top to bottom) as drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +83,7 @@ def plot_demo(
     t = np.asarray(trace.t)
     dur = audio.shape[0] / sr
     fig, axes = plt.subplots(
-        4, 1, figsize=(16, 12.5), sharex=True, gridspec_kw={"height_ratios": [1.25, 1.35, 1.25, 0.9]}
+        len(PANELS), 1, figsize=FIGSIZE, sharex=True, gridspec_kw={"height_ratios": [1.25, 1.35, 1.25, 0.9]}
     )
     ax_p, ax_w, ax_s, ax_b = axes
 
@@ -168,7 +192,21 @@ def plot_demo(
     fig.suptitle(title or "soundscape demo: the game (top) and what the mix did (below)", fontsize=13)
     fig.tight_layout(rect=(0, 0.01, 1, 0.975))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
+    if record is not None:
+        for name, ax in zip(PANELS, axes, strict=True):
+            legend = ax.get_legend()
+            x0, y0, x1, y1 = ax.get_position().extents
+            record.append(
+                Panel(
+                    name=name,
+                    ylabel=ax.get_ylabel(),
+                    title=ax.get_title(loc="right") or ax.get_title(),
+                    legend=tuple(t.get_text() for t in legend.get_texts()) if legend else (),
+                    box=(float(x0), float(y0), float(x1), float(y1)),
+                    images=len(ax.get_images()),
+                )
+            )
     plt.close(fig)
     return Path(path)
 
@@ -181,4 +219,4 @@ def have_matplotlib() -> bool:
     return True
 
 
-__all__: list[Any] = ["have_matplotlib", "plot_demo"]
+__all__: list[Any] = ["DPI", "FIGSIZE", "PANELS", "Panel", "have_matplotlib", "plot_demo"]

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -145,19 +146,50 @@ def test_render_shows_each_situation(session):
     assert bal.max() - bal.min() > 10.0
 
 
-def test_picture(session):
-    pytest.importorskip("matplotlib")
-    from demo_game.plot import plot_demo
+# A panel is drawn on where a column of it has more than 2 % of its rows inked (not near-white). On
+# the demo every panel is drawn on across all its width; with its data left out (frame, legend, zero
+# line and segment lines only) no panel is across more than 22 % of it.
+MIN_DRAWN_WIDTH = 0.8
 
-    png = plot_demo(
-        session["out"] / "demo.png",
-        session["audio"],
-        session["sr"],
-        session["trace"],
-        session["run"].segments,
-    )
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+def test_picture(session):
+    """out/demo.png has its four panels, each says what it shows and each is drawn on."""
+    import matplotlib.image as mpimg  # a test dependency (pyproject's `test` extra): never skipped
+
+    from demo_game.plot import DPI, FIGSIZE, PANELS, plot_demo
+
+    trace = session["trace"]
+    panels = []
+    out, audio, sr = session["out"], session["audio"], session["sr"]
+    png = plot_demo(out / "demo.png", audio, sr, trace, session["run"].segments, record=panels)
+    img = mpimg.imread(png)[..., :3]  # an independent PNG reader: rows x columns x RGB in [0, 1]
+    h, w = img.shape[:2]
+    assert (h, w) == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))
+    assert tuple(p.name for p in panels) == PANELS == ("game", "layers", "spectrogram", "balance")
+    game, layers, spectrogram, balance = panels
+    # what each panel says it shows
+    assert game.ylabel.startswith("game") and {"intensity", "threat", "health"} <= set(game.legend)
+    assert "time of day (hours / 24)" in game.legend
+    sounding = {uid for uid, v in trace.layers.items() if max(v, default=0.0) > 0.0}
+    model = {uid for uid in sounding if trace.sources.get(uid) == "director"}
+    assert {"beds.wind", "cave.drone"} <= model  # the director's layers, marked as model output
+    assert set(layers.legend) == {f"{u}  [MODEL]" if u in model else u for u in sounding}
+    assert layers.title.startswith("bold = director model output")
+    assert spectrogram.images == 1 and "spectrogram" in spectrogram.ylabel
+    assert set(balance.legend) == {"L/R balance (dB, + = left)", "head yaw (deg, 90 = east)"}
+    # panels stacked top to bottom without overlapping, inside the picture
+    for upper, lower in itertools.pairwise(panels):
+        assert upper.box[1] > lower.box[3]
+    # and each panel's own pixels are drawn on across its width; the spectrogram fills its box
+    for p in panels:
+        x0, y0, x1, y1 = p.box
+        assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0, p
+        region = img[round((1 - y1) * h) : round((1 - y0) * h), round(x0 * w) : round(x1 * w)]
+        inked = np.any(region < 0.9, axis=-1)[3:-3, 3:-3]  # inside the frame
+        drawn_width = float(np.mean(inked.mean(axis=0) > 0.02))
+        assert drawn_width >= MIN_DRAWN_WIDTH, (p.name, drawn_width)
+        if p.name == "spectrogram":
+            assert inked.mean() > 0.95, inked.mean()
 
 
 def _tmux(*args: str) -> str:
