@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shlex
 import shutil
 import signal
 import subprocess
@@ -290,3 +291,73 @@ def test_the_example_scenes_doc_counts_the_shipped_scenes() -> None:
     (line,) = [ln for ln in doc.splitlines() if ln.startswith("soundscape validate scenes/*.yaml")]
     assert f"all {n} are valid" in line
     assert doc.startswith(f"# Example scenes\n\n{n.capitalize()} scenes ship in `scenes/`")
+
+
+# ------------------------------------------------------------------ training never replaces a model
+def _forest_copy(tmp_path: Path) -> Path:
+    """scenes/forest.yaml with its folder (shipped models, examples, sounds) in a temp folder."""
+    from middleware.tools.example_assets import ensure_example_assets
+
+    ensure_example_assets()
+    shutil.copy(ROOT / "scenes" / "forest.yaml", tmp_path / "forest.yaml")
+    shutil.copytree(ROOT / "scenes" / "forest", tmp_path / "forest")
+    return tmp_path / "forest.yaml"
+
+
+def _guide_command(what: str, scene: Path) -> list[str]:
+    """The ``soundscape train WHAT`` line docs/ml-guide.md gives, on ``scene`` instead of scenes/."""
+    doc = (ROOT / "docs" / "ml-guide.md").read_text(encoding="utf-8")
+    (line,) = [
+        ln
+        for ln in doc.splitlines()
+        if ln.startswith(f"soundscape train {what} ") and "--use" not in ln.split("#")[0]
+    ]
+    argv = shlex.split(line, comments=True)[1:]
+    return [str(scene) if a == f"scenes/{scene.name}" else a for a in argv]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(
+    ("what", "model", "fast"),
+    [
+        ("director", "director", ["--steps", "100", "--no-loo", "--quiet"]),
+        ("morph", "rain_morph", ["--steps", "30", "--quiet"]),
+    ],
+)
+def test_retraining_writes_a_new_version_and_switches_only_when_asked(
+    tmp_path: Path, what: str, model: str, fast: list[str]
+) -> None:
+    scene = _forest_copy(tmp_path)
+    models = tmp_path / "forest" / "models"
+    shipped, text = _files(models), scene.read_text()
+    old_line = f"model: forest/models/{model}.onnx"
+    (line_no,) = [i + 1 for i, ln in enumerate(text.splitlines()) if ln.strip() == old_line]
+
+    r = _run(*_guide_command(what, scene), *fast, timeout=300)
+    assert r.returncode == 0, r.stderr
+    now = _files(models)
+    assert {k: now[k] for k in shipped} == shipped  # the shipped model and card are untouched
+    assert set(now) - set(shipped) == {f"{model}.v2.onnx", f"{model}.v2.card.json"}
+    card = json.loads(now[f"{model}.v2.card.json"])
+    assert card["version"] == 2 and card.get("file", f"{model}.v2.onnx") == f"{model}.v2.onnx"
+    assert scene.read_text() == text  # the scene still names the shipped model
+    assert f"set line {line_no} to 'model: forest/models/{model}.v2.onnx'" in r.stdout
+    assert "--use" in r.stdout
+
+    used = _run(*_guide_command(what, scene), *fast, "--use", timeout=300)
+    assert used.returncode == 0, used.stderr
+    assert {k: _files(models)[k] for k in shipped} == shipped
+    after = scene.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(text.splitlines(), after, strict=True) if a != b]
+    assert [b.strip() for _, b in changed] == [f"model: forest/models/{model}.v3.onnx"]
+    assert f"{scene}:{line_no}: the scene now uses {model}.v3.onnx" in used.stdout
+    v = _run("validate", str(scene))
+    assert v.returncode == 0, v.stdout + v.stderr
+
+    clash = _run("train", what, str(scene), *(["--layer", "rain_texture"] if what == "morph" else []),
+                 "--output", str(models / f"{model}.onnx"), *fast)  # fmt: skip
+    assert clash.returncode == 2 and "exists" in clash.stderr and "--force" in clash.stderr
+    assert _files(models)[f"{model}.onnx"] == shipped[f"{model}.onnx"]

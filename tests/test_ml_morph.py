@@ -229,6 +229,8 @@ def test_train_morph_command_on_a_scene_layer(tmp_path):
         hidden=8,
         no_loo=False,
         quiet=True,
+        force=False,
+        use=False,
     )
     assert train_cmd.run(args) == 0
     card = json.loads((tmp_path / "models" / "tex.card.json").read_text())

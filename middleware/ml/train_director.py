@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..scene.model import SceneDef
-from .cards import card_path, code_version, read_card, sha256_bytes, sha256_file, utc_now, write_card
+from .cards import card_path, code_version, plan_output, sha256_bytes, sha256_file, utc_now, write_card
 from .director import INPUT_NAME, KIND, OUTPUT_NAME
 from .examples import Example, FeatureSpec, example_files, examples_digest, load_examples, to_arrays
 from .nn import MLP, Adam, Progress, train
@@ -201,19 +201,20 @@ def train_director(
     out: Path | None = None,
     progress: bool = True,
     examples: Sequence[Example] | None = None,
+    overwrite: bool = False,
 ) -> DirectorTraining:
-    """Train, export, verify and document the scene's director. Returns the model path and card."""
+    """Train, export, verify and document the scene's director. Returns the model path and card.
+
+    The model goes to ``out``, or else beside the scene's model as the next version
+    (``cards.plan_output``): an existing model is only replaced with ``overwrite``."""
     cfg = cfg or DirectorConfig()
     d = scene.director
     if d is None:
         raise ModelError(f"{scene.file}: no 'director:' section; add inputs, outputs, model and examples")
     if not d.outputs:
         raise ModelError(f"{scene.file}: director has no outputs (layer uids to drive)")
-    path = (
-        Path(out)
-        if out is not None
-        else (Path(d.model) if d.model else scene.root / "models" / f"{scene.name}.director.onnx")
-    )
+    current = Path(d.model) if d.model else scene.root / "models" / f"{scene.name}.director.onnx"
+    path, version = plan_output(current, out, overwrite)
     files = example_files(scene)
     exs = list(examples) if examples is not None else load_examples(scene, files)
     if len(exs) < 2:
@@ -229,13 +230,6 @@ def train_director(
     if cfg.loo and len(exs) >= 3:
         res = leave_one_out(X, Y, M, cfg, Progress(len(exs), "leave-one-out ", enabled=progress))
         report, evaluation = loo_report(res, d.outputs, exs)
-    prev_version = 0
-    if card_path(path).is_file():
-        try:
-            prev_version = int(read_card(path).get("version", 0))
-        except (ModelError, ValueError, TypeError):
-            prev_version = 0
-    version = prev_version + 1
     name = f"{scene.name}/director"
     meta = {
         "kind": KIND,

@@ -29,7 +29,16 @@ import numpy as np
 from ..engine.bank import decode_file
 from ..errors import ModelError
 from ..scene.model import MorphSource, SceneDef
-from .cards import card_path, code_version, read_card, sha256_bytes, sha256_file, utc_now, write_card
+from .cards import (
+    card_path,
+    code_version,
+    model_version,
+    plan_output,
+    sha256_bytes,
+    sha256_file,
+    utc_now,
+    write_card,
+)
 from .morph import (
     INPUT_NAME,
     KIND,
@@ -160,8 +169,11 @@ def train_morph_files(
     name: str = "morph",
     progress: bool = True,
     param: str | None = None,
+    version: int | None = None,
 ) -> MorphTraining:
-    """Train a morph between audio files ``sources`` (in morph order) and write ``out`` + its card."""
+    """Train a morph between audio files ``sources`` (in morph order) and write ``out`` + its card.
+
+    ``version`` goes into the card (default: one more than the card already at ``out``)."""
     cfg = cfg or MorphConfig()
     t0 = time.perf_counter()
     if not sources:
@@ -234,13 +246,9 @@ def train_morph_files(
         calib[i] = src_mean - gen_mean
     meta["anchor_drift_scale"] = drift.tolist()
     meta["anchor_calibration_db"] = np.round(calib, 4).tolist()
-    prev = 0
-    if card_path(out).is_file():
-        try:
-            prev = int(read_card(out).get("version", 0))
-        except (ModelError, ValueError, TypeError):
-            prev = 0
-    meta["version"] = prev + 1
+    if version is None:
+        version = model_version(out) + 1 if card_path(out).is_file() else 1
+    meta["version"] = version
     blob = _blob(dec, meta)
     probe = np.vstack(
         [np.asarray(means), np.random.default_rng(cfg.seed + 7).normal(0, 1, (256, cfg.latent))]
@@ -359,15 +367,15 @@ def train_morph(
     cfg: MorphConfig | None = None,
     out: Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> MorphTraining:
-    """Train the morph of a scene layer; the model goes where the layer's ``model`` says."""
+    """Train the morph of a scene layer. The model goes to ``out``, or else beside the layer's
+    ``model`` as the next version (``cards.plan_output``): an existing model is only replaced with
+    ``overwrite``."""
     ly = find_morph_layer(scene, layer)
     src: MorphSource = ly.source
-    path = (
-        Path(out)
-        if out is not None
-        else (Path(src.model) if src.model else scene.root / "models" / f"{ly.uid}.morph.onnx")
-    )
+    current = Path(src.model) if src.model else scene.root / "models" / f"{ly.uid}.morph.onnx"
+    path, version = plan_output(current, out, overwrite)
     return train_morph_files(
         [s.file for s in src.sources],
         path,
@@ -375,6 +383,7 @@ def train_morph(
         name=f"{scene.name}/{ly.uid}",
         progress=progress,
         param=src.param,
+        version=version,
     )
 
 
