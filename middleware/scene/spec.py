@@ -312,28 +312,19 @@ class Number(Spec):
             out["maximum"] = self.maximum
         if self.exclusive_minimum is not None:
             out["exclusiveMinimum"] = self.exclusive_minimum
-        out["not"] = {"$ref": f"#/$defs/{_non_finite(defs)}"}
+        out.setdefault("minimum", -MAX_FLOAT)  # JSON has no infinity; YAML's .inf is caught by these
+        out.setdefault("maximum", MAX_FLOAT)
+        out["not"] = NAN_SCHEMA
         return self._d(out)
 
 
-def _non_finite(defs: dict[str, Any]) -> str:
-    """A definition matching exactly YAML's ``.nan``, ``.inf`` and ``-.inf``; numbers say ``not`` it.
-
-    JSON has no such numbers, but a YAML file read as JSON data does, and NaN passes every bound
-    (each comparison with it is false). A number that is at least 0 and at most -1 can only be NaN.
-    """
-    defs.setdefault(
-        "NonFinite",
-        {
-            "description": "NaN or an infinity (YAML .nan, .inf): never a valid value",
-            "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": -1},
-                {"type": "number", "exclusiveMinimum": MAX_FLOAT},
-                {"type": "number", "exclusiveMaximum": -MAX_FLOAT},
-            ],
-        },
-    )
-    return "NonFinite"
+NAN_SCHEMA = {
+    "description": "NaN (YAML .nan): it passes every bound, since each comparison with it is false, "
+    "so it is the one number that is both >= 0 and <= -1",
+    "minimum": 0,
+    "maximum": -1,
+}
+"""What numbers must ``not`` be: inlined (a $ref per number makes validating a scene ~2x slower)."""
 
 
 def _looks_numeric(text: str) -> bool:
@@ -420,8 +411,9 @@ def too_long(text: str, what: str, limit: int = MAX_NAME_LEN) -> tuple[str, str]
 
 def _or_plain_boolean(text_schema: dict[str, Any]) -> dict[str, Any]:
     """Where text is expected the loader takes YAML 1.1's plain yes/no/on/off/true/false as the words
-    written (``_is_text_node``); in the data a YAML tool makes of them they are booleans."""
-    return {"anyOf": [text_schema, {"type": "boolean"}]}
+    written (``_is_text_node``); in the data a YAML tool makes of them they are booleans. (pattern and
+    length keywords apply to strings only, so booleans pass them.)"""
+    return {**text_schema, "type": ["string", "boolean"]}
 
 
 @dataclass
@@ -627,6 +619,7 @@ class ExprSpec(Spec):
                 exc.hint,
                 col_shift=expr_column(node, exc.pos),
                 snippet=_expr.caret(source, exc.pos),
+                rule="expression",
             )
             return INVALID
         ctx.exprs.append(ExprUse(ast, source, node, ctx.scope, self.want))
@@ -635,14 +628,7 @@ class ExprSpec(Spec):
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         # ``when: true`` / ``when: false`` (a YAML boolean) is the constant condition
-        return self._d(
-            {
-                "anyOf": [
-                    {"type": "string", "minLength": 1, "maxLength": _expr.MAX_LENGTH},
-                    {"type": "boolean"},
-                ]
-            }
-        )
+        return self._d(_or_plain_boolean({"type": "string", "minLength": 1, "maxLength": _expr.MAX_LENGTH}))
 
 
 def expr_column(node: ScalarNode, pos: int) -> int:
