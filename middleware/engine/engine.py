@@ -28,7 +28,7 @@ from .buses import BusGraph, db_to_gain
 from .dsp.pan import make_rolloff
 from .kernels import commit_ramps, render_voices, zero_state
 from .specs import BusSpec, DuckSpec, ReverbSpec
-from .targets import MAX_TABLE_POINTS, ROLLOFF_CUSTOM, compute_targets
+from .targets import MAX_TABLE_POINTS, ROLLOFF_CUSTOM, apply_params, compute_targets, rank_voices
 from .voices import (
     BIN,
     BUS,
@@ -51,15 +51,11 @@ from .voices import (
     HPA1,
     HPM0,
     HPM1,
-    HPSL,
-    HPSR,
     LE,
     LEN,
     LOOP,
     LPA0,
     LPA1,
-    LPSL,
-    LPSR,
     LS,
     MAX_SENDS,
     OFS,
@@ -75,7 +71,11 @@ from .voices import (
     P_SENDG,
     P_TABLE,
     P_VX,
+    P_VY,
+    P_VZ,
     P_X,
+    P_Y,
+    P_Z,
     PLAYING,
     POS,
     PRIO,
@@ -95,6 +95,19 @@ from .voices import (
 
 _MAX_PITCH = 16.0
 _NO_SLOTS = np.zeros(0, dtype=np.int64)
+# A real voice ranks as if this much louder (1 dB) when the engine picks which voices stay real, so two
+# voices of near-equal audibility do not trade places (each swap is a one-block fade) every block.
+KEEP_REAL_BONUS = 10.0 ** (1.0 / 20.0)
+# set_voices fields: name -> the P columns it writes (a position or velocity is one (n, 3) array).
+BULK_FIELDS: dict[str, tuple[int, ...]] = {
+    "gain_db": (P_GAIN,),
+    "pitch": (P_PITCH,),
+    "pan": (P_PAN,),
+    "lowpass_hz": (P_LP,),
+    "highpass_hz": (P_HP,),
+    "position": (P_X, P_Y, P_Z),
+    "velocity": (P_VX, P_VY, P_VZ),
+}
 STREAM_BLOCKS = 4  # a stream's bank region holds this many blocks (it is rewritten every block)
 
 
@@ -208,11 +221,15 @@ class Engine:
         self._seq = itertools.count()
         self._handles = itertools.count(1)
         self._slot_of: dict[int, int] = {}
+        self._handle_index: tuple[np.ndarray, np.ndarray] | None = None  # see _index_handles
         self._free_slots = list(range(cfg.max_voices - 1, -1, -1))
         self._bus_names = {"master"}
         self._scratch = np.zeros((cfg.block, 2), dtype=np.float32)
         self._lanes = np.zeros(2 * cfg.max_voices + 16, dtype=np.int64)
         self._mark = np.zeros(cfg.max_voices, dtype=np.uint8)
+        self._rank_work = np.zeros(cfg.max_voices, dtype=np.int64)  # scratch of rank_voices
+        self._rank_aud = np.zeros(cfg.max_voices, dtype=np.float64)
+        self._going = np.zeros(cfg.max_voices, dtype=np.int64)
         self._out = np.zeros((cfg.block, 2), dtype=np.float32)
         self._fresh: list[int] = []
         self._listener_moved = True
@@ -461,6 +478,82 @@ class Engine:
                 )
         self._post(("set", int(handle), clean), at_frame)
 
+    def set_voices(
+        self,
+        handles: Any,
+        *,
+        at_frame: int | None = None,
+        **fields: Any,
+    ) -> None:
+        """Change many voices in one command: the bulk form of :meth:`set_voice` for moving sources.
+
+        ``handles`` is a 1-D sequence of n voice handles; each field is an array with one entry per
+        handle (or one value for all): ``gain_db``, ``pitch``, ``pan``, ``lowpass_hz`` and
+        ``highpass_hz`` of shape (n,) (a cutoff of 0 means no filter), ``position`` and ``velocity``
+        of shape (n, 3). Validated here at once, copied, and applied at the start of the block
+        containing ``at_frame`` in one compiled step; every voice then ramps over that block exactly
+        as after a ``set_voice`` call with the same values (the same parameters feed the same
+        targets). Stale handles (voices that ended) are skipped and counted like ``set_voice``'s.
+        """
+        raw = np.asarray(handles)
+        if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "iu"):
+            raise EngineError(
+                f"set_voices: handles must be a 1-D sequence of integer handles, got {handles!r:.80}"
+            )
+        h = raw.astype(np.int64)  # a copy: the caller may reuse its buffer
+        n = h.shape[0]
+        cols: list[int] = []
+        blocks: list[np.ndarray] = []
+        for name, value in fields.items():
+            if name not in BULK_FIELDS:
+                raise EngineError(
+                    f"set_voices: unknown field '{name}'; allowed: {', '.join(BULK_FIELDS)}"
+                    " (sends: use set_voice)"
+                )
+            if value is None:
+                continue
+            cols.extend(BULK_FIELDS[name])
+            blocks.append(self._bulk_values(name, value, n))
+        if not cols or n == 0:
+            return
+        values = np.ascontiguousarray(np.concatenate(blocks, axis=1))
+        self._post(("setv", h, np.array(cols, dtype=np.int64), values), at_frame)
+
+    def _bulk_values(self, name: str, value: Any, n: int) -> np.ndarray:
+        """One set_voices field as the (n, width) block of P values it writes, or a clear error."""
+        width = len(BULK_FIELDS[name])
+        shape = (n, width) if width > 1 else (n,)
+        try:
+            a = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+        except (TypeError, ValueError):
+            want = f"({n}, 3)" if width > 1 else f"({n},)"
+            raise EngineError(
+                f"set_voices: {name}: must be a number or an array of shape {want} (one per handle),"
+                f" got {value!r:.80}"
+            ) from None
+        a = a.reshape(n, width)
+        c = a[:, 0]
+        nyq = self.sample_rate / 2
+        # The same ranges set_voice enforces per call (see set_voice / _pitch / _cutoff).
+        rules = {
+            "gain_db": (c > 24.0, "<= 24 dB"),
+            "pitch": ((c <= 0.0) | (c > _MAX_PITCH), f"> 0 and <= {_MAX_PITCH} (a playback-rate factor)"),
+            "pan": (np.abs(c) > 1.0, "within -1 .. 1"),
+            "lowpass_hz": ((c < 0.0) | (c >= nyq), f"within (0, {nyq}) Hz, or 0 for no filter"),
+            "highpass_hz": ((c < 0.0) | (c >= nyq), f"within (0, {nyq}) Hz, or 0 for no filter"),
+        }
+        finite = np.isfinite(a).all(axis=1)
+        out_of_range, rule = rules.get(name, (np.zeros(n, dtype=bool), ""))
+        bad = ~finite | out_of_range
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            shown = a[i].tolist() if width > 1 else float(c[i])
+            why = rule if finite[i] else "finite (not NaN or infinite)"
+            raise EngineError(f"set_voices: {name}[{i}]={shown}: must be {why}")
+        if name == "gain_db":
+            return db_to_gain(a)
+        return np.array(a, dtype=np.float64)  # a copy: the caller may reuse its buffer
+
     def stop(self, handle: int, release: float = 0.05, at_frame: int | None = None) -> None:
         """Stop a voice at ``at_frame`` (default: next block) with a linear release in seconds."""
         rel = _finite("release", release)
@@ -594,6 +687,13 @@ class Engine:
             self._start_voice(cmd[1], cmd[2], at)
         elif kind == "set":
             self._set_voice(cmd[1], cmd[2])
+        elif kind == "setv":
+            if self._handle_index is None:
+                self._index_handles()
+            live_h, live_s = self._handle_index
+            stale = apply_params(self.voices.I, self.voices.P, live_h, live_s, cmd[1], cmd[2], cmd[3])
+            if stale:
+                self.counters["stale_handles"] += int(stale)
         elif kind == "stop":
             slot = self._slot_of.get(cmd[1])
             if slot is None:
@@ -630,6 +730,14 @@ class Engine:
             self._meter_all = cmd[1] is None
             self._meter_deferred = cmd[2]
             self.buses.enable_meters(cmd[1], cmd[2])
+
+    def _index_handles(self) -> None:
+        """Sorted handles of the voices in use and their slots, for set_voices (rebuilt lazily after
+        voices start or end: one argsort instead of one dict lookup per handle and command)."""
+        live = np.fromiter(self._slot_of.values(), dtype=np.int64, count=len(self._slot_of))
+        hs = self.voices.I[live, HANDLE]
+        order = np.argsort(hs)
+        self._handle_index = (np.ascontiguousarray(hs[order]), np.ascontiguousarray(live[order]))
 
     def _start_voice(self, handle: int, a: dict, at: int | None) -> None:
         if not self._free_slots:
@@ -683,6 +791,7 @@ class Engine:
         P[slot, P_DOPPLER] = a["doppler"]
         I[slot, DIRTY] = 1
         self._slot_of[handle] = slot
+        self._handle_index = None
         self._fresh.append(slot)
         self.counters["voices_started"] += 1
         self.events.append(("started", handle, int(I[slot, START])))
@@ -719,38 +828,20 @@ class Engine:
                         break
 
     def _manage_voices(self) -> np.ndarray:
-        """Keep at most ``voice_limit`` voices real; returns slots that go virtual after this block."""
-        I, F = self.voices.I, self.voices.F
+        """Keep at most ``voice_limit`` voices real; returns slots that go virtual after this block.
+
+        Ranking (priority, then distance-attenuated gain) and the swaps run in one compiled pass
+        (``targets.rank_voices``): linear in the number of voices, cheap enough for every block with
+        thousands alive. Voices coming back fade in over this block, voices leaving fade out.
+        """
         limit = self.config.voice_limit
         n_active = self.config.max_voices - len(self._free_slots)
         if n_active <= limit and self._n_virtual == 0:
             return _NO_SLOTS  # the common case: everything fits, nothing to bring back
-        st = I[:, ST]
-        active = np.flatnonzero(st != FREE)
-        if active.size <= limit:
-            back = active[st[active] == VIRTUAL]
-            self._devirtualise(back)
-            return active[:0]
-        aud = np.maximum(F[active, GL1], F[active, GR1]) * np.maximum(F[active, ENV], 1e-3)
-        order = np.lexsort((-aud, -I[active, PRIO]))
-        real, virt = active[order[:limit]], active[order[limit:]]
-        self._devirtualise(real[st[real] == VIRTUAL])
-        going = virt[st[virt] == PLAYING]
-        # Fade out over this block, then stop rendering (playhead keeps moving).
-        F[going, GL1] = 0.0
-        F[going, GR1] = 0.0
-        return going
-
-    def _devirtualise(self, slots: np.ndarray) -> None:
-        if slots.size == 0:
-            return
-        I, F = self.voices.I, self.voices.F
-        I[slots, ST] = PLAYING
-        I[slots, DIRTY] = 1
-        F[slots, GL0] = 0.0  # fade back in over one block
-        F[slots, GR0] = 0.0
-        for f in (LPSL, LPSR, HPSL, HPSR):
-            F[slots, f] = 0.0
+        n_going, _ = rank_voices(
+            self.voices.I, self.voices.F, limit, KEEP_REAL_BONUS, self._rank_work, self._rank_aud, self._going
+        )
+        return self._going[:n_going]
 
     def _render_block(self, n: int) -> None:
         t0 = time.perf_counter()
@@ -852,6 +943,7 @@ class Engine:
             I[slot, ENDED] = 0
             if self._slot_of.get(handle) == slot:
                 del self._slot_of[handle]
+                self._handle_index = None
             self._free_slots.append(int(slot))
             self.counters["voices_ended"] += 1
             self.events.append(("ended", handle, self.frame + n))

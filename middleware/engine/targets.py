@@ -10,29 +10,34 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .dsp.pan import ROLLOFF_TABLE, distance_gain_code, equal_power_pan
-from .dsp.spatial import DOPPLER_MAX, DOPPLER_MIN, SPEED_OF_SOUND, binaural_params
+from .dsp.spatial import DOPPLER_MAX, DOPPLER_MIN, SPEED_OF_SOUND, binaural_params_into
 from .voices import (
+    AUD,
     BIN,
-    BL_A1,
     BL_B0,
-    BL_B1,
-    BR_A1,
     BR_B0,
-    BR_B1,
     CH,
     DIRTY,
     DL1,
     DR1,
+    ENV,
     FREE,
+    GL0,
     GL1,
+    GR0,
     GR1,
     HPA0,
     HPA1,
     HPM1,
+    HPSL,
+    HPSR,
     LPA1,
+    LPSL,
+    LPSR,
     MAX_SENDS,
     P_DOPPLER,
     P_GAIN,
@@ -51,10 +56,13 @@ from .voices import (
     P_X,
     P_Y,
     P_Z,
+    PLAYING,
+    PRIO,
     RATE1,
     SND0,
     SPATIAL,
     ST,
+    VIRTUAL,
 )
 
 ROLLOFF_CUSTOM = ROLLOFF_TABLE
@@ -113,14 +121,6 @@ def compute_targets(I, F, P, listener, tables, sr, listener_moved):
                 d, P[v, P_MIND], P[v, P_MAXD], int(P[v, P_ROLLOFF]), tables, int(P[v, P_TABLE])
             )
             xr = dx * rx + dy * ry + dz * rz
-            yu = dx * ux + dy * uy + dz * uz
-            zf = dx * fx + dy * fy + dz * fz
-            if d > 1e-9:
-                az = math.atan2(xr, zf)
-                el = math.atan2(yu, math.sqrt(xr * xr + zf * zf))
-            else:
-                az = 0.0
-                el = 0.0
             # Conventions (pan = x / distance, Doppler formula) as documented in dsp/spatial.py.
             pan = xr / d if d > 1e-9 else 0.0
             amount = P[v, P_DOPPLER]
@@ -139,15 +139,18 @@ def compute_targets(I, F, P, listener, tables, sr, listener_moved):
                     ratio = min(max(num / den, DOPPLER_MIN), DOPPLER_MAX)
                 rate *= ratio
             if I[v, BIN] == 1:
-                dl, dr, cl, cr = binaural_params(az, el, sr)
+                az = 0.0
+                el = 0.0
+                if d > 1e-9:  # angles only for binaural voices: two atan2 per voice add up at scale
+                    yu = dx * ux + dy * uy + dz * uz
+                    zf = dx * fx + dy * fy + dz * fz
+                    az = math.atan2(xr, zf)
+                    el = math.atan2(yu, math.sqrt(xr * xr + zf * zf))
+                dl, dr = binaural_params_into(
+                    az, el, sr, F[v, BL_B0 : BL_B0 + 3], F[v, BR_B0 : BR_B0 + 3]
+                )  # coefficient fields are (b0, b1, a1) in order, so views receive them in place
                 F[v, DL1] = dl
                 F[v, DR1] = dr
-                F[v, BL_B0] = cl[0]
-                F[v, BL_B1] = cl[1]
-                F[v, BL_A1] = cl[2]
-                F[v, BR_B0] = cr[0]
-                F[v, BR_B1] = cr[1]
-                F[v, BR_A1] = cr[2]
                 pan = 0.0
         if I[v, BIN] == 1:
             gl = gain
@@ -163,6 +166,7 @@ def compute_targets(I, F, P, listener, tables, sr, listener_moved):
             gr = gain * pr
         F[v, GL1] = gl
         F[v, GR1] = gr
+        F[v, AUD] = max(gl, gr)
         F[v, RATE1] = rate
         F[v, LPA1] = one_pole_coeff(P[v, P_LP], sr)
         hp = P[v, P_HP]
@@ -174,3 +178,116 @@ def compute_targets(I, F, P, listener, tables, sr, listener_moved):
             F[v, HPM1] = 0.0
         for s in range(MAX_SENDS):
             F[v, SND0 + 2 * s + 1] = P[v, P_SENDG + s]
+
+
+@njit(cache=True, nogil=True)
+def apply_params(I, P, live_handles, live_slots, handles, cols, values):
+    """Write ``values[i, k]`` into ``P[slot of handles[i], cols[k]]`` and flag those voices ``DIRTY``.
+
+    The bulk counterpart of one ``set_voice`` per handle (same fields, same targets next block).
+    ``live_handles`` is sorted and ``live_slots`` the slot of each (the engine's handle index);
+    a handle not found there, or whose slot has been freed, is stale and skipped. Returns the
+    number of stale handles. Repeated handles: the last row wins, as with repeated calls.
+    """
+    stale = 0
+    m = live_handles.shape[0]
+    for i in range(handles.shape[0]):
+        h = handles[i]
+        j = np.searchsorted(live_handles, h)
+        if j >= m or live_handles[j] != h:
+            stale += 1
+            continue
+        s = live_slots[j]
+        if I[s, ST] == FREE:
+            stale += 1
+            continue
+        for k in range(cols.shape[0]):
+            P[s, cols[k]] = values[i, k]
+        I[s, DIRTY] = 1
+    return stale
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _louder(pa, aa, pb, ab):
+    """Ranking order: higher priority first, then higher audibility."""
+    return pa > pb or (pa == pb and aa > ab)
+
+
+@njit(cache=True, nogil=True)
+def rank_voices(I, F, limit, keep_bonus, work, aud, going):
+    """Keep the ``limit`` most audible voices real, the rest virtual; O(voices) per block.
+
+    Audibility is (priority, then ``AUD`` x envelope), ``AUD`` being the target gain with distance
+    attenuation that ``compute_targets`` wrote. A real voice counts ``keep_bonus`` times louder so
+    near-equal voices do not swap every block. Selection is a three-way quickselect (linear on
+    average, also with many equal keys), not a sort.
+
+    A virtual voice that ranks in comes back now: its gains ramp from 0 over this block and its
+    filters restart from rest (``GL1`` holds its true target, see below). A real voice that ranks
+    out fades to 0 over this block (``GL1 = 0``) and is flagged ``DIRTY`` so the next block's
+    targets restore ``GL1`` while it is virtual. Its slot is written to ``going``; the engine marks
+    it ``VIRTUAL`` after rendering. ``work`` (int64) and ``aud`` (float64) are scratch of at least
+    ``I.shape[0]``. Returns ``(n_going, n_coming)``.
+    """
+    m = 0
+    for v in range(I.shape[0]):
+        st = I[v, ST]
+        if st == FREE:
+            continue
+        work[m] = v
+        a = F[v, AUD] * max(F[v, ENV], 1e-3)
+        aud[m] = a * keep_bonus if st == PLAYING else a
+        m += 1
+    k = limit if limit < m else m
+    # Three-way quickselect: afterwards work[:k] are the k loudest (ties broken arbitrarily).
+    lo = 0
+    hi = m - 1
+    while lo < hi and k < m:
+        mid = (lo + hi) // 2
+        pv = work[mid]
+        pp = I[pv, PRIO]
+        pa = aud[mid]
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            ci = I[work[i], PRIO]
+            if _louder(ci, aud[i], pp, pa):
+                work[lt], work[i] = work[i], work[lt]
+                aud[lt], aud[i] = aud[i], aud[lt]
+                lt += 1
+                i += 1
+            elif _louder(pp, pa, ci, aud[i]):
+                work[gt], work[i] = work[i], work[gt]
+                aud[gt], aud[i] = aud[i], aud[gt]
+                gt -= 1
+            else:
+                i += 1
+        if k - 1 < lt:
+            hi = lt - 1
+        elif k - 1 > gt:
+            lo = gt + 1
+        else:
+            break
+    n_coming = 0
+    for j in range(k):
+        v = work[j]
+        if I[v, ST] == VIRTUAL:
+            I[v, ST] = PLAYING
+            F[v, GL0] = 0.0  # fade back in over this block from silence
+            F[v, GR0] = 0.0
+            F[v, LPSL] = 0.0
+            F[v, LPSR] = 0.0
+            F[v, HPSL] = 0.0
+            F[v, HPSR] = 0.0
+            n_coming += 1
+    n_going = 0
+    for j in range(k, m):
+        v = work[j]
+        if I[v, ST] == PLAYING:
+            F[v, GL1] = 0.0
+            F[v, GR1] = 0.0
+            I[v, DIRTY] = 1
+            going[n_going] = v
+            n_going += 1
+    return n_going, n_coming

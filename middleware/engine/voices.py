@@ -74,7 +74,7 @@ N_INT = DIRTY + 1
     BL_A1,
     BR_B0,
     BR_B1,
-    BR_A1,  # head-shadow filter coefficients per ear
+    BR_A1,  # head-shadow filter coefficients per ear, (b0, b1, a1) in this order (targets.py relies on it)
     SHL_X,
     SHL_Y,
     SHR_X,
@@ -83,7 +83,8 @@ N_INT = DIRTY + 1
 ) = range(33)
 HPM0 = SND0 + 2 * MAX_SENDS  # high-pass mix (0 = off, 1 = on), ramped so switching never clicks
 HPM1 = HPM0 + 1
-N_FLOAT = HPM1 + 1
+AUD = HPM1 + 1  # audibility: max(left, right) target gain incl. distance, written by compute_targets
+N_FLOAT = AUD + 1
 
 # --- parameter fields (P), set by API calls, turned into targets once per block ---
 (

@@ -168,20 +168,33 @@ def _ear_angles(azimuth, elevation):
 
 
 @njit(cache=True, nogil=True)
+def ear_delays(lateral, sr):
+    """``(delay_l, delay_r)`` in fractional samples for a lateral angle: the nearer ear gets 0."""
+    itd = woodworth_itd(lateral) * sr
+    return (itd if lateral > 0.0 else 0.0), (itd if lateral < 0.0 else 0.0)
+
+
+@njit(cache=True, nogil=True)
 def binaural_params(azimuth, elevation, sr):
     """Per-ear delays (fractional samples) and shadow coefficients for one source direction.
 
     Returns ``(delay_l, delay_r, coeffs_l, coeffs_r)``; the ear nearer the source has delay 0.
+    Allocates its two coefficient arrays: compiled per-block code uses :func:`binaural_params_into`.
     """
-    theta_l, theta_r, lateral = _ear_angles(azimuth, elevation)
-    itd = woodworth_itd(lateral) * sr
-    delay_l = itd if lateral > 0.0 else 0.0
-    delay_r = itd if lateral < 0.0 else 0.0
     cl = np.empty(3, dtype=np.float64)
     cr = np.empty(3, dtype=np.float64)
-    shadow_coeffs_into(theta_l, sr, cl)
-    shadow_coeffs_into(theta_r, sr, cr)
+    delay_l, delay_r = binaural_params_into(azimuth, elevation, sr, cl, cr)
     return delay_l, delay_r, cl, cr
+
+
+@njit(cache=True, nogil=True)
+def binaural_params_into(azimuth, elevation, sr, coeffs_l, coeffs_r):
+    """:func:`binaural_params` writing the coefficients into ``coeffs_l``/``coeffs_r`` (3,) views;
+    returns ``(delay_l, delay_r)``. No allocation, so the per-block targets kernel can call it."""
+    theta_l, theta_r, lateral = _ear_angles(azimuth, elevation)
+    shadow_coeffs_into(theta_l, sr, coeffs_l)
+    shadow_coeffs_into(theta_r, sr, coeffs_r)
+    return ear_delays(lateral, sr)
 
 
 @njit(cache=True, nogil=True)
@@ -191,12 +204,9 @@ def binaural_params_many(azimuth, elevation, sr, delays_out, coeffs_out):
     Ear index 0 is left, 1 is right, matching output channels.
     """
     for i in range(azimuth.shape[0]):
-        theta_l, theta_r, lateral = _ear_angles(azimuth[i], elevation[i])
-        itd = woodworth_itd(lateral) * sr
-        delays_out[i, 0] = itd if lateral > 0.0 else 0.0
-        delays_out[i, 1] = itd if lateral < 0.0 else 0.0
-        shadow_coeffs_into(theta_l, sr, coeffs_out[i, 0])
-        shadow_coeffs_into(theta_r, sr, coeffs_out[i, 1])
+        dl, dr = binaural_params_into(azimuth[i], elevation[i], sr, coeffs_out[i, 0], coeffs_out[i, 1])
+        delays_out[i, 0] = dl
+        delays_out[i, 1] = dr
 
 
 def max_itd_samples(sr: float) -> float:
