@@ -388,3 +388,29 @@ def test_unusable_paths_are_errors_not_tracebacks(tmp_path, raw, fragment):
     )
     (issue,) = issues
     assert fragment in issue.message and issue.line == 1
+
+
+def test_model_problems_in_validate_carry_the_line_of_their_model(tmp_path, capsys):
+    # a director model that is not there, and a morph model that is not ONNX: errors of the models,
+    # found after the scene loads, placed at the scene line that names each model
+    _write_audio(tmp_path / "sounds" / "b.wav")
+    (tmp_path / "morph.onnx").write_text("not a model")
+    text = (
+        "parameters: {tension: {range: [0, 1]}}\n"
+        "emitters:\n"
+        "  bed:\n"
+        "    layers:\n"
+        "      - {id: calm, source: sounds/rain.wav, director: true}\n"
+        "      - id: texture\n"
+        "        source: {morph: [sounds/rain.wav, sounds/b.wav], param: tension, model: morph.onnx}\n"
+        "director:\n"
+        "  inputs: [tension]\n"
+        "  outputs: [bed.calm]\n"
+        "  model: models/director.onnx\n"
+    )
+    path = _scene(tmp_path, text)
+    rc, out = _validate(capsys, path)
+    assert rc == 1
+    lines = [ln for ln in out.splitlines() if ": error: " in ln]
+    assert any(ln.startswith(f"{path}:11:10: error: director model") for ln in lines), out
+    assert any(ln.startswith(f"{path}:7:81: error: layer 'bed.texture'") for ln in lines), out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 NAME = "validate"
 HELP = "check scene files; print every error as file:line:col with a hint"
@@ -53,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             continue
         model_errors, notes = _check_models(scene) if not args.no_assets else ([], [])
+        where = _model_lines(path) if model_errors or notes else lambda text: ""
         for text in notes:
-            print(f"{path}: warning: {text}")
+            print(f"{path}:{where(text)} warning: {text}")
         if model_errors:
             failed += 1
             for text in model_errors:
-                print(f"{path}: error: {text}")
+                print(f"{path}:{where(text)} error: {text}")
             print(
                 f"{path}: {len(model_errors)} model error(s); the daemon would play the rules instead",
                 file=sys.stderr,
@@ -77,3 +79,44 @@ def _check_models(scene) -> tuple[list[str], list[str]]:
     from ..ml.director import check_director, check_morphs, model_notes
 
     return check_director(scene) + check_morphs(scene), model_notes(scene)
+
+
+def _model_lines(path: str) -> Callable[[str], str]:
+    """``line:col:`` in the scene of the model a problem is about ('' when it cannot be placed).
+
+    Model problems come from the ML modules as text naming the director or a layer uid
+    (``layer 'bed.wind': ...``); this finds the ``model:`` line they refer to.
+    """
+    import re
+    from pathlib import Path
+
+    from yaml.nodes import MappingNode, Node, SequenceNode
+
+    from ..scene.load import compose_scene
+
+    def child(node: Node | None, key: str) -> Node | None:
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                if getattr(k, "value", None) == key:
+                    return v
+        return None
+
+    root = compose_scene(Path(path).read_text(encoding="utf-8"))
+    director = child(root, "director")
+    places: dict[str, Node] = {"": child(director, "model") or director or root}
+    for section in ("emitters", "events"):
+        owners = child(root, section)
+        for k, owner in owners.value if isinstance(owners, MappingNode) else ():
+            layers = child(owner, "layers")
+            for layer in layers.value if isinstance(layers, SequenceNode) else ():
+                lid = child(layer, "id")
+                source = child(layer, "source")
+                if lid is not None:
+                    places[f"{k.value}.{lid.value}"] = child(source, "model") or source or layer
+
+    def where(text: str) -> str:
+        m = re.match(r"layer '([^']+)'", text)
+        node = places.get(m.group(1)) if m else places[""]  # the rest are about the director's model
+        return "" if node is None else f"{node.start_mark.line + 1}:{node.start_mark.column + 1}:"
+
+    return where
