@@ -361,3 +361,94 @@ def test_retraining_writes_a_new_version_and_switches_only_when_asked(
                  "--output", str(models / f"{model}.onnx"), *fast)  # fmt: skip
     assert clash.returncode == 2 and "exists" in clash.stderr and "--force" in clash.stderr
     assert _files(models)[f"{model}.onnx"] == shipped[f"{model}.onnx"]
+
+
+# ------------------------------------------------------------------ the designers' quickstart, run as written
+SHELL_SECTION = "## 6. Switches, stingers and 3D from the shell"
+
+
+def _doc_blocks(doc: Path, heading: str) -> list[list[str]]:
+    """The ```bash blocks under ``heading`` (up to the next '## '), as lists of lines."""
+    text = doc.read_text(encoding="utf-8")
+    section = text[text.index(heading) :]
+    nxt = section.find("\n## ", len(heading))
+    section = section if nxt < 0 else section[:nxt]
+    blocks = section.split("```bash\n")[1:]
+    return [b.split("```")[0].strip().splitlines() for b in blocks]
+
+
+def _voice_sides(client, uids: list[str]) -> tuple[float, float]:
+    """Summed (left, right) gain of the scene's voices ``uids``, from the daemon's stats."""
+    voices = client.stats().get("scene", {}).get("voices", {})
+    return (
+        sum(voices.get(u, {}).get("gain_left", 0.0) for u in uids),
+        sum(voices.get(u, {}).get("gain_right", 0.0) for u in uids),
+    )
+
+
+def test_quickstart_shell_commands_for_switches_stingers_and_3d_work_as_documented() -> None:
+    from middleware.client import Client, Subscriber
+    from middleware.scene.load import load_scene
+    from middleware.tools.example_assets import ensure_example_assets
+
+    ensure_example_assets()
+    blocks = _doc_blocks(ROOT / "docs" / "quickstart-designers.md", SHELL_SECTION)
+    sent = [
+        shlex.split(ln, comments=True)[2] for b in blocks for ln in b if ln.startswith("soundscape send ")
+    ]
+    assert {"set_switch", "stinger", "object", "listener"} <= set(sent)
+    for block in blocks:
+        (serve,) = [shlex.split(ln, comments=True) for ln in block if ln.startswith("soundscape serve ")]
+        scene = load_scene(ROOT / serve[2])
+        proc, info = start_daemon(ROOT / serve[2])
+        try:
+            with Client(info["bind"], timeout=5.0) as client, Subscriber(info["pub"]) as sub:
+                time.sleep(0.3)  # the subscription reaches the daemon
+                followed: list[str] = []
+                for line in block:
+                    if not line.startswith("soundscape send "):
+                        continue
+                    argv = shlex.split(line, comments=True)
+                    said = line.split("#", 1)[1] if "#" in line else ""
+                    r = _run(*argv[1:], "--connect", info["bind"], cwd=ROOT)
+                    assert r.returncode == 0, (line, r.stderr)
+                    reply = json.loads(r.stdout)
+                    assert reply["type"] == "ok" and reply["re"] == argv[2], (line, reply)
+                    fields = dict(a.split("=", 1) for a in argv[3:])
+                    if argv[2] == "object":
+                        followed = [
+                            ly.uid
+                            for _, ly in scene.all_layers()
+                            if getattr(scene.emitters.get(ly.uid.split(".")[0]), "follows", None)
+                            == fields["name"]
+                        ]
+                        assert followed, line
+                    if argv[2] == "trigger":
+                        assert reply["instance"] >= 1
+                    if argv[2] == "stinger":  # it lands on the beat or bar: within a bar at 100 BPM
+                        got = sub.wait_for(
+                            "stinger", 5.0, where=lambda p, n=fields["name"]: p["stinger"] == n
+                        )
+                        assert got is not None, line
+                    for side in ("left", "right"):
+                        if f"on your {side}" in said:
+                            deadline, ok = time.monotonic() + 3.0, False
+                            while not ok and time.monotonic() < deadline:
+                                left, right = _voice_sides(client, followed)
+                                ok = left > right if side == "left" else right > left
+                                time.sleep(0.1)
+                            assert ok, (line, left, right)
+        finally:
+            stop_daemon(proc)
+
+
+def test_monitor_shows_the_last_stinger() -> None:
+    """The quickstart says the monitor shows each stinger as it lands."""
+    from middleware.monitor.state import MonitorState
+    from middleware.monitor.view import render_lines
+
+    st = MonitorState()
+    st.feed("music_segment", {"v": 1, "segment": "combat", "frame": 0}, now=10.0)
+    st.feed("stinger", {"v": 1, "stinger": "alarm", "frame": 0}, now=10.0)
+    (music,) = [ln for ln in render_lines(st, 160, 40, now=11.5) if ln.startswith("MUSIC")]
+    assert "combat" in music and "stinger alarm 1.5s ago" in music

@@ -3,7 +3,7 @@
 Pure Python, no sockets and no terminal, so it is tested by feeding it messages. Topics read
 (see docs/protocol.md, "Telemetry"): ``audio`` (device and engine counters, ~10/s), ``scene``
 (parameters, states, layers with weight and source, music, ~10/s), ``beat``/``bar``/
-``music_segment``, ``instance_started``/``instance_ended``, ``director``/``director_tick``,
+``music_segment``, ``stinger``, ``instance_started``/``instance_ended``, ``director``/``director_tick``,
 ``error``, and the ``loudness`` meters (``{"buses": {bus: {momentary_lufs, short_term_lufs,
 integrated_lufs, true_peak_dbtp}}}``; ``lufs_*`` keys in ``audio`` are read too). Unknown topics are counted,
 never fatal: an older or newer daemon still shows what it has.
@@ -58,6 +58,7 @@ class MonitorState:
     director: dict[str, Any] = field(default_factory=dict)
     beat: tuple[int, int] = (0, 0)  # (bar, beat)
     beat_time: float = -1.0
+    stinger: tuple[str, float] | None = None  # (name, when it landed) of the last music stinger
     instances: int = 0
     errors: deque = field(default_factory=lambda: deque(maxlen=6))
     topics: dict[str, int] = field(default_factory=dict)
@@ -87,6 +88,8 @@ class MonitorState:
                 self.beat_time = now
         elif topic == "music_segment":
             self.music = {**self.music, "segment": p.get("segment")}
+        elif topic == "stinger":
+            self.stinger = (str(p.get("stinger", "?")), now)
         elif topic == "instance_started":
             self.triggers.add(now)
         elif topic == "error":

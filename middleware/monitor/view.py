@@ -64,9 +64,10 @@ def render_lines(
         pulse = " ".join(("*" if flash else "o") if i + 1 == beat else "." for i in range(4))
     pend = st.music.get("pending") if st.music else None
     snaps = "  ".join(f"{k} {v:.2f}" for k, v in sorted(st.snapshots.items())) or "none"
+    stinger = f"   stinger {st.stinger[0]} {now - st.stinger[1]:.1f}s ago" if st.stinger else ""
     lines.append(
         f"MUSIC     {seg or '-'}{f' -> {pend}' if pend else ''}   bar {bar or '-'} beat {beat or '-'}  "
-        f"[{pulse or '       '}]   snapshots: {snaps}"
+        f"[{pulse or '       '}]{stinger}   snapshots: {snaps}"
     )
     d = st.director
     if d.get("model"):
