@@ -19,10 +19,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ..errors import ProtocolError
+from ..errors import ModelError, ProtocolError
 from . import security
 from .link import COMMANDS, DaemonLink
 from .scene_panel import REJECTED, RELOADED, ScenePanel
+from .teach import Teach
 
 STATIC = Path(__file__).parent / "static"
 FPS = 25  # live feed frames per second at most (the daemon's scene telemetry comes at ~10 Hz)
@@ -78,7 +79,9 @@ class Studio:
         self._failed: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self.url = ""
-        self.extensions: list[Any] = []  # objects with ``routes(app)``/``ops`` (teach mode)
+        self.teach = Teach(self) if self.panel is not None else None
+        # objects with ``routes(app)``, ``ops`` and ``handle(op, args)``: teach mode
+        self.extensions: list[Any] = [self.teach] if self.teach is not None else []
 
     # ------------------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 10.0) -> str:
@@ -180,6 +183,7 @@ class Studio:
         latest, events, last = self.link.snapshot(since)
         out: dict[str, Any] = {"kind": "frame", "t": time.time(), "latest": latest, "events": events}
         out["studio"] = {"listener": self.listener, "switches": self.switches}
+        out["teach"] = self.teach.status() if self.teach is not None else None
         if with_static:
             out["hello"] = self.link.hello
             out["director_status"] = self.link.director_status
@@ -192,6 +196,10 @@ class Studio:
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._set_wakers)
+
+    def bump(self) -> None:
+        """Something studio-side changed (teach progress): push a frame soon."""
+        self._wake_all()
 
     def _set_wakers(self) -> None:
         for ev in self._wakers:
@@ -253,7 +261,7 @@ class Studio:
                         break
                 else:
                     raise ProtocolError(f"op={op!r}: unknown studio command")
-        except (ProtocolError, TimeoutError, TypeError, ValueError) as exc:
+        except (ProtocolError, ModelError, OSError, TimeoutError, TypeError, ValueError) as exc:
             return {"kind": "reply", "rid": rid, "op": op, "ok": False, "error": str(exc)}
         return {"kind": "reply", "rid": rid, "op": op, "ok": True, "result": jsonable(result)}
 

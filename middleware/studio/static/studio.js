@@ -461,6 +461,127 @@ function moveListener(c, ev) {
   throttled("listener", () => send("listener", { position: l.position, forward: l.forward }));
 }
 
+
+// ------------------------------------------------------------------------------------ teach mode
+const T = { built: "", wanted: {} };
+function buildTeach() {
+  const sc = S.panel && S.panel.scene;
+  const box = $("#teach");
+  const d = sc && sc.director;
+  const key = d ? JSON.stringify([sc.name, d.inputs, d.outputs]) : "";
+  if (key === T.built) return;
+  T.built = key;
+  if (!d) {
+    box.replaceChildren(el("p", { class: "note", text: "Teach mode needs a scene with a director section (see docs/ml-guide.md)." }));
+    return;
+  }
+  const rows = d.outputs.map((uid) => {
+    const input = el("input", { type: "range", min: 0, max: 1, step: 0.01, id: `teach-${uid}`, "aria-label": uid });
+    input.addEventListener("input", () => { T.wanted[uid] = Number(input.value); byId(`teach-${uid}-value`).textContent = fmt(input.value, 2); });
+    return el("div", { class: "ctl teachrow" }, el("label", { text: uid, title: uid }), input,
+      el("span", { class: "value", id: `teach-${uid}-value`, text: "-" }),
+      el("span", { class: "badge source", id: `teach-${uid}-now`, text: "-" }));
+  });
+  const steps = el("input", { id: "teach-steps", type: "number", min: 50, max: 20000, value: 2000, size: 6 });
+  box.replaceChildren(
+    el("h2", { text: "1 · Set the mix for this situation" }),
+    el("div", { class: "kv", id: "teach-inputs" }),
+    el("p", { class: "note", text: "Move the game's parameters and states on the Mix tab (or let the game play), then set each layer's weight here. Right: the weight playing now." }),
+    ...rows,
+    el("div", { class: "buttons" },
+      el("button", { id: "teach-reset", text: "take the weights playing now", onclick: () => resetWanted(true) }),
+      el("button", { id: "teach-keep", class: "on", text: "keep this example", onclick: keep })),
+    el("div", { class: "kv", id: "teach-kept" }),
+    el("h2", { text: "2 · Retrain the director" }),
+    el("div", { class: "buttons" }, el("span", { text: "steps " }), steps,
+      el("button", { id: "teach-train", text: "train", onclick: () => send("teach_train", { steps: Number(steps.value) }) })),
+    el("div", { class: "progress" }, el("i", { id: "teach-progress" })),
+    el("div", { class: "kv", id: "teach-phase" }),
+    el("div", { id: "teach-result" }),
+    el("div", { class: "buttons" },
+      el("button", { id: "teach-accept", text: "accept (hot-swap the model)", onclick: () => send("teach_accept", {}) }),
+      el("button", { id: "teach-discard", text: "discard", onclick: () => send("teach_discard", {}) })),
+  );
+  T.wanted = {};
+}
+function nowWeights() {
+  const tick = S.latest.director_tick || {};
+  const layers = (S.latest.scene || {}).layers || {};
+  const out = {};
+  for (const uid of ((S.panel || {}).scene || {}).director?.outputs || []) {
+    out[uid] = uid in layers ? layers[uid].weight : (tick.weights || {})[uid];
+  }
+  return out;
+}
+function resetWanted(force) {
+  const now = nowWeights();
+  for (const [uid, w] of Object.entries(now)) {
+    if (w === undefined || w === null || (!force && uid in T.wanted)) continue;
+    T.wanted[uid] = Math.round(w * 100) / 100;
+    const input = byId(`teach-${uid}`);
+    if (input) { input.value = T.wanted[uid]; byId(`teach-${uid}-value`).textContent = fmt(T.wanted[uid], 2); }
+  }
+}
+async function keep() {
+  const r = await send("teach_keep", { weights: T.wanted });
+  if (r.ok) toastOk(`kept: ${JSON.stringify(r.result.inputs)} -> ${r.result.file}`);
+}
+function toastOk(text) { const d = el("div", { class: "ok", text }); $("#toast").append(d); setTimeout(() => d.remove(), 3000); }
+function renderTeach(f) {
+  buildTeach();
+  const d = S.panel && S.panel.scene && S.panel.scene.director;
+  if (!d) return;
+  resetWanted(false);
+  const tick = S.latest.director_tick || {};
+  const ins = tick.inputs || {};
+  $("#teach-inputs").replaceChildren("situation now: ", ...d.inputs.map((k) => el("span", {}, `${k}=`, el("b", { text: typeof ins[k] === "number" ? fmt(ins[k], 3) : String(ins[k] ?? "?") }), " ")));
+  const layers = (S.latest.scene || {}).layers || {};
+  for (const uid of d.outputs) {
+    const b = byId(`teach-${uid}-now`);
+    const l = layers[uid];
+    if (!b) continue;
+    const lab = sourceLabel(l ? l.source : "rule");
+    b.className = `badge source ${lab.cls}`;
+    b.textContent = l ? `${fmt(l.weight, 2)} ${lab.text}` : "silent";
+  }
+  const t = f.teach || {};
+  $("#teach-kept").textContent = t.kept ? `${t.kept} example(s) kept this session; last in ${t.last_kept.file}` : "";
+  byId("teach-progress").style.width = `${Math.round(100 * (t.progress || 0))}%`;
+  const phase = { idle: "", training: `training: ${t.stage} ${fmt(100 * (t.progress || 0), 0)} %`, trained: `candidate ${t.candidate} ready: accept or discard`,
+    failed: `training failed: ${t.error}`, accepted: `accepted ${t.accepted}: the daemon reloads the scene with it` }[t.phase] || t.phase;
+  $("#teach-phase").textContent = phase;
+  byId("teach-accept").disabled = t.phase !== "trained";
+  byId("teach-discard").disabled = !(t.phase === "trained" || t.phase === "training");
+  byId("teach-train").disabled = t.phase === "training";
+  renderResult(t.result);
+}
+function renderResult(r) {
+  const box = $("#teach-result");
+  const key = r ? `${r.file}:${r.version}` : "";
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  if (!r) { box.replaceChildren(); return; }
+  const kids = [el("p", {}, "candidate ", el("b", { text: `${r.model} v${r.version}` }), ` (${r.file}), ${r.examples} examples, train MAE ${fmt(r.train_mae, 4)}`)];
+  if (r.mae) {
+    const methods = ["model", "nearest", "idw"];
+    const outs = Object.keys(r.mae_per_output.model);
+    kids.push(el("table", { id: "teach-mae" },
+      el("thead", {}, el("tr", {}, el("th", { text: "held-out MAE" }), ...methods.map((m) => el("th", { text: m })))),
+      el("tbody", {}, ...outs.map((uid) => el("tr", {}, el("td", { text: uid }), ...methods.map((m) => el("td", { text: fmt(r.mae_per_output[m][uid], 4) })))),
+        el("tr", {}, el("td", {}, el("b", { text: "all" })), ...methods.map((m) => el("td", {}, el("b", { text: fmt(r.mae[m], 4) })))))));
+    for (const [base, w] of Object.entries(r.model_vs_baselines || {})) {
+      kids.push(el("div", { class: "kv", text: `model vs ${base}: better on ${w.model_better}/${w.examples} held-out examples, worse on ${w.baseline_better}` }));
+    }
+    for (const [title, rows] of [["wins most at", r.wins_at], ["loses most at", r.loses_at]]) {
+      for (const x of rows || []) kids.push(el("div", { class: "kv", text: `model ${title}: ${x.inputs} (${x.example}, ${x.margin > 0 ? "+" : ""}${fmt(x.margin, 4)})` }));
+    }
+  } else {
+    kids.push(el("p", { class: "note", text: "no held-out comparison (it needs 3 examples or more)" }));
+  }
+  box.replaceChildren(...kids);
+}
+S.onFrame.push(renderTeach);
+
 // ------------------------------------------------------------------------------------ start
 function tabs() {
   for (const b of document.querySelectorAll(".tab")) {
