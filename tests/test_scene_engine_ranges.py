@@ -146,3 +146,44 @@ def test_an_empty_reverb_plays_the_engines_default_reverb(tmp_path):
     player.render(512)
     graph = player.engine.buses
     assert graph.buses[graph.index("ambience")].spec.reverb == ReverbSpec()
+
+
+def _limits_scene(points: int, sends: int) -> str:
+    curve = ", ".join(f"[{i}, {-i:g}]" for i in range(points))
+    buses = ", ".join(f"fx{i}: {{}}" for i in range(sends))
+    send_map = ", ".join(f"fx{i}: -6" for i in range(sends))
+    return (
+        f"buses: {{{buses}}}\n"
+        "emitters:\n"
+        "  e:\n"
+        "    position: [2, 0, 0]\n"
+        f"    attenuation: {{min: 0.5, max: 40, curve: [{curve}]}}\n"
+        f"    layers: [{{id: a, source: a.wav, sends: {{{send_map}}}}}]\n"
+    )
+
+
+def test_scene_limits_are_the_engines_own_constants():
+    from middleware.engine import specs, targets, voices
+
+    assert voices.MAX_SENDS is specs.MAX_SENDS
+    assert targets.MAX_TABLE_POINTS is specs.MAX_ROLLOFF_POINTS
+
+
+def test_sends_and_rolloff_points_at_the_engines_limits_render(tmp_path):
+    from middleware.engine.specs import MAX_ROLLOFF_POINTS, MAX_SENDS
+
+    write_wav(tmp_path / "a.wav", 0.1 * np.random.default_rng(0).standard_normal(4800))
+    scene = load_scene_text(_limits_scene(MAX_ROLLOFF_POINTS, MAX_SENDS), "limits.yaml", tmp_path)
+    out = ScenePlayer(scene, EngineConfig(block=256, max_voices=8, voice_limit=8)).render(2048)
+    assert np.abs(out).max() > 0
+
+
+@pytest.mark.parametrize(("points", "sends", "line"), [(17, 1, 5), (2, 5, 6)], ids=["rolloff", "sends"])
+def test_one_more_than_the_engine_takes_is_refused_at_its_line(tmp_path, points, sends, line):
+    # before: both validated, then the engine refused them while playing ("rolloff table: at most 16
+    # points", "sends: at most 4 per voice") with no scene line
+    write_wav(tmp_path / "a.wav", np.zeros(480))
+    with pytest.raises(SceneError) as info:
+        load_scene_text(_limits_scene(points, sends), "limits.yaml", tmp_path)
+    (issue,) = info.value.errors
+    assert issue.line == line and ("at most 4 entries" in issue.message or "1 to 16 items" in issue.message)

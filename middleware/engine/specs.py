@@ -52,6 +52,11 @@ DUCK_BOUNDS: Mapping[str, Bounds] = MappingProxyType(
 LOUDNESS_TARGET = Bounds(-60.0, 0.0, "LUFS")
 """Integrated loudness a bus's assets, or the master's automatic gain, aim at."""
 
+MAX_SENDS = 4
+"""Sends one voice may have (the voice table's columns): a layer's ``sends`` at most this many."""
+MAX_ROLLOFF_POINTS = 16
+"""Points of a custom distance-attenuation table (the engine's table rows)."""
+
 
 def defaults(cls: type) -> Mapping[str, Any]:
     """The declared default of every field of dataclass ``cls`` that has one."""

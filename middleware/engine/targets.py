@@ -15,6 +15,7 @@ from numba import njit
 
 from .dsp.pan import ROLLOFF_TABLE, distance_gain_code, equal_power_pan
 from .dsp.spatial import DOPPLER_MAX, DOPPLER_MIN, SPEED_OF_SOUND, binaural_params_into
+from .specs import MAX_ROLLOFF_POINTS
 from .voices import (
     AUD,
     BIN,
@@ -66,7 +67,7 @@ from .voices import (
 )
 
 ROLLOFF_CUSTOM = ROLLOFF_TABLE
-MAX_TABLE_POINTS = 16
+MAX_TABLE_POINTS = MAX_ROLLOFF_POINTS
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_SENDS = 4
+from .specs import MAX_SENDS  # declared with the other limits a scene must respect
+
 DELAY_LEN = 256  # per-voice binaural delay line: > max ITD (0.66 ms = 126 frames at 192 kHz)
 
 # --- voice states (I[:, ST]) ---

@@ -17,6 +17,8 @@ from ..engine.specs import (
     BUS_BOUNDS,
     DUCK_BOUNDS,
     LOUDNESS_TARGET,
+    MAX_ROLLOFF_POINTS,
+    MAX_SENDS,
     REVERB_BOUNDS,
     Bounds,
     DuckSpec,
@@ -131,11 +133,13 @@ class CurveSpec(ListOf):
         y_max: float | None = None,
         x_min: float | None = None,
         y_unit: str = "",
+        max_points: int | None = None,
     ) -> None:
         super().__init__(
             item=ListOf(Number(), min_items=2, max_items=2, description="[x, y]"),
             description=description,
             min_items=1,
+            max_items=max_points,
         )
         self.y_min, self.y_max, self.x_min, self.y_unit = y_min, y_max, x_min, y_unit
 
@@ -179,7 +183,10 @@ class CurveSpec(ListOf):
             "minItems": 2,
             "description": "[x, y]",
         }
-        return self._d({"type": "array", "items": point, "minItems": self.min_items})
+        out = {"type": "array", "items": point, "minItems": self.min_items}
+        if self.max_items is not None:
+            out["maxItems"] = self.max_items
+        return self._d(out)
 
 
 def _name_check(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
@@ -915,9 +922,9 @@ LAYER = Record(
         Field("director", Boolean(), False, "hand this layer's weight to the ML director"),
         Field(
             "sends",
-            MapOf(Number(**GAIN_DB), key_ref="bus"),
+            MapOf(Number(**GAIN_DB), key_ref="bus", max_items=MAX_SENDS),
             MappingProxyType({}),
-            "send levels in dB to other buses (e.g. a reverb bus): {bus: dB}",
+            f"send levels in dB to other buses (e.g. a reverb bus): {{bus: dB}}, at most {MAX_SENDS}",
         ),
         Field(
             "priority",
@@ -988,7 +995,14 @@ ATTENUATION = Record(
                     Option(
                         is_list,
                         Convert(
-                            CurveSpec("[[distance m, gain dB], ...]", -96.0, 24.0, x_min=0.0, y_unit=" dB"),
+                            CurveSpec(
+                                "[[distance m, gain dB], ...]",
+                                -96.0,
+                                24.0,
+                                x_min=0.0,
+                                y_unit=" dB",
+                                max_points=MAX_ROLLOFF_POINTS,
+                            ),
                             lambda v, ctx: Curve(v, "linear"),
                         ),
                         "[[distance, dB], ...]",

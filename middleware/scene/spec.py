@@ -669,7 +669,7 @@ class ListOf(Spec):
                 if self.max_items is None
                 else f"{self.min_items} to {self.max_items}"
             )
-            ctx.error(node, f"expected {want} items, got {n}")
+            ctx.error(node, f"{_field(ctx)}expected {want} items, got {n}")
             return INVALID
         out, bad = [], False
         for child in node.value:
@@ -716,6 +716,7 @@ class MapOf(Spec):
     scope: str | None = None
     key_ref: str | None = None
     pass_name: bool = True
+    max_items: int | None = None
 
     def expected(self) -> str:
         return "a mapping of names"
@@ -726,6 +727,9 @@ class MapOf(Spec):
             if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                 return MappingProxyType({})
             return self._wrong(node, ctx)
+        if self.max_items is not None and len(node.value) > self.max_items:
+            ctx.error(node, f"{_field(ctx)}at most {self.max_items} entries, got {len(node.value)}")
+            return INVALID
         out: dict[str, Any] = {}
         seen: dict[str, yaml.Mark] = {}
         bad = False
@@ -775,6 +779,8 @@ class MapOf(Spec):
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": ["object", "null"], "additionalProperties": self.value.schema(defs)}
+        if self.max_items is not None:
+            out["maxProperties"] = self.max_items
         if self.declares or self.scope:
             out["propertyNames"] = {
                 "pattern": NAME_PATTERN,
