@@ -2,8 +2,10 @@
 
 ``soundscape schema > scene.schema.json`` and a ``# yaml-language-server: $schema=scene.schema.json``
 line at the top of a scene give VS Code's YAML extension autocompletion, hover descriptions (with
-units), enum choices and defaults. Cross references (an unknown bus name) and expressions are only
-checked by ``soundscape validate``: JSON Schema cannot see the rest of the file.
+units), enum choices and defaults. The schema describes the data as the loader reads the YAML (1.1
+booleans, 1.2 numbers) and gives the loader's verdict on every rule it can express; the kinds of
+rule it cannot (``issues.SCHEMA_BLIND``: cross references, names given twice, relations between
+values, expressions, files, unreadable YAML) are checked by ``soundscape validate`` only.
 """
 
 from __future__ import annotations
