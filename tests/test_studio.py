@@ -472,8 +472,39 @@ def test_teach_keep_train_accept_cycle(page, studio):
         lambda s: s["scene"]["layers"].get("brook.water", {"weight": 0.0})["weight"] < w1 - 0.2, timeout=5.0
     )
     assert s["scene"]["layers"].get("brook.water", {"weight": 0.0})["weight"] < w1 - 0.2, (w1, s["scene"])
+    # A/B: the rules (every layer at weight 1 here), then the model again
+    page.click("#ab-rules")
+    page.wait_for_selector(
+        '#layers tr[data-layer="brook.water"] .source.rule', state="attached", timeout=5000
+    )
+    s = studio.stats_until(lambda s: s["scene"]["layers"].get("brook.water", {}).get("source") == "rule")
+    assert s["scene"]["layers"]["brook.water"]["weight"] == 1.0  # the rule's weight, exactly 1 by definition
+    assert not list(studio.root.glob(".*.yaml"))  # the A variant is gone once loaded
+    page.click("#ab-model")
+    page.wait_for_selector(
+        '#layers tr[data-layer="brook.water"] .source.model', state="attached", timeout=5000
+    )
+    assert " v2 " in page.text_content('#layers tr[data-layer="brook.water"] .source')
     page.click("button[data-view=mix]")
     _shot(page, "mix-after-teach")
+
+
+def test_teach_discard_deletes_the_candidate(page, studio):
+    page.click("button[data-view=teach]")
+    page.fill("#teach-steps", "100")
+    page.click("#teach-train")
+    page.wait_for_function(
+        "() => /ready|failed/.test(document.getElementById('teach-phase').textContent)", timeout=120_000
+    )
+    phase = page.inner_text("#teach-phase")
+    assert "ready" in phase, phase
+    name = phase.split()[1]  # "candidate director.v3.onnx ready: ..."
+    cand = studio.root / "models" / name
+    assert cand.is_file() and name not in studio.scene.read_text()
+    page.click("#teach-discard")
+    page.wait_for_function("() => document.getElementById('teach-phase').textContent === ''")
+    assert not cand.exists() and not cand.with_suffix(".card.json").exists()
+    assert "model: models/director.v2.onnx" in studio.scene.read_text()  # still the accepted one
 
 
 def test_studio_command_attaches_to_a_running_daemon(studio):

@@ -41,3 +41,20 @@ def test_origin_must_be_this_server_when_present():
     assert security.origin_ok("http://localhost:8123", allowed)
     for bad in ("http://evil.example", "https://127.0.0.1:8123", "http://127.0.0.1:8124", "null", ""):
         assert not security.origin_ok(bad, allowed), bad
+
+
+def test_page_commands_carry_only_the_messages_own_fields():
+    """A page cannot smuggle envelope keys (``id`` would make the link wait for a reply that never
+    comes) or send a message the studio does not forward (``load_scene`` is the watcher's)."""
+    import pytest
+
+    from middleware.errors import ProtocolError
+    from middleware.studio.link import DaemonLink
+
+    link = DaemonLink("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")  # never started: refusals come first
+    with pytest.raises(ProtocolError, match="unknown field"):
+        link.submit("set_param", name="intensity", value=0.5, id=7).result(0)
+    with pytest.raises(ProtocolError, match="does not send"):
+        link.submit("shutdown").result(0)
+    with pytest.raises(ProtocolError, match="does not send"):
+        link.submit("batch", items=[]).result(0)

@@ -22,6 +22,7 @@ import zmq
 
 from ..errors import ProtocolError
 from ..transport.client import Client, Subscriber
+from ..transport.protocol import MESSAGES
 
 LATEST_TOPICS = ("scene", "audio", "loudness", "director_tick")
 """Periodic topics: only the newest payload matters (the page draws it)."""
@@ -92,6 +93,12 @@ class DaemonLink:
         fut: cf.Future = cf.Future()
         if op not in COMMANDS and op not in ("stats", "load_scene", "hello"):
             fut.set_exception(ProtocolError(f"op={op!r}: the studio does not send this message"))
+            return fut
+        known = {f.name for f in MESSAGES[op].fields}
+        extra = sorted(set(fields) - known)
+        if extra:  # envelope keys (id, v, type, t) are the studio's, never the page's
+            allowed = ", ".join(sorted(known))
+            fut.set_exception(ProtocolError(f"{op}: unknown field(s) {', '.join(extra)}; fields: {allowed}"))
             return fut
         self._jobs.put((op, fields, fut))
         return fut

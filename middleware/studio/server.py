@@ -294,6 +294,8 @@ class Studio:
                 continue
             panel.accept(scene)
             panel.set_status(RELOADED, time.strftime("%H:%M:%S"))
+            if self.teach is not None:
+                self.teach.state["ab"] = "model"  # the scene file itself plays again
             self.link.note("reload", {"status": RELOADED, "scene": scene.name})
 
 

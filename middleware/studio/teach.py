@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..commands._common import UsageError
-from ..commands.train import use_model
+from ..commands.train import model_line, use_model
 from ..errors import ProtocolError
 from ..ml.cards import card_path, plan_output, read_card, utc_now
 from ..ml.examples import FeatureSpec, teach_path
@@ -39,11 +39,11 @@ _PROGRESS = re.compile(r"(train director|leave-one-out)\s*\[[#-]*\]\s*([\d.]+)%"
 class Teach:
     """The studio extension behind the Teach tab (``ops`` are its WebSocket commands)."""
 
-    ops = ("teach_keep", "teach_train", "teach_accept", "teach_discard")
+    ops = ("teach_keep", "teach_train", "teach_accept", "teach_discard", "teach_ab")
 
     def __init__(self, studio: Any) -> None:
         self.studio = studio
-        self.state: dict[str, Any] = {"phase": "idle", "kept": 0, "progress": 0.0, "stage": ""}
+        self.state: dict[str, Any] = {"phase": "idle", "kept": 0, "progress": 0.0, "stage": "", "ab": "model"}
         self._proc: asyncio.subprocess.Process | None = None
         self.candidate: Path | None = None
         self._watcher: asyncio.Future | None = None  # the task reading the training's progress
@@ -233,6 +233,33 @@ class Teach:
         for p in (cand, card_path(cand)):
             with contextlib.suppress(FileNotFoundError):
                 self._inside(p).unlink()
+
+    # ------------------------------------------------------------------------------ A/B
+    async def ab(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Play the scene's rules (A) or its model (B) for comparison, over the protocol only:
+        A loads a copy of the scene without its ``model:`` line (the runtime then plays the rules),
+        B loads the scene file itself. The copy is a hidden file beside the scene, deleted once the
+        daemon has loaded it; an edit of the scene (hot reload) plays the model again."""
+        play = args.get("play")
+        if play not in ("rules", "model"):
+            raise ProtocolError(f"play={play!r}: must be 'rules' or 'model'")
+        scene = self._scene()
+        link = self.studio.link
+        if play == "model":
+            await asyncio.wrap_future(link.submit("load_scene", path=scene.file.name))
+        else:
+            _, start, end, text = model_line(scene.file, scene.root, self.current_model())
+            a, b = text.rfind("\n", 0, start) + 1, text.find("\n", end)
+            variant = text[:a] + text[(b + 1 if b >= 0 else len(text)) :]
+            tmp = self._inside(scene.root / f".{scene.file.stem}.rules.yaml")
+            tmp.write_text(variant, encoding="utf-8")
+            try:
+                await asyncio.wrap_future(link.submit("load_scene", path=tmp.name))
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._set(ab=play)
+        link.note("teach", {"status": f"A/B: playing the {play}"})
+        return {"playing": play}
 
 
 def _append_line(path: Path, line: str) -> None:

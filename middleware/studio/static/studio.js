@@ -260,9 +260,12 @@ function renderLayers() {
 function renderPerf() {
   const a = S.latest.audio;
   if (!a) return;
-  const cpu = a.cpu_load !== undefined ? a.cpu_load : (a.render_ms_p50 && a.callback_interval_p50_ms
-    ? a.render_ms_p50 / a.callback_interval_p50_ms : null);
+  // audio CPU: the time to render one block over the block's duration (median; p99 in the tooltip)
+  const h = S.hello || {};
+  const blockMs = h.block && h.sample_rate ? 1000 * h.block / h.sample_rate : null;
+  const cpu = blockMs && a.render_ms_p50 !== undefined ? a.render_ms_p50 / blockMs : null;
   $("#cpu").textContent = cpu === null ? "-" : `${fmt(100 * cpu, 1)} %`;
+  $("#cpu").title = blockMs ? `render p50 ${fmt(a.render_ms_p50, 2)} ms, p99 ${fmt(a.render_ms_p99, 2)} ms per ${fmt(blockMs, 2)} ms block` : "";
   const u = $("#underruns"); u.textContent = a.underruns ?? "-"; u.classList.toggle("bad", a.underruns > 0);
   const l = $("#late"); l.textContent = a.late_callbacks ?? "-"; l.classList.toggle("bad", a.late_callbacks > 0);
   $("#voices").textContent = `${a.voices_real ?? "-"} real / ${a.voices_virtual ?? "-"} virtual`;
@@ -501,6 +504,10 @@ function buildTeach() {
     el("div", { class: "buttons" },
       el("button", { id: "teach-accept", text: "accept (hot-swap the model)", onclick: () => send("teach_accept", {}) }),
       el("button", { id: "teach-discard", text: "discard", onclick: () => send("teach_discard", {}) })),
+    el("h2", { text: "A/B · compare" }),
+    el("div", { class: "buttons" },
+      el("button", { id: "ab-rules", text: "A: the scene's rules", onclick: () => send("teach_ab", { play: "rules" }) }),
+      el("button", { id: "ab-model", text: "B: the director model", onclick: () => send("teach_ab", { play: "model" }) })),
   );
   T.wanted = {};
 }
@@ -547,12 +554,14 @@ function renderTeach(f) {
   const t = f.teach || {};
   $("#teach-kept").textContent = t.kept ? `${t.kept} example(s) kept this session; last in ${t.last_kept.file}` : "";
   byId("teach-progress").style.width = `${Math.round(100 * (t.progress || 0))}%`;
-  const phase = { idle: "", training: `training: ${t.stage} ${fmt(100 * (t.progress || 0), 0)} %`, trained: `candidate ${t.candidate} ready: accept or discard`,
-    failed: `training failed: ${t.error}`, accepted: `accepted ${t.accepted}: the daemon reloads the scene with it` }[t.phase] || t.phase;
-  $("#teach-phase").textContent = phase;
+  const phases = { idle: "", training: `training: ${t.stage} ${fmt(100 * (t.progress || 0), 0)} %`, trained: `candidate ${t.candidate} ready: accept or discard`,
+    failed: `training failed: ${t.error}`, accepted: `accepted ${t.accepted}: the daemon reloads the scene with it` };
+  $("#teach-phase").textContent = t.phase in phases ? phases[t.phase] : t.phase;
   byId("teach-accept").disabled = t.phase !== "trained";
   byId("teach-discard").disabled = !(t.phase === "trained" || t.phase === "training");
   byId("teach-train").disabled = t.phase === "training";
+  byId("ab-rules").classList.toggle("on", t.ab === "rules");
+  byId("ab-model").classList.toggle("on", t.ab !== "rules");
   renderResult(t.result);
 }
 function renderResult(r) {
