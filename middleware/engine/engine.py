@@ -28,7 +28,14 @@ from .buses import BusGraph, db_to_gain
 from .dsp.pan import make_rolloff
 from .kernels import commit_ramps, render_voices, zero_state
 from .specs import BusSpec, DuckSpec, ReverbSpec
-from .targets import MAX_TABLE_POINTS, ROLLOFF_CUSTOM, apply_params, compute_targets, rank_voices
+from .targets import (
+    MAX_TABLE_POINTS,
+    ROLLOFF_CUSTOM,
+    apply_params,
+    compute_targets,
+    pack_field,
+    rank_voices,
+)
 from .voices import (
     BIN,
     BUS,
@@ -185,8 +192,12 @@ def warm_up_kernels() -> None:
     b = eng.play("m", loop=True, highpass_hz=200.0, bus="w")
     c = eng.play("s", loop=True, position=(1.0, 0.0, -1.0), binaural=True, doppler=1.0)
     eng.play("m", fade_in=0.01)
+    d = eng.play("m", loop=True)  # a plain voice: the grouped paths
     eng.play_stream(_Silence())
     eng.render(256)
+    eng.set_voices([c, d], gain_db=-1.0, position=np.array([[1.0, 0.0, -2.0], [0.0, 0.0, -1.0]]))
+    eng.render(256)
+    eng.set_voices(np.array([d]), pitch=np.array([1.2]))
     eng.set_voice(a, gain_db=-6.0, pitch=1.5)
     eng.set_voice(b, gain_db=-3.0)
     eng.stop(c, release=0.01)
@@ -222,6 +233,7 @@ class Engine:
         self._handles = itertools.count(1)
         self._slot_of: dict[int, int] = {}
         self._handle_index: tuple[np.ndarray, np.ndarray] | None = None  # see _index_handles
+        self._bulk_limits = self._bulk_ranges()
         self._free_slots = list(range(cfg.max_voices - 1, -1, -1))
         self._bus_names = {"master"}
         self._scratch = np.zeros((cfg.block, 2), dtype=np.float32)
@@ -502,57 +514,69 @@ class Engine:
             )
         h = raw.astype(np.int64)  # a copy: the caller may reuse its buffer
         n = h.shape[0]
-        cols: list[int] = []
-        blocks: list[np.ndarray] = []
+        named = []
         for name, value in fields.items():
             if name not in BULK_FIELDS:
                 raise EngineError(
                     f"set_voices: unknown field '{name}'; allowed: {', '.join(BULK_FIELDS)}"
                     " (sends: use set_voice)"
                 )
-            if value is None:
-                continue
-            cols.extend(BULK_FIELDS[name])
-            blocks.append(self._bulk_values(name, value, n))
-        if not cols or n == 0:
+            if value is not None:
+                named.append((name, value))
+        if not named or n == 0:
             return
-        values = np.ascontiguousarray(np.concatenate(blocks, axis=1))
+        cols = [c for name, _ in named for c in BULK_FIELDS[name]]
+        values = np.empty((n, len(cols)), dtype=np.float64)  # the command's own copy
+        col = 0
+        for name, value in named:
+            a = self._bulk_array(name, value, n)
+            limits = self._bulk_limits[name]
+            bad = pack_field(values, col, a, *limits[:4], name == "gain_db")
+            if bad >= 0:
+                self._bulk_error(name, a, bad, limits)
+            col += a.shape[1]
         self._post(("setv", h, np.array(cols, dtype=np.int64), values), at_frame)
 
-    def _bulk_values(self, name: str, value: Any, n: int) -> np.ndarray:
-        """One set_voices field as the (n, width) block of P values it writes, or a clear error."""
+    @staticmethod
+    def _bulk_array(name: str, value: Any, n: int) -> np.ndarray:
+        """A set_voices field as an (n, width) float64 array (a scalar or a 3-vector broadcast)."""
         width = len(BULK_FIELDS[name])
         shape = (n, width) if width > 1 else (n,)
         try:
-            a = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+            a = np.asarray(value, dtype=np.float64)
+            if a.shape != shape:
+                a = np.broadcast_to(a, shape)
         except (TypeError, ValueError):
             want = f"({n}, 3)" if width > 1 else f"({n},)"
             raise EngineError(
                 f"set_voices: {name}: must be a number or an array of shape {want} (one per handle),"
                 f" got {value!r:.80}"
             ) from None
-        a = a.reshape(n, width)
-        c = a[:, 0]
+        return a.reshape(n, width)
+
+    def _bulk_ranges(self) -> dict[str, tuple[float, float, bool, bool, str]]:
+        """Per set_voices field: (lowest, highest, lowest excluded, highest excluded, rule), the
+        ranges set_voice enforces per call (``_pitch``, ``_cutoff``, gain <= 24 dB, pan -1..1).
+        Positions and velocities only need to be finite (checked for every field)."""
         nyq = self.sample_rate / 2
-        # The same ranges set_voice enforces per call (see set_voice / _pitch / _cutoff).
-        rules = {
-            "gain_db": (c > 24.0, "<= 24 dB"),
-            "pitch": ((c <= 0.0) | (c > _MAX_PITCH), f"> 0 and <= {_MAX_PITCH} (a playback-rate factor)"),
-            "pan": (np.abs(c) > 1.0, "within -1 .. 1"),
-            "lowpass_hz": ((c < 0.0) | (c >= nyq), f"within (0, {nyq}) Hz, or 0 for no filter"),
-            "highpass_hz": ((c < 0.0) | (c >= nyq), f"within (0, {nyq}) Hz, or 0 for no filter"),
+        cutoff = (0.0, nyq, False, True, f"within (0, {nyq}) Hz, or 0 for no filter")
+        anything = (-math.inf, math.inf, False, False, "finite")
+        return {
+            "gain_db": (-math.inf, 24.0, False, False, "<= 24 dB"),
+            "pitch": (0.0, _MAX_PITCH, True, False, f"> 0 and <= {_MAX_PITCH} (a playback-rate factor)"),
+            "pan": (-1.0, 1.0, False, False, "within -1 .. 1"),
+            "lowpass_hz": cutoff,
+            "highpass_hz": cutoff,
+            "position": anything,
+            "velocity": anything,
         }
-        finite = np.isfinite(a).all(axis=1)
-        out_of_range, rule = rules.get(name, (np.zeros(n, dtype=bool), ""))
-        bad = ~finite | out_of_range
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            shown = a[i].tolist() if width > 1 else float(c[i])
-            why = rule if finite[i] else "finite (not NaN or infinite)"
-            raise EngineError(f"set_voices: {name}[{i}]={shown}: must be {why}")
-        if name == "gain_db":
-            return db_to_gain(a)
-        return np.array(a, dtype=np.float64)  # a copy: the caller may reuse its buffer
+
+    @staticmethod
+    def _bulk_error(name: str, a: np.ndarray, i: int, limits: tuple) -> None:
+        """Raise for entry ``i`` of a set_voices field, the first bad one (found by pack_field)."""
+        shown = a[i].tolist() if a.shape[1] > 1 else float(a[i, 0])
+        why = limits[4] if np.isfinite(a[i]).all() else "finite (not NaN or infinite)"
+        raise EngineError(f"set_voices: {name}[{i}]={shown}: must be {why}")
 
     def stop(self, handle: int, release: float = 0.05, at_frame: int | None = None) -> None:
         """Stop a voice at ``at_frame`` (default: next block) with a linear release in seconds."""

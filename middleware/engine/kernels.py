@@ -113,8 +113,11 @@ def _groupable(I, F, v, block_start, n):
 # fastmath lets LLVM reassociate the per-lane sums (vectorising across lanes). Safe here: the body
 # has no NaN/inf tests, bank samples are checked finite at load and every state stays finite.
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps, wk, offw):
+def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps, gain_ramps, wk, offw):
     """Mix up to GROUP plain mono voices of one bus, lane by lane inside each sample.
+
+    ``ramps``: pitch, low-pass and gains ramp; ``gain_ramps``: only the gains do (a moving source,
+    a gain or pan change: the common control load, kept nearly as cheap as a steady block).
 
     Each lane carries its own playhead, one-pole low-pass, (optionally) ramped high-pass mix and
     gains; lanes beyond ``nl`` are silent padding so the inner loop has a fixed trip count. Reads
@@ -191,13 +194,15 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps, wk, offw):
                 h = (1.0 - ha) * hp[k] + ha * y
                 hp[k] = h
                 y = y - (hpm0[k] + dhpm[k] * t) * h
-            if ramps:
+            if ramps or gain_ramps:
                 al += y * (gl0[k] + dgl[k] * t)
                 ar += y * (gr0[k] + dgr[k] * t)
-                p += r0[k] + dr[k] * t
             else:
                 al += y * gl0[k]
                 ar += y * gr0[k]
+            if ramps:
+                p += r0[k] + dr[k] * t
+            else:
                 p += r0[k]
             p -= span[k] * (p >= le[k])
             pos[k] = p
@@ -216,32 +221,39 @@ def _group_body(I, F, data, ob, lanes, nl, n, with_hp, ramps, wk, offw):
 @njit(cache=True, nogil=True, fastmath=True)
 def _render_group(I, F, data, ob, lanes, nl, n, wk, offw):
     """Steady voices (nothing ramps in this block) with no high-pass: the common case, leanest code."""
-    _group_body(I, F, data, ob, lanes, nl, n, False, False, wk, offw)
+    _group_body(I, F, data, ob, lanes, nl, n, False, False, False, wk, offw)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _render_group_gain_ramped(I, F, data, ob, lanes, nl, n, wk, offw):
+    """Voices whose gains (gain, pan, distance) change in this block, but not pitch or low-pass."""
+    _group_body(I, F, data, ob, lanes, nl, n, False, False, True, wk, offw)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _render_group_ramped(I, F, data, ob, lanes, nl, n, wk, offw):
-    """Voices whose gain, pan, pitch or low-pass changes in this block, no high-pass."""
-    _group_body(I, F, data, ob, lanes, nl, n, False, True, wk, offw)
+    """Voices whose pitch or low-pass (and maybe gains) change in this block, no high-pass."""
+    _group_body(I, F, data, ob, lanes, nl, n, False, True, True, wk, offw)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _render_group_hp(I, F, data, ob, lanes, nl, n, wk, offw):
     """Voices some of which use the high-pass (ramps included)."""
-    _group_body(I, F, data, ob, lanes, nl, n, True, True, wk, offw)
+    _group_body(I, F, data, ob, lanes, nl, n, True, True, True, wk, offw)
+
+
+N_KINDS = 4  # group bodies: steady, gains ramping, everything ramping, with high-pass
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _group_kind(F, v):
-    """0 steady, 1 ramping, 2 with high-pass: which compiled group body a voice needs."""
+    """0 steady, 1 gains ramp, 2 pitch or low-pass ramp too, 3 with high-pass: the group body a
+    voice needs (each is compiled without the work the lower kinds do not need)."""
     if F[v, HPM0] > 0.0 or F[v, HPM1] > 0.0:
+        return 3
+    if F[v, RATE0] != F[v, RATE1] or F[v, LPA0] != F[v, LPA1]:
         return 2
-    if (
-        F[v, RATE0] != F[v, RATE1]
-        or F[v, GL0] != F[v, GL1]
-        or F[v, GR0] != F[v, GR1]
-        or F[v, LPA0] != F[v, LPA1]
-    ):
+    if F[v, GL0] != F[v, GL1] or F[v, GR0] != F[v, GR1]:
         return 1
     return 0
 
@@ -262,12 +274,12 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
     n_bus = out.shape[0]
     nv = I.shape[0]
     keys = lanes[nv:]
-    counts = np.zeros(3 * n_bus + 1, dtype=np.int64)
+    counts = np.zeros(N_KINDS * n_bus + 1, dtype=np.int64)
     for v in range(nv):
         mark[v] = 0
         keys[v] = -1
         if I[v, ST] != FREE and _groupable(I, F, v, block_start, n):
-            key = 3 * I[v, BUS] + _group_kind(F, v)
+            key = N_KINDS * I[v, BUS] + _group_kind(F, v)
             keys[v] = key
             counts[key + 1] += 1
             mark[v] = 1
@@ -281,16 +293,18 @@ def render_voices(I, F, delay, data, out, scratch, block_start, n, lanes, mark):
             fill[key] += 1
     wk = np.empty((18, GROUP))
     offw = np.empty(GROUP, dtype=np.int64)
-    for key in range(3 * n_bus):
+    for key in range(N_KINDS * n_bus):
         start = counts[key]
         stop = counts[key + 1]
-        b = key // 3
-        kind = key % 3
+        b = key // N_KINDS
+        kind = key % N_KINDS
         while start < stop:
             nl = min(GROUP, stop - start)
             if kind == 0:
                 _render_group(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
             elif kind == 1:
+                _render_group_gain_ramped(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
+            elif kind == 2:
                 _render_group_ramped(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
             else:
                 _render_group_hp(I, F, data, out[b], lanes[start:], nl, n, wk, offw)
