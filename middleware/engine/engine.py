@@ -27,7 +27,7 @@ from .bank import SampleBank
 from .buses import BusGraph, db_to_gain
 from .dsp.pan import make_rolloff
 from .kernels import commit_ramps, render_voices, zero_state
-from .specs import BusSpec, DuckSpec, ReverbSpec
+from .specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec
 from .targets import (
     MAX_TABLE_POINTS,
     ROLLOFF_CUSTOM,
@@ -100,7 +100,7 @@ from .voices import (
     VoiceTables,
 )
 
-_MAX_PITCH = 16.0
+_MAX_PITCH = MAX_PITCH_RATIO
 _NO_SLOTS = np.zeros(0, dtype=np.int64)
 # A real voice ranks as if this much louder (1 dB) when the engine picks which voices stay real, so two
 # voices of near-equal audibility do not trade places (each swap is a one-block fade) every block.

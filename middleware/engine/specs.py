@@ -52,6 +52,9 @@ DUCK_BOUNDS: Mapping[str, Bounds] = MappingProxyType(
 LOUDNESS_TARGET = Bounds(-60.0, 0.0, "LUFS")
 """Integrated loudness a bus's assets, or the master's automatic gain, aim at."""
 
+# A voice's playback-rate factor (1 = original) is > 0 and at most this: 48 semitones up.
+MAX_PITCH_RATIO = 16.0
+
 MAX_SENDS = 4
 """Sends one voice may have (the voice table's columns): a layer's ``sends`` at most this many."""
 MAX_ROLLOFF_POINTS = 16

@@ -23,16 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ..engine.specs import BusSpec, DuckSpec, ReverbSpec, defaults
+from ..engine.specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec, defaults
 from .curves import Curve
 from .expr import Condition, Env
 
 _EMPTY: Mapping = MappingProxyType({})
 
 
+MAX_PITCH_SEMITONES = 12.0 * math.log2(MAX_PITCH_RATIO)  # the engine's range, in semitones (48)
+
+
 def semitones_to_ratio(semitones: float) -> float:
-    """Playback-rate ratio for a pitch shift in semitones (the engine's ``pitch`` argument)."""
-    return 2.0 ** (semitones / 12.0)
+    """Playback-rate ratio for a pitch shift in semitones (the engine's ``pitch`` argument).
+
+    Clamped to the engine's range (+-48 semitones): bindings, curves and jitter that add up past it
+    play at the limit, as gains do at theirs, instead of failing at render with a scene that validated.
+    """
+    return 2.0 ** (min(max(semitones, -MAX_PITCH_SEMITONES), MAX_PITCH_SEMITONES) / 12.0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
 from ..errors import EngineError, SceneError, SoundscapeError
 from ..hints import did_you_mean
+from ..transport.protocol import MAX_NAME_LEN
 from .model import (
     BusDef,
     EmitterDef,
@@ -309,9 +310,9 @@ class SceneRuntime:
         velocity: Sequence[float] | None = None,
         at_frame: int | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name or len(name) > 128:
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN:
             raise RuntimeErrorMsg(
-                f"object name {name!r}: must be a non-empty string of at most 128 characters"
+                f"object name {name!r}: must be a non-empty string of at most {MAX_NAME_LEN} characters"
             )
         p = _vec3("position", position)
         f = _vec3("forward", forward) if forward is not None else None
@@ -870,14 +871,21 @@ class SceneRuntime:
         )
 
     def _settings(
-        self, layer: LayerDef, owner_gain_db: float, env: Mapping[str, Any], weight: float
+        self,
+        layer: LayerDef,
+        owner_gain_db: float,
+        env: Mapping[str, Any],
+        weight: float,
+        pitch_st: float = 0.0,
     ) -> dict[str, Any]:
+        """The engine settings a layer's voice plays with now; ``pitch_st`` adds what its play picked
+        (random pitch jitter) before the pitch is clamped to the engine's range."""
         gain = (layer.gain.evaluate(env) or 0.0) + owner_gain_db
         if weight < 1.0:
             gain += 20.0 * math.log10(max(weight, 1e-4))
         out: dict[str, Any] = {
             "gain_db": max(min(gain, 24.0), MIN_GAIN_DB) if gain > MIN_GAIN_DB else -120.0,
-            "pitch": semitones_to_ratio(layer.pitch.evaluate(env) or 0.0),
+            "pitch": semitones_to_ratio((layer.pitch.evaluate(env) or 0.0) + pitch_st),
         }
         out["lowpass_hz"] = _cut(layer.lowpass, env, self.sr)
         out["highpass_hz"] = _cut(layer.highpass, env, self.sr)
@@ -914,8 +922,7 @@ class SceneRuntime:
         norm = self._normalise_db(li.layer, bus or owner.bus, key)
         li.norm_db = norm
         li.pick_db, li.pick_st = src.gain_db + gj + norm, pj
-        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight)
-        s["pitch"] *= semitones_to_ratio(pj)
+        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight, pj)
         spatial = pos is not None
         att = owner.attenuation
         offset = 0.0
@@ -1074,8 +1081,7 @@ class SceneRuntime:
     ) -> None:
         """Bring a playing voice to the layer's current settings (curves, weight) and, with ``pose``,
         its owner's position; the voice keeps what its play picked (file gain, random jitter)."""
-        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight)
-        s["pitch"] *= semitones_to_ratio(li.pick_st)
+        s = self._settings(li.layer, owner.gain_db + li.pick_db, env, li.weight, li.pick_st)
         if li.generator is not None and isinstance(li.layer.source, MorphSource):
             li.generator.position = self._morph_position(li.layer.source, env)
         if li.generator is not None and isinstance(li.layer.source, GeneratorSource):
