@@ -20,6 +20,7 @@ from .control.apply import apply_request
 from .errors import ProtocolError, SoundscapeError
 from .player import ScenePlayer
 from .sinks.wav import WavSink
+from .textdata import loads_json
 from .transport import protocol as P
 
 
@@ -47,9 +48,11 @@ def load_timeline(path: str | Path, sample_rate: int) -> list[TimedRequest]:
         if not text or text.startswith("#"):
             continue
         try:
-            raw = json.loads(text)
+            raw = loads_json(text)
         except json.JSONDecodeError as exc:
             raise TimelineError(f"{p}:{lineno}: not JSON ({exc.msg} at column {exc.colno})") from None
+        except ValueError as exc:  # nested too deeply
+            raise TimelineError(f"{p}:{lineno}: {exc}") from None
         if not isinstance(raw, dict):
             raise TimelineError(f"{p}:{lineno}: each line must be a JSON object")
         t = raw.get("t")

@@ -32,6 +32,7 @@ import yaml
 
 from ..errors import ModelError
 from ..scene.model import DirectorDef, SceneDef
+from ..textdata import loads_json, loads_yaml
 from .cards import sha256_bytes, utc_now
 
 TEACH_SUFFIX = ".teach.jsonl"
@@ -159,13 +160,13 @@ def _rows(path: Path, text: str) -> list[tuple[int, Any]]:
             if not s or s.startswith("#"):
                 continue
             try:
-                rows.append((i, json.loads(s)))
+                rows.append((i, loads_json(s)))
             except ValueError as exc:
                 raise ModelError(f"{path}:{i}: not valid JSON ({exc})") from None
         return rows
     if suffix in (".json", ".yaml", ".yml"):
         try:
-            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+            data = loads_json(text) if suffix == ".json" else loads_yaml(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ModelError(f"{path}: cannot parse ({exc})") from None
         if isinstance(data, dict) and "examples" in data:
