@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -71,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _attach(args: argparse.Namespace) -> int:
     studio = start_studio(args, args.connect, args.pub, args.scene)
+    parent = os.getppid()
     stop = threading.Event()
     try:
-        while not stop.wait(0.5):
+        # `serve --studio` runs this as its child: end with the daemon even if it was killed
+        while not stop.wait(0.5) and os.getppid() == parent:
             pass
     except KeyboardInterrupt:
         pass
@@ -83,16 +86,13 @@ def _attach(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_studio(args: argparse.Namespace, bind: str, pub: str, scene: str | None, wait: bool = True) -> Any:
-    """Link to the daemon at ``bind``/``pub``, serve the page, print (and maybe open) the URL.
-
-    ``wait=False`` when the daemon's own loop has not started yet (``serve --studio``).
-    """
+def start_studio(args: argparse.Namespace, bind: str, pub: str, scene: str | None) -> Any:
+    """Link to the daemon at ``bind``/``pub``, serve the page, print (and maybe open) the URL."""
     from ..studio import security
     from ..studio.link import DaemonLink
     from ..studio.server import Studio
 
-    link = DaemonLink(bind, pub).start(wait=wait)
+    link = DaemonLink(bind, pub).start()
     studio = Studio(link, scene, host=args.studio_host, port=args.studio_port)
     try:
         url = studio.start()
@@ -117,15 +117,31 @@ def start_studio(args: argparse.Namespace, bind: str, pub: str, scene: str | Non
 
 
 def with_studio(args: argparse.Namespace, ready: Callable[[Any, dict], None]) -> Callable[[Any, dict], None]:
-    """Wrap ``serve``'s on-ready callback: print its line, then start the studio on that daemon."""
+    """Wrap ``serve``'s on-ready callback: print its line, then start the studio on that daemon.
+
+    The studio runs as a child process (``soundscape studio --connect``), not in the daemon's
+    network process: its web server, JSON encoding and telemetry link then never compete with
+    the daemon's message loop for the GIL. It is one more client, like any game.
+    """
+    if args.curve_secret:
+        from ..errors import ProtocolError
+
+        raise ProtocolError("--studio with --curve-secret: the studio cannot join a CURVE daemon yet")
 
     def on_ready(server: Any, info: dict) -> None:
         ready(server, info)
-        studio = start_studio(args, server.bind_endpoint, server.pub_endpoint, args.scene, wait=False)
+        cmd = [sys.executable, "-m", "middleware.cli", "studio", "--connect", server.bind_endpoint,
+               "--pub", server.pub_endpoint, "--studio-host", args.studio_host,
+               "--studio-port", str(args.studio_port)]  # fmt: skip
+        cmd += [args.scene] if args.scene else []
+        cmd += ["--no-browser"] if args.no_browser else []
+        cmd += ["--json"] if args.json else []
+        child = subprocess.Popen(cmd)  # shares stdout: its URL line follows the daemon's
 
         def close() -> None:
-            studio.stop()
-            studio.link.close()
+            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
 
         atexit.register(close)
 

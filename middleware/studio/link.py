@@ -66,18 +66,11 @@ class DaemonLink:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="studio-link", daemon=True)
         self.error: str | None = None
-        self._retry = False  # keep asking hello until the daemon answers (it may still be starting)
 
     # ------------------------------------------------------------------------------ public
-    def start(self, timeout: float = 10.0, wait: bool = True) -> DaemonLink:
-        """Start the thread; with ``wait``, return once the daemon answered ``hello`` (or raise).
-
-        ``serve --studio`` starts the link before the daemon's loop runs, so it cannot wait.
-        """
-        self._retry = not wait
+    def start(self, timeout: float = 10.0) -> DaemonLink:
+        """Start the thread; return once the daemon answered ``hello`` (or raise)."""
         self._thread.start()
-        if not wait:
-            return self
         if not self._ready.wait(timeout):
             raise TimeoutError(f"studio: no answer from the daemon at {self.bind} within {timeout:g} s")
         if self.error:
@@ -129,16 +122,12 @@ class DaemonLink:
         try:
             sub = Subscriber(self.pub, curve=self._curve, context=ctx)
             client = Client(self.bind, name=self.name, timeout=self._timeout, curve=self._curve, context=ctx)
-            while True:
-                try:
-                    self.hello = client.hello()
-                    break
-                except (TimeoutError, ProtocolError) as exc:
-                    self.error = f"cannot reach the daemon at {self.bind}: {exc}"
-                    if not self._retry or self._stop.is_set():
-                        self._ready.set()
-                        return
-            self.error = None
+            try:
+                self.hello = client.hello()
+            except (TimeoutError, ProtocolError) as exc:
+                self.error = f"cannot reach the daemon at {self.bind}: {exc}"
+                self._ready.set()
+                return
             self._ready.set()
             self._changed()
             poller = zmq.Poller()

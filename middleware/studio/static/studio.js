@@ -150,6 +150,7 @@ function buildControls() {
   selectors($("#switches"), "switch", sc.switches, "set_switch");
   const snaps = $("#snapshots");
   snaps.replaceChildren();
+  if (!Object.keys(sc.snapshots || {}).length) snaps.append(el("span", { class: "note", text: "none in this scene" }));
   for (const name of Object.keys(sc.snapshots || {})) {
     const b = el("button", { id: `snapshot-${name}`, text: name, title: (sc.snapshots[name] || {}).description || "" });
     b.addEventListener("click", () => send("snapshot", { name, on: !b.classList.contains("on") }));
@@ -337,7 +338,7 @@ function renderLog() {
   const ol = $("#log");
   const items = S.log.filter((e) => !f || e.topic.includes(f) || describeEvent(e).toLowerCase().includes(f));
   ol.replaceChildren(...items.slice(-200).reverse().map((e) => el("li", { class: e.topic },
-    el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString() + " " }),
+    el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString([], { hour12: false }) + " " }),
     `${e.topic} ${describeEvent(e)}`)));
 }
 
