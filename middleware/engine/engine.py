@@ -35,6 +35,7 @@ from .targets import (
     compute_targets,
     pack_field,
     rank_voices,
+    settle_virtual,
 )
 from .voices import (
     BIN,
@@ -908,11 +909,8 @@ class Engine:
             self._lanes,
             self._mark,
         )
-        if going_virtual.size:
-            live = going_virtual[I[going_virtual, ST] == PLAYING]
-            I[live, ST] = VIRTUAL
         if going_virtual.size or self._n_virtual:
-            self._n_virtual = int(np.count_nonzero(I[:, ST] == VIRTUAL))
+            self._n_virtual = settle_virtual(I, going_virtual)
         commit_ramps(I, F, MAX_SENDS)
         if n_ended:
             self._release_ended(n)

@@ -234,6 +234,21 @@ def _louder(pa, aa, pb, ab):
 
 
 @njit(cache=True, nogil=True)
+def settle_virtual(I, going):
+    """After a block: the voices that faded out in it (still playing) become virtual; returns how
+    many voices are virtual now (one compiled pass, no numpy temporaries per block)."""
+    for j in range(going.shape[0]):
+        v = going[j]
+        if I[v, ST] == PLAYING:
+            I[v, ST] = VIRTUAL
+    n = 0
+    for v in range(I.shape[0]):
+        if I[v, ST] == VIRTUAL:
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def rank_voices(I, F, limit, keep_bonus, work, aud, going):
     """Keep the ``limit`` most audible voices real, the rest virtual; O(voices) per block.
 
@@ -246,15 +261,18 @@ def rank_voices(I, F, limit, keep_bonus, work, aud, going):
     filters restart from rest (``GL1`` holds its true target, see below). A real voice that ranks
     out fades to 0 over this block (``GL1 = 0``) and is flagged ``DIRTY`` so the next block's
     targets restore ``GL1`` while it is virtual. Its slot is written to ``going``; the engine marks
-    it ``VIRTUAL`` after rendering. ``work`` (int64) and ``aud`` (float64) are scratch of at least
+    it ``VIRTUAL`` after rendering (``settle_virtual``). ``work``, ``going`` (int64) and ``aud``
+    (float64) are scratch of at least
     ``I.shape[0]``. Returns ``(n_going, n_coming)``.
     """
+    prio = going  # scratch until the selection is done: priorities side by side, not row by row
     m = 0
     for v in range(I.shape[0]):
         st = I[v, ST]
         if st == FREE:
             continue
         work[m] = v
+        prio[m] = I[v, PRIO]
         a = F[v, AUD] * max(F[v, ENV], 1e-3)
         aud[m] = a * keep_bonus if st == PLAYING else a
         m += 1
@@ -264,22 +282,23 @@ def rank_voices(I, F, limit, keep_bonus, work, aud, going):
     hi = m - 1
     while lo < hi and k < m:
         mid = (lo + hi) // 2
-        pv = work[mid]
-        pp = I[pv, PRIO]
+        pp = prio[mid]
         pa = aud[mid]
         lt = lo
         i = lo
         gt = hi
         while i <= gt:
-            ci = I[work[i], PRIO]
+            ci = prio[i]
             if _louder(ci, aud[i], pp, pa):
                 work[lt], work[i] = work[i], work[lt]
                 aud[lt], aud[i] = aud[i], aud[lt]
+                prio[lt], prio[i] = prio[i], prio[lt]
                 lt += 1
                 i += 1
             elif _louder(pp, pa, ci, aud[i]):
                 work[gt], work[i] = work[i], work[gt]
                 aud[gt], aud[i] = aud[i], aud[gt]
+                prio[gt], prio[i] = prio[i], prio[gt]
                 gt -= 1
             else:
                 i += 1
