@@ -303,6 +303,27 @@ def test_both_yaml_libraries_resolve_numbers_alike(loader):
     assert got[4:] == [1.5, 7, 16, 1000, "text", "1e5x", ".e1", "e5"]
 
 
+@pytest.mark.parametrize("loader", ["SceneLoader", "SceneCLoader"])
+def test_integers_are_yaml_12_no_octal_010_nor_sexagesimal_1_30(loader):
+    """YAML 1.1 reads 010 as 8 and 1:30 as 90; a designer (and YAML 1.2) means ten and a text."""
+    cls = getattr(scene_load, loader)
+    if cls is None:
+        pytest.skip("libyaml is not installed")
+    got = yaml.load("[010, 1:30, 0o17, 0x1F, -5, +3, 1_000, 012.5]", Loader=cls)
+    assert got == [10, "1:30", 15, 31, -5, 3, 1000, 12.5]
+    assert [type(v) for v in got[:1]] == [int]
+    assert yaml.safe_load("[010, 1:30]") == [8, 90]  # PyYAML's own loader is left as it was
+
+
+def test_a_time_of_day_written_010_is_ten_and_1_30_is_refused_at_its_line():
+    scene = load_scene_text("parameters:\n  hour: {range: [0, 24], default: 010}\n")
+    assert scene.parameters["hour"].default == 10
+    with pytest.raises(SceneError) as info:
+        load_scene_text("parameters:\n  hour: {range: [0, 24], default: 1:30}\n")
+    (issue,) = info.value.errors
+    assert issue.line == 2 and "1:30" in issue.message
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. Backslashes, name length, director outputs without director: true
 

@@ -39,6 +39,7 @@ from .spec import (
     did_you_mean,
     expr_column,
     too_long,
+    yaml12_int,
 )
 
 KIND_WORDS = {
@@ -101,9 +102,26 @@ if _CSafeLoader is not None:
         """libyaml's safe loader (5-10x faster) with YAML 1.2 floats; its depth is checked after."""
 
 
+# YAML 1.1 also reads 010 as octal 8 and 1:30 as sexagesimal 90; YAML 1.2's core schema (and a
+# designer) reads 010 as ten and 1:30 as text. Integers are decimal (1_000 still reads as before),
+# 0o octal or 0x hex.
+YAML12_INT = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _construct_int12(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
+    return yaml12_int(loader.construct_scalar(node))
+
+
 for _cls in (SceneLoader, SceneCLoader):
     if _cls is not None:
         _cls.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
+        _cls.yaml_implicit_resolvers = {  # 1.2's int rule in place of 1.1's, tried before floats
+            ch: ([(_INT_TAG, YAML12_INT)] if ch in "-+0123456789" else [])
+            + [(tag, rx) for tag, rx in rules if tag != _INT_TAG]
+            for ch, rules in _cls.yaml_implicit_resolvers.items()
+        }
+        _cls.add_constructor(_INT_TAG, _construct_int12)
 
 
 def load_scene(path: str | Path, *, check_assets: bool = True) -> SceneDef:

@@ -234,7 +234,17 @@ def _field(ctx: Ctx) -> str:
     return f"{ctx.key}: " if ctx.key else ""
 
 
+def yaml12_int(text: str) -> int:
+    """An integer as YAML 1.2's core schema reads it: decimal (010 is ten; 1_000 still a thousand),
+    0o octal or 0x hex; never 1.1's leading-zero octal (the loader's resolver tags only these forms)."""
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text.replace("_", ""), 10)
+
+
 def _scalar_value(node: ScalarNode) -> Any:
+    if node.tag == "tag:yaml.org,2002:int":
+        return yaml12_int(node.value)
     return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
 
