@@ -527,6 +527,39 @@ def test_studio_command_attaches_to_a_running_daemon(studio):
         proc.communicate(timeout=10)
 
 
+def test_the_page_says_when_the_daemon_goes_silent(browser):
+    """A studio attached with --connect outlives its daemon and says so on the page."""
+    from test_daemon import start_daemon, stop_daemon
+
+    proc, info = start_daemon()  # the built-in recording scene: quick to start
+    cmd = [sys.executable, "-m", "middleware.cli", "studio", "--connect", info["bind"],
+           "--pub", info["pub"], "--no-browser", "--json"]  # fmt: skip
+    studio = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx = browser.new_context()
+    try:
+        url = json.loads(studio.stdout.readline())["studio"]
+        pg = ctx.new_page()
+        pg.goto(url)
+        pg.wait_for_selector("#link.ok", timeout=10_000)
+        assert pg.inner_text("#link") == "live"
+        stop_daemon(proc)
+        pg.wait_for_function(
+            "() => document.getElementById('link').textContent.startsWith('daemon silent')", timeout=5000
+        )
+        assert studio.poll() is None  # the studio keeps serving the page
+    finally:
+        ctx.close()
+        if proc.poll() is None:
+            stop_daemon(proc)
+        studio.send_signal(signal.SIGINT)
+        studio.communicate(timeout=10)
+
+
+def test_studio_without_a_scene_or_daemon_says_what_to_give():
+    r = subprocess.run([sys.executable, "-m", "middleware.cli", "studio"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--connect" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_out_dir_is_ignored_by_git():
     """Screenshots land in out/, which must never be committed."""
     if shutil.which("git") is None:

@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     require_aiohttp()
     if args.connect:
         return _attach(args)
+    if args.scene is None and not args.recording:
+        from ._common import UsageError
+
+        raise UsageError("studio: give a SCENE.yaml, or --connect ENDPOINT to open a running daemon")
     from . import serve
 
     args.studio = True

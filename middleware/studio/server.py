@@ -183,6 +183,7 @@ class Studio:
         latest, events, last = self.link.snapshot(since)
         out: dict[str, Any] = {"kind": "frame", "t": time.time(), "latest": latest, "events": events}
         out["studio"] = {"listener": self.listener, "switches": self.switches}
+        out["silent_s"] = round(time.monotonic() - self.link.last_heard, 2)  # daemon gone quiet?
         out["teach"] = self.teach.status() if self.teach is not None else None
         if with_static:
             out["hello"] = self.link.hello

@@ -69,8 +69,13 @@ function toast(text) {
 }
 
 // ------------------------------------------------------------------------------------ frames
+const SILENT_S = 1.0;  // the daemon publishes audio telemetry 10 times a second
 function onFrame(f) {
   if (f.hello) S.hello = f.hello;
+  const quiet = f.silent_s > SILENT_S;
+  const l = $("#link");
+  l.textContent = quiet ? `daemon silent ${Math.round(f.silent_s)} s` : "live";
+  l.className = "pill " + (quiet ? "bad" : "ok");
   if (f.panel !== undefined) { S.panel = f.panel; renderPanel(); }
   S.latest = f.latest || {};
   S.studio = f.studio || {};
@@ -433,10 +438,33 @@ function drawWorld() {
   g.lineTo(lx + 8 * Math.cos(ang - 2.4), ly + 8 * Math.sin(ang - 2.4));
   g.closePath(); g.fill();
   g.fillText("listener", lx + 12, ly + 14);
+  drawSide(sc, layers, l);
   const n = (S.latest.scene || {}).instances || 0;
-  $("#world-info").replaceChildren(el("div", {}, "instances playing: ", el("b", { text: String(n) })),
+  $("#world-info").replaceChildren(el("div", {}, "event instances playing: ", el("b", { text: String(n) }),
+    el("span", { class: "note", text: " (the telemetry does not give their positions yet)" })),
     el("div", { text: `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}` }),
     ...info.map((t) => el("div", { text: t })));
+}
+function drawSide(sc, layers, l) {
+  const c = $("#side");
+  const g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const ground = c.height - 20;
+  const sx = (x) => c.width / 2 + (x - W.cx) * W.scale;
+  const sy = (y) => ground - y * W.scale;
+  g.strokeStyle = "#2b303a"; g.beginPath(); g.moveTo(0, ground); g.lineTo(c.width, ground); g.stroke();
+  g.fillStyle = "#8a93a3"; g.font = "11px system-ui"; g.fillText("y = 0", 4, ground + 14);
+  for (const [name, e] of Object.entries(sc.emitters || {})) {
+    const pos = e.position || (e.path && e.path[0]);
+    if (!pos) continue;
+    const playing = (e.layers || []).some((x) => x.uid in layers);
+    g.fillStyle = playing ? "#5fd38d" : "#56606f";
+    g.beginPath(); g.arc(sx(pos[0]), sy(pos[1]), 4, 0, 2 * Math.PI); g.fill();
+    g.fillStyle = "#e6e6e6"; g.fillText(name, sx(pos[0]) + 6, sy(pos[1]) - 4);
+  }
+  g.fillStyle = "#5fb3ff";
+  g.beginPath(); g.arc(sx(l.position[0]), sy(l.position[1]), 5, 0, 2 * Math.PI); g.fill();
+  g.fillText("listener", sx(l.position[0]) + 7, sy(l.position[1]) + 12);
 }
 function worldInput() {
   const c = $("#world");
