@@ -324,6 +324,23 @@ def test_a_time_of_day_written_010_is_ten_and_1_30_is_refused_at_its_line():
     assert issue.line == 2 and "1:30" in issue.message
 
 
+@pytest.mark.parametrize("kind", ["states", "switches"])
+def test_an_event_parameter_may_not_hide_a_global_state_or_switch(kind):
+    text = (
+        f"{kind}: {{weather: [dry, wet]}}\n"
+        "parameters: {speed: {range: [0, 1]}}\n"
+        "events:\n"
+        "  boom:\n"
+        "    parameters: {weather: {range: [0, 1]}, speed: {range: [0, 2]}}\n"
+        "    layers: [{id: a, source: {generator: impact}}]\n"
+    )
+    with pytest.raises(SceneError) as info:
+        load_scene_text(text)
+    (issue,) = info.value.errors  # shadowing the global *parameter* speed stays allowed
+    assert (issue.line, issue.col) == (5, text.splitlines()[4].index("weather") + 1)
+    assert "hides the" in issue.message and "'weather' on line 1" in issue.message
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. Backslashes, name length, director outputs without director: true
 

@@ -348,6 +348,19 @@ def _check_shared_names(ctx: Ctx) -> None:
             "the game and conditions address parameters, states, switches, events, emitters and "
             "snapshots by name alone: rename one of them",
         )
+    # An event's own parameter may stand in for a global parameter (the trigger's value wins), but one
+    # named like a global state or switch would hide it from the event's conditions and curves.
+    for scope, local in ctx.declared.get("parameter", {}).items():
+        for d in local.values() if scope else ():
+            prior = first.get(d.name)
+            if prior is not None and prior.kind != "parameter":
+                ctx.error(
+                    d.mark,
+                    f"event parameter {d.name!r} hides the {KIND_WORDS[prior.kind][0]} {d.name!r} "
+                    f"on line {prior.mark.line + 1}",
+                    "rename the event's parameter: inside the event its conditions and curves would "
+                    f"read the parameter, never the {KIND_WORDS[prior.kind][0]}",
+                )
 
 
 def _check_director_outputs(ctx: Ctx) -> None:
