@@ -8,71 +8,93 @@ matters.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ..errors import EngineError
 from .dsp.dynamics import duck_gain_db
-from .dsp.filters import biquad_block_into, biquad_coeffs, biquad_identity, biquad_state
 from .dsp.limiter import Limiter
-from .dsp.reverb import Reverb
+from .effects import Effect, EffectSpec
+from .effects.filters import BUTTERWORTH_Q, HighPass, LowPass
+from .effects.reverb import ReverbEffect
 from .mixkernels import add_ramped, mean_square, scale_ramped
 from .specs import BusSpec, DuckSpec, ReverbSpec
 
-BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 AGC_TAU = 0.5  # s: smoothing of the master loudness automatic gain
 AGC_ONSET_LU = 3.0
 AGC_RANGE_DB = 12.0
+
+__all__ = ["BUTTERWORTH_Q", "BusGraph", "BusRuntime", "build_chain", "db_to_gain"]
 
 
 def db_to_gain(db: float) -> float:
     return 10.0 ** (db / 20.0)
 
 
+def build_chain(specs: tuple[EffectSpec, ...], sr: int, block: int) -> list[Effect]:
+    """Instances for ``specs``, prepared (allocated) here: call it off the audio path."""
+    out = []
+    for s in specs:
+        fx = s.kind.instance(s)
+        fx.prepare(sr, block)
+        out.append(fx)
+    return out
+
+
+def _prepared(fx: Effect, sr: int, block: int) -> Effect:
+    fx.prepare(sr, block)
+    return fx
+
+
 @dataclass
 class BusRuntime:
-    """A playing bus: its spec plus ramps, filter memories and reverb state."""
+    """A playing bus: its spec, its gain ramps and its chain of effect instances.
+
+    ``chain`` is what ``process`` runs, in order: the bus's own low-pass, high-pass and reverb (the
+    ``lowpass_hz``/``highpass_hz``/``reverb`` keys), then the ``effects`` list.
+    """
 
     spec: BusSpec
     index: int
     parent: int
     depth: int
+    lowpass: LowPass
+    highpass: HighPass
+    reverb: ReverbEffect | None = None
+    effects: list[Effect] = field(default_factory=list)
+    chain: list[Effect] = field(default_factory=list)
     gain0: float = 1.0
     gain1: float = 1.0
     duck_db: float = 0.0  # current ducking attenuation (<= 0)
     duck0: float = 1.0
-    lp_from: np.ndarray = field(default_factory=biquad_identity)
-    lp_to: np.ndarray = field(default_factory=biquad_identity)
-    lp_state: np.ndarray = field(default_factory=biquad_state)
-    hp_from: np.ndarray = field(default_factory=biquad_identity)
-    hp_to: np.ndarray = field(default_factory=biquad_identity)
-    hp_state: np.ndarray = field(default_factory=biquad_state)
-    reverb: Reverb | None = None
     level_ms: float = 0.0  # mean square of the bus output, last block
 
-    lp_active: bool = False  # filter runs this block (it is on, or ramping on/off)
-    hp_active: bool = False
+    def rebuild_chain(self) -> None:
+        head: list[Effect] = [self.lowpass, self.highpass]
+        if self.reverb is not None:
+            head.append(self.reverb)
+        self.chain = head + self.effects
 
-    def set_filters(self, lowpass_hz: float | None, highpass_hz: float | None, sr: int) -> None:
-        self.lp_to = (
-            biquad_coeffs("lowpass", min(lowpass_hz, 0.49 * sr), BUTTERWORTH_Q, 0.0, sr)
-            if lowpass_hz
-            else biquad_identity()
-        )
-        self.hp_to = (
-            biquad_coeffs("highpass", highpass_hz, BUTTERWORTH_Q, 0.0, sr)
-            if highpass_hz
-            else biquad_identity()
-        )
-        self.lp_active = not (_is_identity(self.lp_from) and _is_identity(self.lp_to))
-        self.hp_active = not (_is_identity(self.hp_from) and _is_identity(self.hp_to))
+
+@njit(cache=True, nogil=True)
+def copy_block(src, dst, n):
+    """dst[:n] = src[:n] (a side-chain source's block, kept for the effects it drives)."""
+    for i in range(n):
+        dst[i, 0] = src[i, 0]
+        dst[i, 1] = src[i, 1]
 
 
 class BusGraph:
-    """All buses of an engine, in processing order."""
+    """All buses of an engine, in processing order.
+
+    Methods that change the graph run on the render side (the engine applies its commands there);
+    ``stage_effects`` and ``build_chain`` run on the control side and hand prepared instances over.
+    """
 
     def __init__(self, sample_rate: int, block: int) -> None:
         self.sr = sample_rate
@@ -82,11 +104,16 @@ class BusGraph:
         self.ducks: list[DuckSpec] = []
         self.order: list[int] = []
         self.acc = np.zeros((0, block, 2), dtype=np.float32)
+        self.keys: list[np.ndarray | None] = []  # bus index -> its last block, if an effect listens to it
+        self.master_fx: list[
+            tuple[str, Any]
+        ] = []  # (slot, instance): after the master fader, before the limiter
         self.limiter = Limiter(sample_rate)
         self.meters: dict[int, Any] = {}
         self.agc_target: float | None = None
         self.agc_db = 0.0
         self._agc_meter: Any = None  # bus index -> LoudnessMeter (post-fader; master after the limiter)
+        self._staged: dict[str, list[tuple[Any, ...]]] = {}  # control side: chain shapes handed over
         self.add(BusSpec("master", parent=None))
 
     def index(self, name: str) -> int:
@@ -99,7 +126,19 @@ class BusGraph:
                 f"unknown bus '{name}' ({did_you_mean(name, self.by_name, 'known buses')})"
             ) from None
 
-    def add(self, spec: BusSpec) -> int:
+    # ------------------------------------------------------------------ control side
+    def stage_effects(self, name: str, specs: tuple[EffectSpec, ...]) -> list[Effect] | None:
+        """Prepared instances for bus ``name``'s new chain ``specs``, or None when the chain it has
+        (or was last handed) has the same shape, so its instances glide to the new values instead.
+        Call from the control thread only, before posting the change."""
+        shape = [s.shape() for s in specs]
+        if self._staged.get(name) == shape:
+            return None
+        self._staged[name] = shape
+        return build_chain(specs, self.sr, self.block)
+
+    # ------------------------------------------------------------------ render side
+    def add(self, spec: BusSpec, chain: list[Effect] | None = None) -> int:
         if spec.name in self.by_name:
             raise EngineError(f"bus '{spec.name}' already exists")
         if spec.parent is None:
@@ -109,17 +148,26 @@ class BusGraph:
         else:
             parent = self.index(spec.parent)
             depth = self.buses[parent].depth + 1
-        rt = BusRuntime(spec=spec, index=len(self.buses), parent=parent, depth=depth)
+        sr, block = self.sr, self.block
+        rt = BusRuntime(
+            spec=spec,
+            index=len(self.buses),
+            parent=parent,
+            depth=depth,
+            lowpass=_prepared(LowPass(EffectSpec("lowpass", {"cutoff_hz": spec.lowpass_hz})), sr, block),
+            highpass=_prepared(HighPass(EffectSpec("highpass", {"cutoff_hz": spec.highpass_hz})), sr, block),
+        )
         rt.gain0 = rt.gain1 = 0.0 if spec.muted else db_to_gain(spec.gain_db)
-        rt.set_filters(spec.lowpass_hz, spec.highpass_hz, self.sr)
-        rt.lp_from = rt.lp_to.copy()
-        rt.hp_from = rt.hp_to.copy()
         if spec.reverb is not None:
-            rt.reverb = _make_reverb(spec.reverb, self.sr)
+            rt.reverb = _make_reverb(spec.reverb, sr, block)
+        rt.effects = chain if chain is not None else build_chain(spec.effects, sr, block)
+        self._staged.setdefault(spec.name, [s.shape() for s in spec.effects])
+        rt.rebuild_chain()
         self.buses.append(rt)
         self.by_name[spec.name] = rt.index
-        self.order = sorted(range(len(self.buses)), key=lambda b: -self.buses[b].depth)
+        self.keys.append(None)
         self.acc = np.zeros((len(self.buses), self.block, 2), dtype=np.float32)
+        self._wire()
         return rt.index
 
     def set(
@@ -137,21 +185,79 @@ class BusGraph:
             spec = BusSpec(**{**spec.__dict__, "gain_db": float(gain_db)})
         if lowpass_hz is not False:
             spec = BusSpec(**{**spec.__dict__, "lowpass_hz": lowpass_hz})
+            rt.lowpass.update(rt.lowpass.spec.with_values(cutoff_hz=lowpass_hz))
         if highpass_hz is not False:
             spec = BusSpec(**{**spec.__dict__, "highpass_hz": highpass_hz})
+            rt.highpass.update(rt.highpass.spec.with_values(cutoff_hz=highpass_hz))
         if muted is not None:
             spec = BusSpec(**{**spec.__dict__, "muted": bool(muted)})
         rt.spec = spec
         rt.gain1 = 0.0 if spec.muted else db_to_gain(spec.gain_db)
-        rt.set_filters(spec.lowpass_hz, spec.highpass_hz, self.sr)
 
     def set_reverb(self, name: str, spec: ReverbSpec) -> None:
         rt = self.buses[self.index(name)]
         if rt.reverb is None:
-            rt.reverb = _make_reverb(spec, self.sr)
+            rt.reverb = _make_reverb(spec, self.sr, self.block)
+            rt.rebuild_chain()
         else:
-            rt.reverb.set_params(**spec.__dict__)
+            rt.reverb.update(EffectSpec("reverb", spec.__dict__))
         rt.spec = BusSpec(**{**rt.spec.__dict__, "reverb": spec})
+
+    def set_effects(
+        self, name: str, specs: tuple[EffectSpec, ...], chain: list[Effect] | None = None
+    ) -> None:
+        """Give bus ``name`` the chain ``specs``: same shape -> the instances glide to the new
+        parameters (snapshots); otherwise ``chain`` (prepared by ``stage_effects``) replaces them."""
+        rt = self.buses[self.index(name)]
+        if chain is None and [f.spec.shape() for f in rt.effects] == [s.shape() for s in specs]:
+            for fx, s in zip(rt.effects, specs, strict=True):
+                fx.update(s)
+        else:
+            rt.effects = chain if chain is not None else build_chain(specs, self.sr, self.block)
+            rt.rebuild_chain()
+            self._wire()
+        rt.spec = BusSpec(**{**rt.spec.__dict__, "effects": tuple(specs)})
+
+    def set_master_effect(self, slot: str, instance: Any | None) -> None:
+        """Put a prepared instance (``process(block)`` in place) into master's slot ``slot``, after
+        the master fader and automatic gain and before the limiter; None empties the slot. Slots
+        run in the order they were first filled."""
+        for i, (name, _) in enumerate(self.master_fx):
+            if name == slot:
+                if instance is None:
+                    del self.master_fx[i]
+                else:
+                    self.master_fx[i] = (slot, instance)
+                break
+        else:
+            if instance is not None:
+                self.master_fx.append((slot, instance))
+        self._wire()
+
+    def _wire(self) -> None:
+        """Connect side-chains to their source buses' blocks and order the buses so that a source
+        is processed before the bus it drives whenever the tree allows (then the key is this
+        block's; otherwise, in a loop, the source's previous block)."""
+        listened: set[int] = set()
+        edges: list[tuple[int, int]] = []
+        for rt in self.buses:
+            if rt.parent >= 0:
+                edges.append((rt.index, rt.parent))
+            for fx in rt.chain:
+                src = self.by_name.get(fx.sidechain or "")
+                if src is not None and src != rt.index:
+                    listened.add(src)
+                    edges.append((src, rt.index))
+        for b in range(len(self.buses)):
+            if b in listened and self.keys[b] is None:
+                self.keys[b] = np.zeros((self.block, 2), dtype=np.float32)
+            elif b not in listened:
+                self.keys[b] = None
+        for rt in self.buses:
+            for fx in rt.chain:
+                src = self.by_name.get(fx.sidechain or "")
+                fx.key = self.keys[src] if src is not None and src != rt.index else None
+        self.order = _process_order(self.buses, edges)
 
     def enable_meters(self, names: list[str] | None = None, deferred: bool = False) -> None:
         """Meter BS.1770 loudness (momentary, short-term, integrated, true peak) on buses (None: all).
@@ -208,16 +314,11 @@ class BusGraph:
         for b in self.order:
             rt = self.buses[b]
             x = acc[b, :n]
-            if rt.lp_active:
-                biquad_block_into(x, x, rt.lp_from, rt.lp_to, rt.lp_state)
-                rt.lp_from = rt.lp_to
-                rt.lp_active = not _is_identity(rt.lp_to)
-            if rt.hp_active:
-                biquad_block_into(x, x, rt.hp_from, rt.hp_to, rt.hp_state)
-                rt.hp_from = rt.hp_to
-                rt.hp_active = not _is_identity(rt.hp_to)
-            if rt.reverb is not None:
-                rt.reverb.process_inplace(x)
+            for fx in rt.chain:
+                fx.process(x)
+            key = self.keys[b]
+            if key is not None:
+                copy_block(x, key, n)
             g1 = rt.gain1 * db_to_gain(rt.duck_db)
             if b in self.meters and b != 0:
                 self.meters[b].push(x * np.float32(g1))
@@ -231,6 +332,8 @@ class BusGraph:
         master = acc[0, :n]
         if self.agc_target is not None:
             self._agc(master, n)
+        for _, fx in self.master_fx:
+            fx.process(master)
         self.limiter.process_into(master, out[:n])
         if 0 in self.meters:
             self.meters[0].push(out[:n])
@@ -270,11 +373,29 @@ class BusGraph:
         self.acc[:, :n, :] = 0.0
 
 
-def _is_identity(c: np.ndarray) -> bool:
-    return c[0] == 1.0 and c[1] == 0.0 and c[2] == 0.0 and c[3] == 0.0 and c[4] == 0.0
+def _make_reverb(spec: ReverbSpec, sr: int, block: int) -> ReverbEffect:
+    return _prepared(ReverbEffect(EffectSpec("reverb", spec.__dict__)), sr, block)  # type: ignore[return-value]
 
 
-def _make_reverb(spec: ReverbSpec, sr: int) -> Reverb:
-    return Reverb(
-        sr, room_size=spec.room_size, damping=spec.damping, wet=spec.wet, dry=spec.dry, width=spec.width
-    )
+def _process_order(buses: list[BusRuntime], edges: list[tuple[int, int]]) -> list[int]:
+    """Bus indices with every ``(before, after)`` edge respected, deepest first among the ready ones
+    (Kahn's algorithm). If side-chains form a loop, children-before-parents alone (depth order)."""
+    n = len(buses)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for a, b in set(edges):
+        succ[a].append(b)
+        indeg[b] += 1
+    ready = [(-buses[b].depth, b) for b in range(n) if indeg[b] == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        _, b = heapq.heappop(ready)
+        order.append(b)
+        for c in succ[b]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                heapq.heappush(ready, (-buses[c].depth, c))
+    if len(order) < n:
+        return sorted(range(n), key=lambda b: -buses[b].depth)
+    return order

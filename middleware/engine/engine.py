@@ -26,8 +26,9 @@ from ..errors import EngineError
 from .bank import SampleBank
 from .buses import BusGraph, db_to_gain
 from .dsp.pan import make_rolloff
+from .effects import EffectSpec
 from .kernels import commit_ramps, render_voices, zero_state
-from .specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec
+from .specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec, check_chain
 from .targets import (
     MAX_TABLE_POINTS,
     ROLLOFF_CUSTOM,
@@ -267,7 +268,7 @@ class Engine:
         if spec.parent is None or spec.parent not in self._bus_names:
             self._unknown_bus(spec.parent)
         self._bus_names.add(spec.name)
-        self._post(("add_bus", spec))
+        self._post(("add_bus", spec, self.buses.stage_effects(spec.name, spec.effects)))
 
     def set_bus(
         self,
@@ -278,8 +279,10 @@ class Engine:
         highpass_hz: Any = False,
         muted: bool | None = None,
         reverb: ReverbSpec | None = None,
+        effects: tuple[EffectSpec, ...] | None = None,
     ) -> None:
-        """Change a bus's gain, filters, mute or reverb; ramps over one block."""
+        """Change a bus's gain, filters, mute, reverb or effect chain; ramps over one block (an
+        effect's parameters over their own ramp times; a chain of another shape is swapped)."""
         if name not in self._bus_names:
             self._unknown_bus(name)
         if gain_db is not None:
@@ -291,6 +294,23 @@ class Engine:
         if highpass_hz not in (False, None):
             highpass_hz = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
         self._post(("set_bus", name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
+        if effects is not None:
+            check_chain(f"bus '{name}'", effects)
+            self._post(("bus_fx", name, effects, self.buses.stage_effects(name, effects)))
+
+    def set_master_effect(self, slot: str, instance: Any | None) -> None:
+        """Host ``instance`` in master's slot ``slot``, after the master fader and automatic gain,
+        before the limiter (e.g. hearing compensation); None empties the slot.
+
+        ``instance`` has the effect lifecycle (``prepare(sample_rate, block)``, ``process(block)`` in
+        place on float32 (frames, 2), ``reset()``); it is prepared here, off the audio path.
+        """
+        if instance is not None:
+            for m in ("prepare", "process", "reset"):
+                if not callable(getattr(instance, m, None)):
+                    raise EngineError(f"master effect {slot!r}: {type(instance).__name__} has no {m}()")
+            instance.prepare(self.sample_rate, self.block)
+        self._post(("master_fx", str(slot), instance))
 
     def enable_meters(self, buses: list[str] | None = None, deferred: bool = False) -> None:
         """Meter loudness on these buses (None: every bus, including ones added later by name).
@@ -739,7 +759,7 @@ class Engine:
             self.listener = cmd[1]
             self._listener_moved = True
         elif kind == "add_bus":
-            self.buses.add(cmd[1])
+            self.buses.add(cmd[1], cmd[2])
             if self._meter_all:
                 self.buses.enable_meters([cmd[1].name], self._meter_deferred)
         elif kind == "set_bus":
@@ -747,6 +767,10 @@ class Engine:
             self.buses.set(name, gain_db=gain_db, lowpass_hz=lp, highpass_hz=hp, muted=muted)
             if reverb is not None:
                 self.buses.set_reverb(name, reverb)
+        elif kind == "bus_fx":
+            self.buses.set_effects(cmd[1], cmd[2], cmd[3])
+        elif kind == "master_fx":
+            self.buses.set_master_effect(cmd[1], cmd[2])
         elif kind == "add_duck":
             self.buses.add_duck(cmd[1])
         elif kind == "agc":

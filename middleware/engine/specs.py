@@ -14,9 +14,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
+
+if TYPE_CHECKING:
+    from .effects import EffectSpec
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class BusSpec:
     highpass_hz: float | None = None
     reverb: ReverbSpec | None = None
     muted: bool = False
+    effects: tuple[EffectSpec, ...] = ()
+    """The bus's chain after its own filters and reverb, in order (``engine/effects``)."""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -102,6 +107,19 @@ class BusSpec:
             v = getattr(self, f)
             if v is not None or f == "gain_db":
                 b.check(f"bus '{self.name}'", f, v)
+        check_chain(f"bus '{self.name}'", self.effects)
+
+
+def check_chain(owner: str, effects: Any) -> None:
+    """A chain is a tuple of EffectSpec whose names are unique (snapshots address effects by name)."""
+    from .effects import EffectSpec
+
+    if not isinstance(effects, tuple) or not all(isinstance(e, EffectSpec) for e in effects):
+        raise EngineError(f"{owner}: effects must be a tuple of EffectSpec")
+    names = [e.name for e in effects]
+    for n in names:
+        if names.count(n) > 1:
+            raise EngineError(f"{owner}: two effects named {n!r} (give one a name: to tell them apart)")
 
 
 @dataclass(frozen=True)

@@ -44,51 +44,59 @@ def biquad_coeffs(kind: str, freq: float, q: float, gain_db: float, sr: float) -
     if not math.isfinite(gain_db) or abs(gain_db) > 120.0:
         raise EngineError(f"filter gain_db={gain_db}: must be within -120..120 dB")
 
+    out = np.empty(5, dtype=np.float64)
+    rbj_coeffs_into(BIQUAD_KINDS.index(kind), freq, q, gain_db, sr, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rbj_coeffs_into(kind, freq, q, gain_db, sr, out):
+    """The cookbook formulas behind :func:`biquad_coeffs` (``kind`` = index in ``BIQUAD_KINDS``), unchecked.
+
+    Compiled so effects can recompute coefficients on the audio path without allocating; callers
+    keep ``0 < freq < sr / 2`` and ``q > 0``.
+    """
     w0 = 2.0 * math.pi * freq / sr
-    cw, sw = math.cos(w0), math.sin(w0)
+    cw = math.cos(w0)
+    sw = math.sin(w0)
     alpha = sw / (2.0 * q)
     big_a = 10.0 ** (gain_db / 40.0)
-    if kind == "lowpass":
-        b = ((1 - cw) / 2, 1 - cw, (1 - cw) / 2)
-        a = (1 + alpha, -2 * cw, 1 - alpha)
-    elif kind == "highpass":
-        b = ((1 + cw) / 2, -(1 + cw), (1 + cw) / 2)
-        a = (1 + alpha, -2 * cw, 1 - alpha)
-    elif kind == "bandpass":
-        b = (alpha, 0.0, -alpha)
-        a = (1 + alpha, -2 * cw, 1 - alpha)
-    elif kind == "notch":
-        b = (1.0, -2 * cw, 1.0)
-        a = (1 + alpha, -2 * cw, 1 - alpha)
-    elif kind == "peak":
-        b = (1 + alpha * big_a, -2 * cw, 1 - alpha * big_a)
-        a = (1 + alpha / big_a, -2 * cw, 1 - alpha / big_a)
-    elif kind == "lowshelf":
+    if kind == 0:  # lowpass
+        b0, b1, b2 = (1 - cw) / 2, 1 - cw, (1 - cw) / 2
+        a0, a1, a2 = 1 + alpha, -2 * cw, 1 - alpha
+    elif kind == 1:  # highpass
+        b0, b1, b2 = (1 + cw) / 2, -(1 + cw), (1 + cw) / 2
+        a0, a1, a2 = 1 + alpha, -2 * cw, 1 - alpha
+    elif kind == 2:  # bandpass (0 dB peak)
+        b0, b1, b2 = alpha, 0.0, -alpha
+        a0, a1, a2 = 1 + alpha, -2 * cw, 1 - alpha
+    elif kind == 3:  # notch
+        b0, b1, b2 = 1.0, -2 * cw, 1.0
+        a0, a1, a2 = 1 + alpha, -2 * cw, 1 - alpha
+    elif kind == 4:  # peak
+        b0, b1, b2 = 1 + alpha * big_a, -2 * cw, 1 - alpha * big_a
+        a0, a1, a2 = 1 + alpha / big_a, -2 * cw, 1 - alpha / big_a
+    elif kind == 5:  # lowshelf
         sq = 2 * math.sqrt(big_a) * alpha
-        b = (
-            big_a * ((big_a + 1) - (big_a - 1) * cw + sq),
-            2 * big_a * ((big_a - 1) - (big_a + 1) * cw),
-            big_a * ((big_a + 1) - (big_a - 1) * cw - sq),
-        )
-        a = (
-            (big_a + 1) + (big_a - 1) * cw + sq,
-            -2 * ((big_a - 1) + (big_a + 1) * cw),
-            (big_a + 1) + (big_a - 1) * cw - sq,
-        )
+        b0 = big_a * ((big_a + 1) - (big_a - 1) * cw + sq)
+        b1 = 2 * big_a * ((big_a - 1) - (big_a + 1) * cw)
+        b2 = big_a * ((big_a + 1) - (big_a - 1) * cw - sq)
+        a0 = (big_a + 1) + (big_a - 1) * cw + sq
+        a1 = -2 * ((big_a - 1) + (big_a + 1) * cw)
+        a2 = (big_a + 1) + (big_a - 1) * cw - sq
     else:  # highshelf
         sq = 2 * math.sqrt(big_a) * alpha
-        b = (
-            big_a * ((big_a + 1) + (big_a - 1) * cw + sq),
-            -2 * big_a * ((big_a - 1) + (big_a + 1) * cw),
-            big_a * ((big_a + 1) + (big_a - 1) * cw - sq),
-        )
-        a = (
-            (big_a + 1) - (big_a - 1) * cw + sq,
-            2 * ((big_a - 1) - (big_a + 1) * cw),
-            (big_a + 1) - (big_a - 1) * cw - sq,
-        )
-    a0 = a[0]
-    return np.array([b[0] / a0, b[1] / a0, b[2] / a0, a[1] / a0, a[2] / a0], dtype=np.float64)
+        b0 = big_a * ((big_a + 1) + (big_a - 1) * cw + sq)
+        b1 = -2 * big_a * ((big_a - 1) + (big_a + 1) * cw)
+        b2 = big_a * ((big_a + 1) + (big_a - 1) * cw - sq)
+        a0 = (big_a + 1) - (big_a - 1) * cw + sq
+        a1 = 2 * ((big_a - 1) - (big_a + 1) * cw)
+        a2 = (big_a + 1) - (big_a - 1) * cw - sq
+    out[0] = b0 / a0
+    out[1] = b1 / a0
+    out[2] = b2 / a0
+    out[3] = a1 / a0
+    out[4] = a2 / a0
 
 
 def biquad_identity() -> np.ndarray:
@@ -180,6 +188,16 @@ def biquad_block(x, coeffs_from, coeffs_to, state):
     out = np.empty((x.shape[0], 2), dtype=np.float32)
     biquad_block_into(x, out, coeffs_from, coeffs_to, state)
     return out
+
+
+@njit(cache=True, nogil=True)
+def biquad_cascade_into(x, coeffs_from, coeffs_to, state, bands):
+    """``bands`` biquads in series over ``x`` in place: row ``k`` of ``coeffs_from``/``coeffs_to`` (B, 5)
+    ramps as in :func:`biquad_block_into`, ``state`` (B, 2, 2). Band by band over the whole block, so
+    one band gives exactly what :func:`biquad_block_into` gives.
+    """
+    for k in range(bands):
+        biquad_block_into(x, x, coeffs_from[k], coeffs_to[k], state[k])
 
 
 def one_pole_lowpass_coeff(fc: float, sr: float) -> float:
