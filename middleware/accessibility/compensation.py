@@ -38,10 +38,12 @@ from ..engine.dsp.hearing import (
 )
 from ..engine.dsp.limiter import Limiter
 from ..engine.dsp.loudness import k_weighting_coeffs
+from ..engine.ramp import Ramp
 from ..errors import EngineError
 from .prescription import AUDIOGRAM_HZ, prescribe
 from .profile import EARS, HearingProfile
 
+_EQ, _MONO = 0, 1  # the effect's Ramp values
 RAMP_S = 0.1
 """Time over which a new profile's EQ and mono fold take over (100 ms: measured in the tests, a 30 dB
 EQ change ramped this fast leaves high-frequency residue 63 dB under the signal; a hard cut, 8 dB under)."""
@@ -110,22 +112,25 @@ class HearingCompensation:
         self.block = block
         self._kcoeffs = k_weighting_coeffs(sample_rate)
         self._kside = np.zeros((block, 2), dtype=np.float32)
-        self._ramp_frames = max(1, round(RAMP_S * sample_rate))
         self._mono_coeff = 1.0 - math.exp(-1.0 / (MONO_TAU_S * sample_rate))
         self._mono_max = 10.0 ** (MONO_MAX_GAIN_DB / 20.0)
         d = design(self.profile, sample_rate)
         nb = d.coeffs.shape[1]
+        # EQ: coefficients interpolated from _c_start (where the last switch began) to _c_target by the
+        # ramp's _EQ value (0 -> 1); mono: the fold's weight (0 stereo, 1 mono).
+        self._ramp = Ramp(np.array([1.0, 1.0 if d.mono else 0.0]), np.array([RAMP_S, RAMP_S]), sample_rate)
         self._c_start = d.coeffs.copy()
         self._c_target = d.coeffs.copy()
-        self._c_cur = d.coeffs.copy()
-        self._c_next = np.empty_like(d.coeffs)
+        self._c_from = d.coeffs.copy()
+        self._c_to = d.coeffs.copy()
         self._eq_state = np.zeros((2, nb, 2))
+        self._k_mono = np.zeros((2, 2, 2))
+        self._k_range = np.zeros((2, 2, 2))
+        self._mono_state = mono_state()
+        self._range_state = range_state()
         self._range_params = d.range_params.copy()
         self._applied = d
         self._pending = d
-        self.reset()
-        self._ramp_done = self._ramp_frames
-        self._w = self._w_target = 1.0 if d.mono else 0.0
         self._eq_on = d.eq_on
         self._range_on = d.range_on
 
@@ -136,12 +141,14 @@ class HearingCompensation:
             self._pending = design(profile, self.sample_rate)  # one reference assignment hands it over
 
     def reset(self) -> None:
-        """Forget filter memories, level trackers and gains (a new render, or after a discontinuity)."""
+        """Forget filter memories, level trackers and gains, and end glides on their targets (a new
+        render, or after a discontinuity). In place: safe on the audio thread."""
         self._eq_state[:] = 0.0
-        self._k_mono = np.zeros((2, 2, 2))
-        self._k_range = np.zeros((2, 2, 2))
-        self._mono_state = mono_state()
-        self._range_state = range_state()
+        self._k_mono[:] = 0.0
+        self._k_range[:] = 0.0
+        self._mono_state[:] = mono_state()
+        self._range_state[:] = 0.0
+        self._ramp.settle()
 
     @property
     def gains_db(self) -> np.ndarray:
@@ -155,11 +162,13 @@ class HearingCompensation:
         if d is self._applied or d is None:
             return
         self._applied = d
-        self._c_start[:] = self._c_cur
+        # restart the EQ glide from the coefficients in use right now (mid-glide too)
+        lerp_into(self._c_start, self._c_start, self._c_target, self._ramp.value[_EQ])
         self._c_target[:] = d.coeffs
-        self._ramp_done = 0
+        self._ramp.jump(_EQ, 0.0)
+        self._ramp.set(_EQ, 1.0)
+        self._ramp.set(_MONO, 1.0 if d.mono else 0.0)
         self._eq_on = self._eq_on or d.eq_on
-        self._w_target = 1.0 if d.mono else 0.0
         self._range_params[:] = d.range_params
         self._range_on = self._range_on or d.range_on
 
@@ -170,35 +179,27 @@ class HearingCompensation:
             return
         self._take_pending()
         d = self._applied
-        # mono fold, its weight ramped 0 <-> 1 over RAMP_S
-        if self._w > 0.0 or self._w_target > 0.0:
-            step = n / self._ramp_frames
-            w_to = (
-                min(self._w_target, self._w + step)
-                if self._w_target > self._w
-                else max(self._w_target, self._w - step)
-            )
+        ramp = self._ramp
+        moving = ramp.advance(n)
+        w0, w1 = ramp.start[_MONO], ramp.value[_MONO]
+        if w0 > 0.0 or w1 > 0.0:  # mono fold, its weight gliding 0 <-> 1 over RAMP_S
             ks = self._kside[:n]
             k_weight_into(x, ks, self._kcoeffs, self._k_mono)
-            mono_block(x, ks, self._w, w_to, self._mono_state, self._mono_coeff, self._mono_max)
-            self._w = w_to
-            if w_to == 0.0:
+            mono_block(x, ks, w0, w1, self._mono_state, self._mono_coeff, self._mono_max)
+            if w1 == 0.0:
                 self._mono_state[3] = 0.0  # folded back to stereo: the trackers restart next time
-        # compensation EQ, coefficients ramped from where they were to the new design
-        if self._eq_on:
-            if self._ramp_done < self._ramp_frames:
-                self._ramp_done = min(self._ramp_frames, self._ramp_done + n)
-                lerp_into(self._c_next, self._c_start, self._c_target, self._ramp_done / self._ramp_frames)
-                eq_cascade_block(x, self._c_cur, self._c_next, self._eq_state)
-                self._c_cur[:] = self._c_next
+        if self._eq_on:  # compensation EQ, coefficients gliding from where they were to the new design
+            if moving and ramp.start[_EQ] != ramp.value[_EQ]:
+                lerp_into(self._c_from, self._c_start, self._c_target, ramp.start[_EQ])
+                lerp_into(self._c_to, self._c_start, self._c_target, ramp.value[_EQ])
+                eq_cascade_block(x, self._c_from, self._c_to, self._eq_state)
             else:
-                eq_cascade_block(x, self._c_cur, self._c_cur, self._eq_state)
+                eq_cascade_block(x, self._c_target, self._c_target, self._eq_state)
                 # a flat design (no audiogram) is an identity once its memory has died away: skip it then
                 if not d.eq_on and self._eq_state.max() < 1e-9 and self._eq_state.min() > -1e-9:
                     self._eq_on = False
                     self._eq_state[:] = 0.0
-        # loudness-range compressor; its own gain smoothing makes mode switches click-free
-        if self._range_on:
+        if self._range_on:  # loudness-range compressor; its own gain smoothing makes mode switches smooth
             ks = self._kside[:n]
             k_weight_into(x, ks, self._kcoeffs, self._k_range)
             range_compressor_block(x, ks, self._range_params, self._range_state)
