@@ -351,10 +351,14 @@ def test_layers_meters_and_performance_are_live(page, studio):
 def test_top_down_view_shows_emitters_and_moves_the_listener(page, studio):
     page.click("button[data-view=world]")
     box = page.locator("#world").bounding_box()
-    # drag the listener from the centre to 10 m east (scale: 8 px per metre)
-    page.mouse.click(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2)
-    page.wait_for_function(
-        "() => document.getElementById('world-info').textContent.includes('listener at 10.0')"
+    # click 10 m east of the origin: where the view (fitted to the scene) draws x=10, z=0
+    w = page.evaluate("() => ({...window.studio.W, width: document.getElementById('world').width})")
+    px = (w["width"] / 2 + (10 - w["cx"]) * w["scale"]) * box["width"] / w["width"]
+    pz = box["height"] / 2 + (0 - w["cz"]) * w["scale"] * box["width"] / w["width"]
+    page.mouse.click(box["x"] + px, box["y"] + pz)
+    page.wait_for_function(  # within a pixel: 10 m +- 1/scale
+        "() => /listener at (9\\.[89]|10\\.[01]), 0\\.0, -?0\\.[01]/"
+        ".test(document.getElementById('world-info').textContent)"
     )
     _shot(page, "world")
     # the daemon now places the brook (at x=6) to the listener's left: left gain > right gain

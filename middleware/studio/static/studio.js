@@ -85,8 +85,8 @@ function onFrame(f) {
   renderLayers();
   renderPerf();
   renderMeters();
-  renderMusic();
   for (const e of f.events || []) addLog(e);
+  renderMusic();
   if (f.events && f.events.length) renderLog();
   drawWorld();
   for (const hook of S.onFrame) hook(f);
@@ -319,8 +319,10 @@ function drawHistory() {
 }
 function renderMusic() {
   const m = (S.latest.scene || {}).music;
-  $("#music").replaceChildren(m ? el("span", {}, "segment ", el("b", { text: m.segment ?? "-" }),
-    " · beat ", el("b", { text: String(m.beat ?? "-") }), " · next ", el("b", { text: m.pending ?? "-" }))
+  const mb = S.music || {};  // the last beat / bar events: beat within the bar, bar number
+  $("#music").replaceChildren(m ? el("span", { id: "music-now" }, "segment ", el("b", { text: m.segment ?? "-" }),
+    " · bar ", el("b", { text: String(mb.bar ?? "-") }), " · beat ", el("b", { text: String(mb.beat ?? "-") }),
+    " · next ", el("b", { text: m.pending ?? "-" }))
     : "no music in this scene");
 }
 
@@ -334,6 +336,7 @@ function describeEvent(e) {
   return parts.join(" ");
 }
 function addLog(e) {
+  if (e.topic === "bar" || e.topic === "beat") S.music = { ...(S.music || {}), ...e.data };
   S.log.push(e);
   if (S.log.length > LOG_MAX) S.log.shift();
 }
@@ -342,7 +345,7 @@ function renderLog() {
   const f = S.logFilter.toLowerCase();
   const ol = $("#log");
   const items = S.log.filter((e) => !f || e.topic.includes(f) || describeEvent(e).toLowerCase().includes(f));
-  ol.replaceChildren(...items.slice(-200).reverse().map((e) => el("li", { class: e.topic },
+  ol.replaceChildren(...items.slice(-200).reverse().map((e) => el("li", { class: `log-${e.topic}` },
     el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString([], { hour12: false }) + " " }),
     `${e.topic} ${describeEvent(e)}`)));
 }
@@ -376,7 +379,21 @@ function renderPanel() {
 }
 
 // ------------------------------------------------------------------------------------ 3D view
-const W = { scale: 8, cx: 0, cz: 0, listener: null, drag: null };
+const W = { scale: 8, cx: 0, cz: 0, listener: null, drag: null, fitted: "" };
+function fitWorld(c, sc) {  // once per scene: frame every placed emitter and the listener
+  const key = sc.name + JSON.stringify(Object.keys(sc.emitters || {}));
+  if (W.fitted === key) return;
+  W.fitted = key;
+  const l = listenerPose();
+  const pts = [[l.position[0], l.position[2], 2]];
+  for (const e of Object.values(sc.emitters || {})) {
+    for (const p of e.path || (e.position ? [e.position] : [])) pts.push([p[0], p[2], 2]);
+  }
+  const x0 = Math.min(...pts.map((p) => p[0] - p[2])), x1 = Math.max(...pts.map((p) => p[0] + p[2]));
+  const z0 = Math.min(...pts.map((p) => p[1] - p[2])), z1 = Math.max(...pts.map((p) => p[1] + p[2]));
+  W.cx = (x0 + x1) / 2; W.cz = (z0 + z1) / 2;
+  W.scale = Math.max(1, Math.min(20, 0.85 * Math.min(c.width / Math.max(x1 - x0, 1), c.height / Math.max(z1 - z0, 1))));
+}
 function listenerPose() {
   const st = (S.studio || {}).listener;
   if (W.listener) return W.listener;
@@ -393,6 +410,8 @@ function toWorld(c, px, py) { return [(px - c.width / 2) / W.scale + W.cx, (py -
 function drawWorld() {
   const c = $("#world");
   if (!c || !$("#view-world").classList.contains("active")) return;
+  const sc = S.scene || {};
+  fitWorld(c, sc);
   const g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   g.strokeStyle = "#1c2028"; g.lineWidth = 1;
@@ -405,8 +424,7 @@ function drawWorld() {
     const [, py] = toScreen(c, 0, z); g.beginPath(); g.moveTo(0, py); g.lineTo(c.width, py); g.stroke();
   }
   g.fillStyle = "#8a93a3"; g.font = "11px system-ui";
-  g.fillText(`grid ${step} m · -z is north (forward)`, 8, c.height - 8);
-  const sc = S.scene || {};
+  g.fillText(`grid ${step} m · -z is north (forward) · wheel: zoom · right-drag: pan`, 8, c.height - 8);
   const layers = (S.latest.scene || {}).layers || {};
   const info = [];
   for (const [name, e] of Object.entries(sc.emitters || {})) {
@@ -468,15 +486,27 @@ function drawSide(sc, layers, l) {
 }
 function worldInput() {
   const c = $("#world");
+  c.addEventListener("contextmenu", (ev) => ev.preventDefault());
   c.addEventListener("pointerdown", (ev) => {
+    if (ev.button === 2 || ev.altKey) {  // right-drag or alt-drag pans the view
+      W.pan = { x: ev.clientX, y: ev.clientY, cx: W.cx, cz: W.cz };
+      c.setPointerCapture(ev.pointerId);
+      return;
+    }
     const l = listenerPose();
     W.listener = { position: [...l.position], forward: [...l.forward] };
     W.drag = { turn: ev.shiftKey };
     c.setPointerCapture(ev.pointerId);
     moveListener(c, ev);
   });
-  c.addEventListener("pointermove", (ev) => { if (W.drag) moveListener(c, ev); });
-  c.addEventListener("pointerup", () => { W.drag = null; });
+  c.addEventListener("pointermove", (ev) => {
+    if (W.pan) {
+      const k = c.width / c.getBoundingClientRect().width / W.scale;
+      W.cx = W.pan.cx - (ev.clientX - W.pan.x) * k; W.cz = W.pan.cz - (ev.clientY - W.pan.y) * k;
+      drawWorld();
+    } else if (W.drag) moveListener(c, ev);
+  });
+  c.addEventListener("pointerup", () => { W.drag = null; W.pan = null; });
   c.addEventListener("wheel", (ev) => { ev.preventDefault(); W.scale = Math.max(1, Math.min(60, W.scale * (ev.deltaY < 0 ? 1.15 : 0.87))); drawWorld(); });
 }
 function moveListener(c, ev) {
@@ -631,7 +661,7 @@ function showView(name) {
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === `view-${name}`);
   drawWorld();
 }
-window.studio = { S, send, showView };
+window.studio = { S, W, send, showView };
 document.addEventListener("DOMContentLoaded", () => {
   tabs();
   worldInput();
