@@ -167,3 +167,22 @@ def test_every_dynamic_mode_declares_its_target() -> None:
     assert DYNAMIC_MODES["full"].lra_lu is None
     targets = [DYNAMIC_MODES[m].lra_lu for m in ("home", "headphones", "night")]
     assert targets == sorted(targets, reverse=True)  # each mode is narrower than the one before
+
+
+def test_the_docs_name_every_field_range_and_mode() -> None:
+    """docs/accessibility.md agrees with the declarations: each field with its default and range, each
+    dynamic-range mode with its target."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs/accessibility.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in doc.splitlines() if line.startswith("| `")}
+    for f in FIELDS:
+        assert f.name in rows, f.name
+        if f.kind == "number":
+            assert f"{f.lo:g}..{f.hi:g}" in rows[f.name], f.name
+            assert f"| {f.default:g} |" in rows[f.name], f.name
+        if f.kind == "choice":
+            assert all(f"`{c}`" in rows[f.name] for c in f.choices), f.name
+    for name, mode in DYNAMIC_MODES.items():
+        target = "off" if mode.lra_lu is None else f"{mode.lra_lu:g} LU"
+        assert f"| `{name}` | {target} |" in doc, name
