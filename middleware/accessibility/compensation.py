@@ -35,6 +35,7 @@ from ..engine.dsp.hearing import (
     range_compressor_block,
     range_params,
     range_state,
+    warm_up,
 )
 from ..engine.dsp.limiter import Limiter
 from ..engine.dsp.loudness import k_weighting_coeffs
@@ -112,6 +113,7 @@ class HearingCompensation:
         self.block = block
         self._kcoeffs = k_weighting_coeffs(sample_rate)
         self._kside = np.zeros((block, 2), dtype=np.float32)
+        warm_up()
         self._mono_coeff = 1.0 - math.exp(-1.0 / (MONO_TAU_S * sample_rate))
         self._mono_max = 10.0 ** (MONO_MAX_GAIN_DB / 20.0)
         d = design(self.profile, sample_rate)
@@ -119,6 +121,7 @@ class HearingCompensation:
         # EQ: coefficients interpolated from _c_start (where the last switch began) to _c_target by the
         # ramp's _EQ value (0 -> 1); mono: the fold's weight (0 stereo, 1 mono).
         self._ramp = Ramp(np.array([1.0, 1.0 if d.mono else 0.0]), np.array([RAMP_S, RAMP_S]), sample_rate)
+        self._ramp.advance(0)  # loads its compiled kernel here, not on the render thread
         self._c_start = d.coeffs.copy()
         self._c_target = d.coeffs.copy()
         self._c_from = d.coeffs.copy()

@@ -338,3 +338,24 @@ def range_compressor_block(x, k, params, state):
     state[S_GAIN_DB] = gdb
     state[S_SEEN] = seen
     state[S_GATED] = gated
+
+
+_WARM = False
+
+
+def warm_up() -> None:
+    """Run every kernel here once per process, so numba loads (or compiles) them now, from the thread that
+    prepares the effect, not on the render thread the first time a player turns a setting on."""
+    global _WARM
+    if _WARM:
+        return
+    x = np.zeros((4, 2), dtype=np.float32)
+    k = np.zeros((4, 2), dtype=np.float32)
+    c = np.zeros((2, 1, 5))
+    c[:, :, 0] = 1.0
+    lerp_into(c, c, c, 1.0)
+    k_weight_into(x, k, np.ascontiguousarray(c[:, 0]), np.zeros((2, 2, 2)))
+    eq_cascade_block(x, c, c, np.zeros((2, 1, 2)))
+    mono_block(x, k, 0.0, 1.0, mono_state(), 0.5, 2.0)
+    range_compressor_block(x, k, range_params(2.0, 10.0, 12.0, 48000.0), range_state())
+    _WARM = True
