@@ -304,6 +304,7 @@ def test_moving_a_slider_and_a_selector_steers_the_daemon(page, studio):
     # 100 steps of 0.001 from 0.5; the step is float, so allow 1e-6
     assert s["scene"]["params"]["intensity"] == pytest.approx(0.6, abs=1e-6)
     assert "held" in page.get_attribute("#ctl-param-intensity", "class")  # marked as an override
+    _shot(page, "mix-override")
     page.click("#ctl-param-intensity .badge")  # release: back to the value before the override
     s = studio.stats_until(lambda s: abs(s["scene"]["params"]["intensity"] - 0.5) < 1e-6)
     assert s["scene"]["params"]["intensity"] == pytest.approx(0.5, abs=1e-6)
