@@ -118,6 +118,38 @@ def test_set_voices_renders_exactly_what_set_voice_calls_render() -> None:
     assert per_call.stats()["voices_virtual"] == bulk.stats()["voices_virtual"] > 0
 
 
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
+def test_set_voices_finds_each_handles_voice_in_any_order(order: str) -> None:
+    """Handles in creation order take a linear walk through the engine's handle index, others a
+    binary search; either way each value lands on its own voice, repeated handles keep the last
+    value (as repeated set_voice calls do) and ended voices count as stale."""
+    eng = Engine(EngineConfig(block=BLOCK, max_voices=300, voice_limit=300))
+    eng.bank.add("tone", sine(440.0, 1.0))
+    eng.bank.add("short", noise(0.001))
+    hs = [eng.play("short" if i % 7 == 0 else "tone", loop=i % 7 != 0) for i in range(280)]
+    eng.render(2 * BLOCK)  # the one-shots have ended: their handles are stale
+    rng = np.random.default_rng(1)
+    pick = np.array(hs)[rng.random(len(hs)) < 0.6]
+    pick = np.concatenate([pick, pick[:5]])  # five handles twice
+    pick = {"ascending": np.sort(pick), "descending": np.sort(pick)[::-1], "shuffled": rng.permutation(pick)}[
+        order
+    ]
+    pans = rng.uniform(-1.0, 1.0, pick.size)
+    eng.set_voices(pick, pan=pans)
+    eng.render(BLOCK)
+    want: dict[int, float] = {}
+    for h, v in zip(pick.tolist(), pans.tolist(), strict=True):
+        want[h] = v  # the last occurrence wins
+    for h in hs:
+        info = eng.voice_info(h)
+        if info is None:
+            continue
+        assert eng.voices.P[info["slot"], 1] == want.get(h, 0.0)  # the value itself, copied
+    n_stale = sum(1 for h in pick.tolist() if eng.voice_info(h) is None)
+    assert n_stale > 0
+    assert eng.counters["stale_handles"] == n_stale
+
+
 def test_set_voices_broadcasts_scalars_and_copies_the_callers_arrays() -> None:
     eng = Engine(EngineConfig(block=BLOCK, max_voices=8, voice_limit=8))
     eng.bank.add("tone", sine(440.0, 1.0))

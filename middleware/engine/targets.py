@@ -211,9 +211,16 @@ def apply_params(I, P, live_handles, live_slots, handles, cols, values):
     """
     stale = 0
     m = live_handles.shape[0]
+    j = 0
+    prev = -1
     for i in range(handles.shape[0]):
         h = handles[i]
-        j = np.searchsorted(live_handles, h)
+        if h >= prev:  # ascending handles (the usual order: creation order) walk the index forwards:
+            while j < m and live_handles[j] < h:  # linear in handles + voices, no cache-missing search
+                j += 1
+        else:
+            j = np.searchsorted(live_handles, h)
+        prev = h
         if j >= m or live_handles[j] != h:
             stale += 1
             continue
