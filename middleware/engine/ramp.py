@@ -13,16 +13,16 @@ own way; they can move onto this type one at a time.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def ramp_advance(start, value, target, step, n):
-    """Move each ``value`` towards ``target`` by ``step * n`` (clamped); ``start`` gets the old values.
+def ramp_advance(start, value, target, left, n):
+    """Move each ``value`` the fraction ``n / left`` of the way to ``target`` (all of it when
+    ``left <= n``) and count ``left`` (frames still to go) down; ``start`` gets the old values.
 
+    Constant slope while a glide runs (linear), and the last block lands exactly on the target.
     Returns True when any value moved in this block (a kernel then interpolates ``start -> value``).
     """
     moved = False
@@ -32,13 +32,12 @@ def ramp_advance(start, value, target, step, n):
         t = target[i]
         if v == t:
             continue
-        d = step[i] * n
-        if not (abs(t - v) > d):  # also when step is inf (a jump)
+        if left[i] <= n:
             value[i] = t
-        elif t > v:
-            value[i] = v + d
+            left[i] = 0.0
         else:
-            value[i] = v - d
+            value[i] = v + (t - v) * (n / left[i])
+            left[i] -= n
         moved = True
     return moved
 
@@ -46,37 +45,36 @@ def ramp_advance(start, value, target, step, n):
 class Ramp:
     """``len(values)`` values, settled at construction, each with its own ramp time in seconds."""
 
-    __slots__ = ("seconds", "sr", "start", "step", "target", "value")
+    __slots__ = ("left", "seconds", "sr", "start", "target", "value")
 
     def __init__(self, values: np.ndarray, seconds: np.ndarray, sr: float) -> None:
         self.value = np.array(values, dtype=np.float64)
         self.start = self.value.copy()
         self.target = self.value.copy()
-        self.step = np.zeros_like(self.value)
+        self.left = np.zeros_like(self.value)  # frames until each glide ends
         self.seconds = np.array(seconds, dtype=np.float64)
         self.sr = float(sr)
 
     def set(self, i: int, target: float, seconds: float | None = None) -> None:
         """Glide value ``i`` to ``target`` over ``seconds`` (default: its own ramp time; 0 = next block)."""
         t = self.seconds[i] if seconds is None else seconds
-        frames = t * self.sr
-        dist = abs(target - self.value[i])
         self.target[i] = target
-        self.step[i] = dist / frames if frames >= 1.0 else math.inf
+        self.left[i] = t * self.sr
 
     def jump(self, i: int, value: float) -> None:
         """Set value ``i`` at once, with no glide (after ``reset`` or for a switched setting)."""
         self.start[i] = self.value[i] = self.target[i] = value
-        self.step[i] = 0.0
+        self.left[i] = 0.0
 
     def settle(self) -> None:
         """End every glide on its target (``reset``: the next block starts there)."""
         self.value[:] = self.target
         self.start[:] = self.target
+        self.left[:] = 0.0
 
     def advance(self, n: int) -> bool:
         """Advance one block of ``n`` frames; True when anything moved."""
-        return ramp_advance(self.start, self.value, self.target, self.step, n)
+        return ramp_advance(self.start, self.value, self.target, self.left, n)
 
     @property
     def moving(self) -> bool:

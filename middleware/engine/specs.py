@@ -62,6 +62,9 @@ MAX_SENDS = 4
 """Sends one voice may have (the voice table's columns): a layer's ``sends`` at most this many."""
 MAX_ROLLOFF_POINTS = 16
 """Points of a custom distance-attenuation table (the engine's table rows)."""
+MAX_EFFECTS = 8
+"""Effects in one bus's ``effects`` chain."""
+"""Points of a custom distance-attenuation table (the engine's table rows)."""
 
 
 def defaults(cls: type) -> Mapping[str, Any]:
@@ -116,6 +119,8 @@ def check_chain(owner: str, effects: Any) -> None:
 
     if not isinstance(effects, tuple) or not all(isinstance(e, EffectSpec) for e in effects):
         raise EngineError(f"{owner}: effects must be a tuple of EffectSpec")
+    if len(effects) > MAX_EFFECTS:
+        raise EngineError(f"{owner}: at most {MAX_EFFECTS} effects, got {len(effects)}")
     names = [e.name for e in effects]
     for n in names:
         if names.count(n) > 1:

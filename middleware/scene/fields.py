@@ -13,10 +13,13 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..engine.effects import REGISTRY as EFFECT_TYPES
+from ..engine.effects import EffectSpec, EffectType, Param
 from ..engine.specs import (
     BUS_BOUNDS,
     DUCK_BOUNDS,
     LOUDNESS_TARGET,
+    MAX_EFFECTS,
     MAX_ROLLOFF_POINTS,
     MAX_SENDS,
     REVERB_BOUNDS,
@@ -25,12 +28,14 @@ from ..engine.specs import (
     ReverbSpec,
 )
 from ..engine.specs import defaults as engine_defaults
+from ..errors import EngineError
 from . import model as m
 from .curves import SHAPES, Curve
 from .spec import (
     INVALID,
     MAX_NAME_LEN,
     NAME_PATTERN,
+    REQUIRED,
     Asset,
     Boolean,
     Choice,
@@ -46,6 +51,8 @@ from .spec import (
     Option,
     Record,
     Ref,
+    Spec,
+    Tagged,
     Text,
     did_you_mean,
     has_key,
@@ -346,6 +353,162 @@ DUCK = Record(
 )
 
 
+# Effects: every record below is derived from an effect's definition (engine/effects), so a new
+# effect needs no line here.
+
+
+def _param_spec(p: Param) -> Spec:
+    if p.bounds is not None:
+        s: Spec = engine_number(p.bounds)
+    elif p.choices:
+        s = Enum(p.choices)
+    else:
+        s = Ref(p.ref or "")
+    return nullable(s) if p.optional else s
+
+
+def _param_text(p: Param) -> str:
+    if p.bounds is not None:
+        unit = f" {p.unit}" if p.unit else ""
+        return f"{p.description} ({p.bounds.lo:g}..{p.bounds.hi:g}{unit})"
+    return p.description
+
+
+def _param_field(p: Param) -> Field:
+    default = p.default if p.default is not None or p.optional else REQUIRED
+    return Field(p.name, _param_spec(p), default, _param_text(p))
+
+
+def _effect_title(kind: EffectType) -> str:
+    return kind.name.capitalize() + "Effect"
+
+
+def _effect_record(kind: EffectType) -> Record:
+    fields = [
+        Field("type", Enum((kind.name,)), description=f"{kind.name}: {kind.description}"),
+        Field(
+            "name",
+            nullable(Text(pattern=NAME_PATTERN, pattern_hint="effect name")),
+            None,
+            "what snapshots call it (default: its type; needed when a bus has two of a type)",
+        ),
+        *(_param_field(p) for p in kind.params),
+    ]
+    g = kind.group
+    if g is not None:
+        item = Record(
+            title=_effect_title(kind)[: -len("Effect")] + g.name.capitalize()[:-1],
+            description=g.description,
+            fields=[_param_field(p) for p in g.params],
+        )
+        fields.append(
+            Field(
+                g.name,
+                ListOf(item, min_items=g.min_items, max_items=g.max_items),
+                REQUIRED if g.min_items else (),
+                g.description,
+            )
+        )
+
+    def build(v: dict[str, Any], ctx: Ctx) -> EffectSpec:
+        name = v.pop("name") or ""
+        v.pop("type")
+        try:
+            return EffectSpec(kind.name, v, name)
+        except EngineError as exc:  # a cross-parameter rule of the effect: reported at the record
+            raise ValueError(str(exc)) from None
+
+    return Record(title=_effect_title(kind), description=kind.description, fields=fields, build=build)
+
+
+EFFECT = Tagged(
+    "type",
+    {name: _effect_record(kind) for name, kind in EFFECT_TYPES.items()},
+    title="Effect",
+    description="One effect of a bus's chain: {type: eq|compressor|delay|..., its parameters}.",
+)
+
+_OVERRIDE_NUMBER = nullable(Number())
+EFFECT_OVERRIDE = MapOf(
+    Choice(
+        [
+            Option(is_list, ListOf(MapOf(_OVERRIDE_NUMBER)), "a list of bands"),
+            Option(lambda n: True, _OVERRIDE_NUMBER, "a number"),
+        ]
+    ),
+    description="parameter -> value while the snapshot is active (bands: a list, one mapping per band)",
+)
+
+
+def _check_effect_overrides(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
+    """Each overridden effect must exist on the bus, and each value be a number parameter of it,
+    inside its range (checked once every bus has been read)."""
+    if not values["effects"]:
+        return True
+    bus, overrides, node = values["bus"], values["effects"], nodes["effects"]
+
+    def later() -> None:
+        decl = ctx.declared.get("bus", {}).get((), {}).get(bus)
+        bdef = decl.value if decl is not None else None
+        if not isinstance(bdef, m.BusDef):
+            return  # unknown or broken bus: reported where it is used or defined
+        chain = {e.name: e for e in bdef.effects}
+        for knode, vnode in node.value:
+            name = str(knode.value)
+            spec = chain.get(name)
+            if spec is None:
+                ctx.error(
+                    knode,
+                    f"bus {bus!r} has no effect named {name!r}",
+                    did_you_mean(name, list(chain), "effects") if chain else f"bus {bus!r} has no effects",
+                )
+                continue
+            _check_override_values(spec.kind, spec, overrides[name], vnode, ctx)
+
+    ctx.after.append(later)
+    return True
+
+
+def _check_override_values(kind: EffectType, spec: EffectSpec, values: Any, node: Node, ctx: Ctx) -> None:
+    group = kind.group
+    numeric = {p.name: p for p in kind.params if p.numeric}
+    pairs = [(k, v) for k, v in node.value] if isinstance(node, MappingNode) else []
+    for knode, vnode in pairs:
+        key = str(knode.value)
+        val = values[key]
+        if group is not None and key == group.name:
+            if not isinstance(val, tuple):
+                ctx.error(vnode, f"{key} must be a list, one mapping per band", rule="relation")
+                continue
+            have = len(spec.values[group.name])
+            if len(val) > have:
+                ctx.error(vnode, f"{key}: {len(val)} overrides for {have} bands", rule="relation")
+            gp = {p.name: p for p in group.params if p.numeric}
+            for item_node, item in zip(vnode.value, val, strict=False):
+                for ik, iv in item_node.value:
+                    _check_one(gp, str(ik.value), item[str(ik.value)], ik, iv, ctx)
+            continue
+        if isinstance(val, tuple):
+            ctx.error(vnode, f"{key} is a single value", rule="relation")
+            continue
+        _check_one(numeric, key, val, knode, vnode, ctx)
+
+
+def _check_one(params: dict[str, Param], key: str, val: Any, knode: Node, vnode: Node, ctx: Ctx) -> None:
+    p = params.get(key)
+    if p is None:
+        ctx.error(
+            knode, f"no parameter {key!r} a snapshot can set", did_you_mean(key, list(params), "parameters")
+        )
+    elif val is not None and not p.bounds.lo <= val <= p.bounds.hi:  # type: ignore[union-attr]
+        ctx.error(
+            vnode,
+            f"{key} {val:g} is out of range",
+            f"allowed: {p.bounds.lo:g} .. {p.bounds.hi:g} {p.unit}".rstrip(),  # type: ignore[union-attr]
+            rule="relation",
+        )
+
+
 def _check_bus(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool:
     name = values["name"]
     if name == "master":
@@ -357,6 +520,17 @@ def _check_bus(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bool
         ctx.error(nodes["parent"], f"bus {name!r} needs a parent", "only master has none; use parent: master")
         return False
     ctx.notes.setdefault("bus_parent_nodes", {})[name] = node_at(nodes, "parent")
+    seen: dict[str, int] = {}
+    for i, e in enumerate(values["effects"]):
+        if e.name in seen:
+            ctx.error(
+                nodes["effects"].value[i],
+                f"bus {name!r} has two effects named {e.name!r}",
+                f"give one a name: (the first is item {seen[e.name] + 1})",
+                rule="names",
+            )
+            return False
+        seen[e.name] = i
     lp, hp = values["lowpass_hz"], values["highpass_hz"]
     if lp is not None and hp is not None and lp <= hp:
         ctx.error(
@@ -388,6 +562,13 @@ BUS = Record(
         Field("reverb", nullable(REVERB), None, "reverb on this bus (null = none)"),
         Field("duck", ListOf(DUCK), (), "ducking rules: other buses that lower this one"),
         Field(
+            "effects",
+            ListOf(EFFECT, max_items=MAX_EFFECTS),
+            (),
+            f"effect chain after the bus's filters and reverb, in order (at most {MAX_EFFECTS}):"
+            " eq, compressor, delay, lowpass, highpass, reverb",
+        ),
+        Field(
             "loudness_lufs",
             nullable(engine_number(LOUDNESS_TARGET)),
             None,
@@ -408,12 +589,15 @@ BUS = Record(
         tuple(v["duck"]),
         v["description"],
         v["loudness_lufs"],
+        tuple(v["effects"]),
     ),
 )
 
 BUS_OVERRIDE = Record(
     title="BusOverride",
     description="What a snapshot changes on one bus; keys left out keep the bus's own setting.",
+    name_field="bus",
+    check=_check_effect_overrides,
     fields=[
         Field(
             "gain_db",
@@ -432,8 +616,15 @@ BUS_OVERRIDE = Record(
             None,
             "reverb room size 0..1",
         ),
+        Field(
+            "effects",
+            MapOf(EFFECT_OVERRIDE),
+            MappingProxyType({}),
+            "effect name -> {parameter: value}: glided there (each over its ramp time) as the snapshot"
+            " blends in; bands: a list, one mapping per band",
+        ),
     ],
-    build=lambda v, ctx: m.BusOverride(**v),
+    build=lambda v, ctx: m.BusOverride(**{k: x for k, x in v.items() if k != "bus"}),
 )
 
 SNAPSHOT = Record(
@@ -441,9 +632,7 @@ SNAPSHOT = Record(
     description="A named mix preset (underwater, pause menu) blended in and out over time.",
     name_field="name",
     fields=[
-        Field(
-            "buses", MapOf(BUS_OVERRIDE, key_ref="bus", pass_name=False), description="bus name -> overrides"
-        ),
+        Field("buses", MapOf(BUS_OVERRIDE, key_ref="bus"), description="bus name -> overrides"),
         Field("blend", seconds("s", 60.0), 0.5, "seconds to blend in (and out, unless blend_out is set)"),
         Field("blend_out", nullable(seconds("s", 60.0)), None, "seconds to blend out (default: blend)"),
         Field(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from ..engine.effects import EffectSpec
 from ..engine.specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec, defaults
 from .curves import Curve
 from .expr import Condition, Env
@@ -123,6 +124,7 @@ class BusDef:
     ducking: tuple[DuckDef, ...] = ()
     description: str = ""
     loudness_lufs: float | None = None  # assets on this bus are normalised to it; on master: the mix target
+    effects: tuple[EffectSpec, ...] = ()  # the chain after the bus's own filters and reverb (engine specs)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class BusOverride:
     highpass_hz: float | None = None
     reverb_wet: float | None = None
     reverb_room_size: float | None = None
+    effects: Mapping[str, Mapping[str, object]] = field(default_factory=lambda: MappingProxyType({}))
+    """effect name -> {parameter: value}; an equaliser's ``bands`` is a tuple of such mappings."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
+from ..engine.effects import blend_chain
 from ..errors import EngineError, SceneError, SoundscapeError
 from ..hints import did_you_mean
 from ..transport.protocol import MAX_NAME_LEN
@@ -691,11 +692,13 @@ class SceneRuntime:
             hp = base.highpass_hz
             wet = base.reverb.wet if base.reverb else None
             room = base.reverb.room_size if base.reverb else None
+            fx_layers = []
             for snap in sorted(self.scene.snapshots.values(), key=lambda s: s.priority):
                 a = self.snapshot_amount.get(snap.name, 0.0)
                 ov = snap.buses.get(name)
                 if a <= 0 or ov is None:
                     continue
+                fx_layers.append((a, ov.effects))
                 if ov.gain_db is not None:
                     gain += a * ov.gain_db
                 if ov.lowpass_hz is not None:
@@ -713,7 +716,10 @@ class SceneRuntime:
             lp = None if lp is not None and lp >= 0.49 * self.sr else lp
             hp = None if hp is not None and hp <= 10.0 else hp
             gain = min(max(gain, -120.0), 24.0)  # the engine's bus range; snapshots can stack
-            self.engine.set_bus(name, gain_db=gain, lowpass_hz=lp, highpass_hz=hp, reverb=reverb)
+            effects = blend_chain(base.effects, fx_layers) if base.effects else None
+            self.engine.set_bus(
+                name, gain_db=gain, lowpass_hz=lp, highpass_hz=hp, reverb=reverb, effects=effects
+            )
 
     # ---------------------------------------------------------------- emitters and layers
     def _new_emitter(self, em: EmitterDef) -> EmitterInstance:
@@ -1238,7 +1244,11 @@ class SceneRuntime:
             spec = _bus_spec(b)
             if b.name == "master":
                 self.engine.set_bus(
-                    "master", gain_db=b.gain_db, lowpass_hz=b.lowpass_hz, highpass_hz=b.highpass_hz
+                    "master",
+                    gain_db=b.gain_db,
+                    lowpass_hz=b.lowpass_hz,
+                    highpass_hz=b.highpass_hz,
+                    effects=b.effects,
                 )
             elif b.name in self._bus_base or b.name in self.engine._bus_names:
                 self.engine.set_bus(
@@ -1248,6 +1258,7 @@ class SceneRuntime:
                     highpass_hz=b.highpass_hz,
                     muted=False,
                     reverb=spec.reverb,
+                    effects=b.effects,
                 )
             else:
                 self.engine.add_bus(spec)
@@ -1573,4 +1584,5 @@ def _bus_spec(b: BusDef) -> BusSpec:
         lowpass_hz=b.lowpass_hz,
         highpass_hz=b.highpass_hz,
         reverb=reverb,
+        effects=b.effects,
     )

@@ -1011,6 +1011,56 @@ class Choice(Spec):
         return self._d(out)
 
 
+@dataclass
+class Tagged(Spec):
+    """One of several records, picked by the text of key ``tag`` (``{type: eq, ...}``).
+
+    Each record declares ``tag`` itself (an ``Enum`` of its one name), so the schema is the union of
+    the records, each accepting only its own tag.
+    """
+
+    tag: str = "type"
+    records: Mapping[str, Record] = field(default_factory=dict)
+    description: str = ""
+    title: str = ""
+
+    def expected(self) -> str:
+        return f"a mapping with {self.tag}: one of {', '.join(self.records)}"
+
+    def load(self, node: Node, ctx: Ctx, name: str | None = None) -> Any:
+        if not isinstance(node, MappingNode):
+            ctx.count()
+            return self._wrong(node, ctx)
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == self.tag:
+                if _is_text_node(v) and v.value in self.records:
+                    return self.records[v.value].load(node, ctx, name)
+                ctx.count()
+                shown = v.value if isinstance(v, ScalarNode) else node_kind(v)
+                ctx.error(
+                    v,
+                    f"{self.tag} {shown!r} is not one of {', '.join(self.records)}",
+                    did_you_mean(str(shown), list(self.records), f"{self.title.lower() or 'kind'}s"),
+                )
+                return INVALID
+        ctx.count()
+        ctx.error(
+            node,
+            f"{self.title.lower() or 'item'} is missing required key {self.tag!r}",
+            f"{self.tag}: one of {', '.join(self.records)}",
+        )
+        return INVALID
+
+    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
+        out = {"anyOf": [r.schema(defs) for r in self.records.values()]}
+        if self.title:
+            if self.title not in defs:
+                defs[self.title] = {}
+                defs[self.title] = self._d(out)
+            return {"$ref": f"#/$defs/{self.title}"}
+        return self._d(out)
+
+
 def is_number(node: Node) -> bool:
     return _is_number_node(node)
 
@@ -1092,6 +1142,6 @@ class Convert(Spec):
 
 def load_named(spec: Spec, node: Node, ctx: Ctx, name: str | None) -> Any:
     """Load ``node`` with ``spec``, passing the mapping key ``name`` to specs that build named things."""
-    if isinstance(spec, Record | Choice | Convert):
+    if isinstance(spec, Record | Choice | Convert | Tagged):
         return spec.load(node, ctx, name=name)
     return spec.load(node, ctx)

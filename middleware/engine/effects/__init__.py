@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .base import Effect, EffectSpec, EffectType, Group, Param, effect_type
+from .base import Effect, EffectSpec, EffectType, Group, Param, blend_chain, effect_type
 
 EFFECT_MODULES = ("filters", "reverb", "eq", "compressor", "delay")  # the registration line
 
@@ -29,4 +29,4 @@ def _registry() -> Mapping[str, EffectType]:
 REGISTRY = _registry()
 """Effect type name -> definition."""
 
-__all__ = ["REGISTRY", "Effect", "EffectSpec", "EffectType", "Group", "Param", "effect_type"]
+__all__ = ["REGISTRY", "Effect", "EffectSpec", "EffectType", "Group", "Param", "blend_chain", "effect_type"]

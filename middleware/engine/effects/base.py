@@ -270,3 +270,61 @@ class Effect:
 
     def _reset(self) -> None:
         pass
+
+
+def blend_chain(
+    chain: tuple[EffectSpec, ...], layers: list[tuple[float, Mapping[str, Mapping[str, Any]]]]
+) -> tuple[EffectSpec, ...]:
+    """``chain`` with snapshot overrides laid over it: ``layers`` is (amount 0..1, {effect name:
+    {param: value, group: ({param: value}, ...)}}) in rising priority.
+
+    Each number moves ``amount`` of the way from the value so far to the override's: linearly, or
+    in log frequency for parameters in Hz (so a sweep sounds even). Values that are off (None) and
+    non-numeric parameters are left alone. The result's instances then glide there (``Ramp``).
+    """
+    if not chain or not any(a > 0 and ov for a, ov in layers):
+        return chain
+    out = []
+    for spec in chain:
+        kind = spec.kind
+        vals = dict(spec.values)
+        group = kind.group
+        items = [dict(i) for i in vals[group.name]] if group is not None else []
+        touched = False
+        for a, ov in layers:
+            mine = ov.get(spec.name) if a > 0 else None
+            if not mine:
+                continue
+            for k, target in mine.items():
+                if group is not None and k == group.name:
+                    for item, item_ov in zip(items, target, strict=False):
+                        for ik, iv in item_ov.items():
+                            p = _numeric(group.params, ik)
+                            if p is not None and iv is not None and item.get(ik) is not None:
+                                item[ik] = _blend(p, item[ik], iv, a)
+                                touched = True
+                    continue
+                p = _numeric(kind.params, k)
+                if p is not None and target is not None and vals.get(k) is not None:
+                    vals[k] = _blend(p, vals[k], target, a)
+                    touched = True
+        if group is not None:
+            vals[group.name] = tuple(items)
+        out.append(EffectSpec(spec.type, vals, spec.name) if touched else spec)
+    return tuple(out)
+
+
+def _numeric(params: tuple[Param, ...], name: str) -> Param | None:
+    for p in params:
+        if p.name == name and p.numeric:
+            return p
+    return None
+
+
+def _blend(p: Param, v: float, target: float, a: float) -> float:
+    if p.unit == "Hz" and v > 0 and target > 0:
+        out = math.exp(math.log(v) + a * (math.log(target) - math.log(v)))
+    else:
+        out = v + a * (target - v)
+    lo, hi = p.bounds.lo, p.bounds.hi  # type: ignore[union-attr]
+    return min(max(out, lo), hi)  # float rounding of a full blend must not leave the range
