@@ -238,3 +238,15 @@ def test_every_effect_parameter_is_in_the_schema_with_its_range_and_unit() -> No
                 assert props[p.name]["minimum"] == p.bounds.lo and props[p.name]["maximum"] == p.bounds.hi
                 assert props[p.name]["default"] == p.default
                 assert p.unit in props[p.name]["description"]
+
+
+def test_the_format_reference_documents_every_effect_parameter_with_its_range() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scene-format.md").read_text(encoding="utf-8")
+    section = doc.split("## Bus effects", 1)[1].split("\n## ", 1)[0]
+    for name, kind in REGISTRY.items():
+        assert f"`{name}`" in section, name
+        params = list(kind.params) + (list(kind.group.params) if kind.group else [])
+        for p in params:
+            assert f"`{p.name}`" in section, (name, p.name)
+            if p.bounds is not None and name not in ("reverb",):
+                assert f"{p.bounds.lo:g}..{p.bounds.hi:g}" in section, (name, p.name)
