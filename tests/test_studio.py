@@ -288,7 +288,13 @@ def test_a_clients_set_param_appears_on_the_page_within_200ms(page, studio):
         took.append(time.monotonic() - t0)
         time.sleep(0.05 * i)  # land at different phases of the telemetry period
     took.sort()
-    print(f"set_param -> page: {[round(t * 1000) for t in took]} ms")
+    n0 = page.evaluate("() => window.studio.S.frames")
+    time.sleep(2.0)
+    fps = (page.evaluate("() => window.studio.S.frames") - n0) / 2.0
+    print(f"set_param -> page: {[round(t * 1000) for t in took]} ms; live feed {fps:.1f} frames/s")
+    # the studio sends a frame whenever telemetry arrives (scene, audio, loudness at ~10 Hz each,
+    # director ticks at 20 Hz here), at most 25 a second
+    assert 10 <= fps <= 26, fps
     assert took[2] < 0.2 and took[-1] < 0.4, took
     _shot(page, "mix")
 

@@ -127,6 +127,9 @@ def with_studio(args: argparse.Namespace, ready: Callable[[Any, dict], None]) ->
     network process: its web server, JSON encoding and telemetry link then never compete with
     the daemon's message loop for the GIL. It is one more client, like any game.
     """
+    from ..studio import require_aiohttp
+
+    require_aiohttp()  # say so before the daemon starts, not from the child afterwards
     if args.curve_secret:
         from ..errors import ProtocolError
 

@@ -71,6 +71,7 @@ function toast(text) {
 // ------------------------------------------------------------------------------------ frames
 const SILENT_S = 1.0;  // the daemon publishes audio telemetry 10 times a second
 function onFrame(f) {
+  S.frames = (S.frames || 0) + 1;  // frames received (the tests measure the feed's rate with it)
   if (f.hello) S.hello = f.hello;
   const quiet = f.silent_s > SILENT_S;
   const l = $("#link");
