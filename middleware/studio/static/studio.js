@@ -12,6 +12,7 @@ const S = {
   director: null,    // the last director_tick label (model, version, hash)
   built: "",         // which scene the controls were built for
   onFrame: [],       // extensions (teach mode) hook in here
+  mine: {},          // instances this page started: id -> {event, position} until they end
 };
 const LOG_MAX = 400;
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -166,7 +167,11 @@ function buildControls() {
   evs.replaceChildren();
   for (const [name, e] of Object.entries(sc.events)) {
     const b = el("button", { id: `event-${name}`, text: `▶ ${name}`, title: e.description || "trigger" });
-    b.addEventListener("click", () => send("trigger", { event: name, position: listenerFront() }));
+    b.addEventListener("click", async () => {
+      const position = listenerFront();
+      const r = await send("trigger", { event: name, position });
+      if (r.ok && r.result) S.mine[r.result.instance] = { event: name, position };  // drawn on the map
+    });
     evs.append(b);
   }
   if (S.onBuild) S.onBuild(sc);
@@ -337,6 +342,7 @@ function describeEvent(e) {
   return parts.join(" ");
 }
 function addLog(e) {
+  if (e.topic === "instance_ended" && e.data) delete S.mine[e.data.instance];
   if (e.topic === "bar" || e.topic === "beat") S.music = { ...(S.music || {}), ...e.data };
   S.log.push(e);
   if (S.log.length > LOG_MAX) S.log.shift();
@@ -447,6 +453,12 @@ function drawWorld() {
     g.beginPath(); g.arc(px, py, 5, 0, 2 * Math.PI); g.fill();
     g.fillStyle = "#e6e6e6"; g.fillText(name, px + 8, py - 6);
   }
+  for (const [iid, m] of Object.entries(S.mine)) {
+    const [px, py] = toScreen(c, m.position[0], m.position[2]);
+    g.fillStyle = "#f2c14e";
+    g.beginPath(); g.arc(px, py, 4, 0, 2 * Math.PI); g.fill();
+    g.fillText(`${m.event} #${iid}`, px + 6, py + 12);
+  }
   const l = listenerPose();
   const [lx, ly] = toScreen(c, l.position[0], l.position[2]);
   const ang = Math.atan2(l.forward[2], l.forward[0]);
@@ -460,7 +472,7 @@ function drawWorld() {
   drawSide(sc, layers, l);
   const n = (S.latest.scene || {}).instances || 0;
   $("#world-info").replaceChildren(el("div", {}, "event instances playing: ", el("b", { text: String(n) }),
-    el("span", { class: "note", text: " (the telemetry does not give their positions yet)" })),
+    el("span", { class: "note", text: " (on the map: those fired from this page; the telemetry has no positions yet)" })),
     el("div", { text: `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}` }),
     ...info.map((t) => el("div", { text: t })));
 }
