@@ -53,7 +53,7 @@ class Teach:
         return None
 
     def status(self) -> dict[str, Any]:
-        return dict(self.state)
+        return {**self.state, "steps_range": STEPS_RANGE}
 
     def _set(self, **kw: Any) -> None:
         self.state.update(kw)

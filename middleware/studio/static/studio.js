@@ -624,6 +624,7 @@ function renderTeach(f) {
     b.textContent = l ? `${fmt(l.weight, 2)} ${lab.text}` : "silent";
   }
   const t = f.teach || {};
+  if (t.steps_range) [byId("teach-steps").min, byId("teach-steps").max] = t.steps_range;  // the server's limits
   $("#teach-kept").textContent = t.kept ? `${t.kept} example(s) kept this session; last in ${t.last_kept.file}` : "";
   byId("teach-progress").style.width = `${Math.round(100 * (t.progress || 0))}%`;
   const phases = { idle: "", training: `training: ${t.stage} ${fmt(100 * (t.progress || 0), 0)} %`, trained: `candidate ${t.candidate} ready: accept or discard`,
