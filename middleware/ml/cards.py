@@ -63,7 +63,10 @@ def plan_output(current: Path, out: Path | None = None, overwrite: bool = False)
         taken = [p for p in (out, card_path(out)) if p.exists()]
         if taken and not overwrite:
             raise ModelError(f"{taken[0]} exists; choose another output path, or --force to replace it")
-        return out, max(model_version(current), model_version(out)) + 1
+        m = _VERSIONED.match(out.name[: -len(out.suffix)] if out.suffix else out.name)
+        named = int(m["n"]) if m else 0  # `--out director.v2.onnx` means version 2 when that is new
+        replaced = model_version(out) + 1 if taken else 0  # --force: newer than what it replaces
+        return out, max(model_version(current) + 1, named, replaced)
     if not current.exists() and not card_path(current).exists():
         return current, 1
     version = model_version(current) + 1
