@@ -290,3 +290,30 @@ def test_a_gliding_chain_allocates_nothing_per_block():
         tracemalloc.stop()
     assert g.buses[2].effects[2].params.value[2] == pytest.approx(0.7)  # the glides did run
     assert peak < 2048, f"{peak} bytes allocated while rendering"
+
+
+def test_warm_up_compiles_every_effect_kernel_a_scene_will_use():
+    """After ``warm_up`` a scene's effects (other values, other block sizes) compile nothing more:
+    a first compile on the render thread costs tens of ms (underruns)."""
+    from numba.core.registry import CPUDispatcher
+
+    from middleware.engine import effects
+    from middleware.engine import ramp as ramp_mod
+    from middleware.engine.dsp import filters as dsp_filters
+
+    effects.warm_up()
+    mods = [ramp_mod, dsp_filters] + [
+        __import__(f"middleware.engine.effects.{m}", fromlist=["x"]) for m in effects.EFFECT_MODULES
+    ]
+    kernels = {id(f): f for m in mods for f in vars(m).values() if isinstance(f, CPUDispatcher)}
+    before = {k: len(f.signatures) for k, f in kernels.items()}
+    called = ("ramp_advance", "biquad_cascade_into", "compressor_block", "delay_block", "cutoff_filter_block")
+    assert all(before[id(f)] for f in kernels.values() if f.__name__ in called)
+    for name, kind in REGISTRY.items():
+        values = {"bands": [{"kind": "highshelf"}, {}]} if kind.group is not None else {}
+        spec = EffectSpec(name, values)
+        fx = spec.kind.instance(spec)
+        fx.prepare(44100, 512)
+        run(fx, np.random.default_rng(1).standard_normal((2048, 2)).astype(np.float32), block=512)
+    after = {k: len(f.signatures) for k, f in kernels.items()}
+    assert after == before

@@ -27,6 +27,7 @@ from .bank import SampleBank
 from .buses import BusGraph, db_to_gain
 from .dsp.pan import make_rolloff
 from .effects import EffectSpec
+from .effects import warm_up as warm_up_effects
 from .kernels import commit_ramps, render_voices, zero_state
 from .specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec, check_chain
 from .targets import (
@@ -205,6 +206,7 @@ def warm_up_kernels() -> None:
     eng.stop(c, release=0.01)
     eng.set_bus("w", gain_db=-3.0, lowpass_hz=3000.0)
     eng.render(1024)
+    warm_up_effects()
 
 
 class _Silence:
