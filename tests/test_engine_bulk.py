@@ -350,20 +350,29 @@ def test_a_virtual_voice_comes_back_when_louder_ones_get_quiet() -> None:
     assert eng.voice_info(a)["state"] == "playing"
 
 
-def test_swapping_voices_in_and_out_does_not_click() -> None:
+@pytest.mark.parametrize("kind", ["mono", "stereo_with_send", "binaural"])
+def test_swapping_voices_in_and_out_does_not_click(kind: str) -> None:
     """Constant (DC) sources make any step visible: a steady mix is flat, so every sample-to-sample
     jump comes from ramps. In a block where voices move and swap, each voice real before or after
-    ramps linearly over the block between 0 and its level (0.5 x its gain), so it moves the output
-    by at most that level / block per sample; a voice coming back restarts its low-pass from rest,
-    which adds at most 36 % to its step (a = 0.23 at 2 kHz: max of a t (1 - a)^(t - 1) / block).
+    ramps linearly over the block between 0 and its level (0.5 x its gain, x 1.5 with a -6 dB send
+    to a plain bus; the head-shadow filter passes DC at unity whatever its angle), so it moves the
+    output by at most that level / block per sample; a voice coming back restarts its low-pass from
+    rest, which adds at most 36 % to its step (a = 0.23 at 2 kHz: max of a t (1 - a)^(t - 1) / block).
     The bound is the sum of those steps (x 1.4); a click is a whole voice's level at once."""
     n, limit = 400, 16
     eng = Engine(EngineConfig(block=BLOCK, max_voices=n, voice_limit=limit))
     eng.bank.add("dc", np.full(SR, 0.5, dtype=np.float32))
+    eng.bank.add("dc2", np.full((SR, 2), 0.5, dtype=np.float32))
+    eng.add_bus(BusSpec("aux"))
+    sample, extra, send_factor = "dc", {}, 1.0
+    if kind == "stereo_with_send":
+        sample, extra, send_factor = "dc2", {"sends": {"aux": -6.0}}, 1.0 + 10 ** (-6 / 20)
+    elif kind == "binaural":
+        extra = {"binaural": True}
     rng = np.random.default_rng(9)
     hs = np.array(
         [
-            eng.play("dc", loop=True, position=tuple(rng.uniform(-30, 30, 3)), lowpass_hz=2000.0)
+            eng.play(sample, loop=True, position=tuple(rng.uniform(-30, 30, 3)), lowpass_hz=2000.0, **extra)
             for _ in range(n)
         ]
     )
@@ -377,7 +386,7 @@ def test_swapping_voices_in_and_out_does_not_click() -> None:
         out = eng.render(BLOCK)
         real_after = I[:, ST] == 1  # voices that went virtual in this block are VIRTUAL now
         swaps += int(np.count_nonzero(real_before != real_after))
-        level = 0.5 * np.maximum(aud_before, F[:, AUD])
+        level = 0.5 * send_factor * np.maximum(aud_before, F[:, AUD])
         bound = 1.4 * float(level[real_before | real_after].sum()) / BLOCK
         came = real_after & ~real_before
         assert max_jump(out) <= bound
