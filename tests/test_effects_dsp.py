@@ -317,3 +317,28 @@ def test_warm_up_compiles_every_effect_kernel_a_scene_will_use():
         run(fx, np.random.default_rng(1).standard_normal((2048, 2)).astype(np.float32), block=512)
     after = {k: len(f.signatures) for k, f in kernels.items()}
     assert after == before
+
+
+def test_reset_mid_glide_lands_on_the_target_sound():
+    """``reset`` ends glides on their targets; effects caching coefficients must follow (the ramp
+    reports one move after ``settle``), so the next block sounds like a fresh instance of the target."""
+    target = EffectSpec("eq", {"bands": [{"kind": "peak", "freq_hz": 500.0, "gain_db": -12.0, "q": 2.0}]})
+    fx = make("eq", bands=[{"kind": "peak", "freq_hz": 4000.0, "gain_db": 9.0, "q": 0.7}])
+    run(fx, np.zeros((BLOCK * 2, 2), np.float32))
+    fx.update(target)
+    run(fx, np.zeros((BLOCK, 2), np.float32))  # 5 ms into a 50 ms glide
+    fx.reset()
+    fresh = target.kind.instance(target)
+    fresh.prepare(SR, BLOCK)
+    imp = np.zeros((BLOCK * 8, 2), np.float32)
+    imp[0] = 1.0
+    assert np.max(np.abs(run(fx, imp) - run(fresh, imp))) < 1e-7
+
+
+def test_an_idle_ramp_skips_its_kernel_and_a_set_wakes_it():
+    r = Ramp(np.array([1.0]), np.array([0.01]), SR)
+    assert r.advance(256) is False and r.idle
+    r.set(0, 2.0)
+    assert not r.idle and r.advance(240) is True and r.value[0] == pytest.approx(1.5)
+    assert r.advance(240) is True and r.value[0] == 2.0
+    assert r.advance(240) is False and r.idle and r.start[0] == 2.0

@@ -1,9 +1,19 @@
-"""The bus tree: groups that sum their inputs, filter, reverberate, duck and pass to their parent.
+"""The bus tree: groups that sum their inputs, run their effect chain, duck and pass to their parent.
 
 A bus is processed after all of its children (deepest first), then added into its parent with a
-ramped gain. Master ends in the look-ahead limiter. Ducking reads each source bus's level from
-the previous block (one block, ~5 ms, of detection latency) so the order of sibling buses never
-matters.
+ramped gain. Its chain (``BusRuntime.chain``) is a list of effect instances (``engine/effects``):
+its own low-pass, high-pass and reverb, then its ``effects`` list, each processing the bus's block
+in place. An effect with a side-chain (the compressor's ``sidechain``) reads the source bus's block
+after that bus's chain and before its fader; the processing order puts side-chain sources first
+whenever the tree allows (otherwise, in a loop, the key is the source's previous block). Master
+then runs its hosted slots (``set_master_effect``: e.g. hearing compensation) and ends in the
+look-ahead limiter.
+
+Ducking rules read each source bus's level from the previous block (one block, ~5 ms, of detection
+latency) so the order of sibling buses never matters; they stay a rule of their own rather than a
+use of the compressor: a duck lowers its target by a fixed depth once the source passes the
+threshold (the deepest of several rules wins), where a compressor's reduction grows with the
+overshoot, so moving them would change what existing scenes sound like.
 """
 
 from __future__ import annotations

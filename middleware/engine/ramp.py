@@ -4,7 +4,9 @@ A :class:`Ramp` is advanced once per block (``advance(n)``); afterwards ``start`
 the start of the block and ``value`` at its end, and a kernel interpolates between the two per sample
 (``start + (value - start) * (i + 1) / n``, as the biquad coefficient ramps do), so a glide is smooth
 at the sample level while the control work stays per block. A glide always takes its ramp time,
-whatever the distance (``set`` recomputes the step), and lands exactly on the target.
+whatever the distance, and lands exactly on the target. An idle ramp costs one attribute test per
+block; after ``jump`` or ``settle`` the next ``advance`` reports a move once, so effects that cache
+values derived from the parameters (filter coefficients) recompute them.
 
 Effects (``engine/effects``) ramp every parameter with it. The voice gains, bus gain, ducking,
 automatic gain, reverb's internal gains and the scene's glides and snapshot blends still ramp their
@@ -45,7 +47,7 @@ def ramp_advance(start, value, target, left, n):
 class Ramp:
     """``len(values)`` values, settled at construction, each with its own ramp time in seconds."""
 
-    __slots__ = ("left", "seconds", "sr", "start", "target", "value")
+    __slots__ = ("idle", "kick", "left", "seconds", "sr", "start", "target", "value")
 
     def __init__(self, values: np.ndarray, seconds: np.ndarray, sr: float) -> None:
         self.value = np.array(values, dtype=np.float64)
@@ -54,27 +56,39 @@ class Ramp:
         self.left = np.zeros_like(self.value)  # frames until each glide ends
         self.seconds = np.array(seconds, dtype=np.float64)
         self.sr = float(sr)
+        self.idle = True  # nothing to glide and start == value: advance() has nothing to do
+        self.kick = False  # values were set outright: the next advance() reports a move once
 
     def set(self, i: int, target: float, seconds: float | None = None) -> None:
         """Glide value ``i`` to ``target`` over ``seconds`` (default: its own ramp time; 0 = next block)."""
         t = self.seconds[i] if seconds is None else seconds
         self.target[i] = target
         self.left[i] = t * self.sr
+        self.idle = False
 
     def jump(self, i: int, value: float) -> None:
         """Set value ``i`` at once, with no glide (after ``reset`` or for a switched setting)."""
         self.start[i] = self.value[i] = self.target[i] = value
         self.left[i] = 0.0
+        self.idle = False
+        self.kick = True
 
     def settle(self) -> None:
         """End every glide on its target (``reset``: the next block starts there)."""
         self.value[:] = self.target
         self.start[:] = self.target
         self.left[:] = 0.0
+        self.idle = False
+        self.kick = True
 
     def advance(self, n: int) -> bool:
         """Advance one block of ``n`` frames; True when anything moved."""
-        return ramp_advance(self.start, self.value, self.target, self.left, n)
+        if self.idle:
+            return False
+        moved = ramp_advance(self.start, self.value, self.target, self.left, n) or self.kick
+        self.kick = False
+        self.idle = not moved
+        return moved
 
     @property
     def moving(self) -> bool:

@@ -73,12 +73,13 @@ class CutoffFilter(Effect):
         self.active = True
 
     def process(self, x: np.ndarray) -> None:
+        if not self.active:  # off and settled (``update`` wakes it): skip even the ramp
+            return
         p = self.params
         moved = p.advance(x.shape[0])
-        if self.active or moved:
-            self.active = cutoff_filter_block(
-                x, self._code, p.start, p.value, moved, self.sr, self.cf, self.ct, self.state
-            )
+        self.active = cutoff_filter_block(
+            x, self._code, p.start, p.value, moved, self.sr, self.cf, self.ct, self.state
+        )
 
     def _reset(self) -> None:
         self.state[:] = 0.0
