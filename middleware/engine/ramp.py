@@ -58,6 +58,9 @@ class Ramp:
         self.sr = float(sr)
         self.idle = True  # nothing to glide and start == value: advance() has nothing to do
         self.kick = False  # values were set outright: the next advance() reports a move once
+        # Load the compiled kernel now (construction happens in prepare, off the render thread):
+        # an idle ramp never calls it, so the first glide would otherwise compile on the audio path.
+        ramp_advance(self.start, self.value, self.target, self.left, 0)
 
     def set(self, i: int, target: float, seconds: float | None = None) -> None:
         """Glide value ``i`` to ``target`` over ``seconds`` (default: its own ramp time; 0 = next block)."""
