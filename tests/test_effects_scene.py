@@ -250,3 +250,28 @@ def test_the_format_reference_documents_every_effect_parameter_with_its_range() 
             assert f"`{p.name}`" in section, (name, p.name)
             if p.bounds is not None and name not in ("reverb",):
                 assert f"{p.bounds.lo:g}..{p.bounds.hi:g}" in section, (name, p.name)
+
+
+def test_sidechain_loops_fall_back_to_the_previous_block_and_late_buses_are_wired_when_added() -> None:
+    """music's compressor keyed by its own parent (a loop: the parent is mixed after music): the
+    graph keeps children-before-parents and the key is the parent's previous block. A side-chain
+    naming a bus not added yet listens to its own input until that bus arrives."""
+    eng = Engine(EngineConfig(block=256))
+    eng.add_bus(BusSpec("group"))
+    comp = EffectSpec("compressor", {"sidechain": "group", "threshold_db": -40.0, "attack": 0.0})
+    eng.add_bus(BusSpec("music", parent="group", effects=(comp,)))
+    late = EffectSpec("compressor", {"sidechain": "later", "threshold_db": -40.0}, name="late")
+    eng.add_bus(BusSpec("sfx", effects=(late,)))
+    eng.bank.add("t", sine(300.0, 1.0, amp=0.5))
+    eng.play("t", bus="music", loop=True)
+    out = eng.render(SR // 4)
+    g = eng.buses
+    order = g.order
+    assert order.index(g.index("music")) < order.index(g.index("group")) < order.index(0)
+    music = _bus(eng, "music").effects[0]
+    assert music.key is g.keys[g.index("group")] and music.reduction_db < -10.0
+    assert np.all(np.isfinite(out))
+    assert _bus(eng, "sfx").effects[0].key is None
+    eng.add_bus(BusSpec("later"))
+    eng.render(256)
+    assert _bus(eng, "sfx").effects[0].key is g.keys[g.index("later")]

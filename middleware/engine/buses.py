@@ -247,7 +247,9 @@ class BusGraph:
     def _wire(self) -> None:
         """Connect side-chains to their source buses' blocks and order the buses so that a source
         is processed before the bus it drives whenever the tree allows (then the key is this
-        block's; otherwise, in a loop, the source's previous block)."""
+        block's; otherwise, in a loop, the source's previous block). A side-chain naming a bus not
+        in the graph yet listens to its own input until that bus is added (a scene adds its buses
+        parents first, so a key bus may come after the bus it drives)."""
         listened: set[int] = set()
         edges: list[tuple[int, int]] = []
         for rt in self.buses:
