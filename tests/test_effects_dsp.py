@@ -342,3 +342,12 @@ def test_an_idle_ramp_skips_its_kernel_and_a_set_wakes_it():
     assert not r.idle and r.advance(240) is True and r.value[0] == pytest.approx(1.5)
     assert r.advance(240) is True and r.value[0] == 2.0
     assert r.advance(240) is False and r.idle and r.start[0] == 2.0
+
+
+def test_specs_are_hashable_and_compare_by_value_like_the_other_frozen_specs():
+    from middleware.engine.specs import BusSpec
+
+    a = EffectSpec("eq", {"bands": [{"freq_hz": 200.0}]})
+    b = EffectSpec("eq", {"bands": [{"freq_hz": 200.0, "gain_db": 0.0}]})
+    assert a == b and hash(a) == hash(b) and a != a.with_values(bands=[{"freq_hz": 300.0}])
+    assert len({BusSpec("m", effects=(a,)), BusSpec("m", effects=(b,))}) == 1

@@ -170,6 +170,9 @@ class EffectSpec:
         object.__setattr__(self, "name", self.name or self.type)
         object.__setattr__(self, "vector", _vector(kind, vals))
 
+    def __hash__(self) -> int:  # values is a mapping: hash what equal specs share
+        return hash((self.type, self.name, self.vector.tobytes()))
+
     @property
     def kind(self) -> EffectType:
         return effect_type(self.type)
