@@ -275,3 +275,25 @@ def test_sidechain_loops_fall_back_to_the_previous_block_and_late_buses_are_wire
     eng.add_bus(BusSpec("later"))
     eng.render(256)
     assert _bus(eng, "sfx").effects[0].key is g.keys[g.index("later")]
+
+
+def test_hot_reload_glides_a_changed_chain_and_swaps_a_reshaped_one(tmp_path: Path) -> None:
+    scene = load_scene_text(CHAIN, str(tmp_path / "s.yaml"), tmp_path)
+    player = ScenePlayer(scene, EngineConfig(block=256), seed=1)
+    player.render(512)
+    before = list(_bus(player.engine, "music").effects)
+    player.reload(load_scene_text(CHAIN.replace("mix: 0.3", "mix: 0.5"), str(tmp_path / "s.yaml"), tmp_path))
+    player.render(512)
+    after = _bus(player.engine, "music").effects
+    assert after == before  # the same instances (state kept), gliding to the new value
+    assert after[2].params.target[2] == pytest.approx(0.5)
+    reshaped = CHAIN.replace("      - {type: delay, time: 0.25, feedback: 0.4, mix: 0.3}\n", "")
+    reshaped = reshaped.replace("          delay: {mix: 0.8}\n", "")
+    player.reload(load_scene_text(reshaped, str(tmp_path / "s.yaml"), tmp_path))
+    player.render(512)
+    assert [f.spec.type for f in _bus(player.engine, "music").effects] == ["eq", "compressor"]
+    buses_only = CHAIN.split("snapshots:")[0]  # master goes at the end of the buses section
+    master_chain = buses_only + "  master:\n    effects: [{type: compressor, threshold_db: -12}]\n"
+    player.reload(load_scene_text(master_chain, str(tmp_path / "s.yaml"), tmp_path))
+    player.render(512)
+    assert [f.spec.type for f in _bus(player.engine, "master").effects] == ["compressor"]
