@@ -433,3 +433,39 @@ def test_grouped_ramp_bodies_match_the_per_voice_loop(change: str) -> None:
     yb = np.concatenate([o[1] for o in outs])
     assert np.sqrt(np.mean(ya**2)) > 0.02
     np.testing.assert_allclose(ya, yb, atol=1e-5, rtol=0)
+
+
+def test_bulk_control_compiles_nothing_after_the_engines_warm_up() -> None:
+    """set_voices (arrays, scalars, strided and transposed inputs), the handle walk, the gain-only
+    grouped body, ranking and settling virtual voices are all compiled by the engine's warm-up: a
+    first compile on the render thread (or the daemon's command thread) costs tens of ms."""
+    from numba.core.registry import CPUDispatcher
+
+    import middleware.engine.dsp.pan as pan_mod
+    import middleware.engine.dsp.spatial as spatial_mod
+    import middleware.engine.kernels as kernels_mod
+    import middleware.engine.targets as targets_mod
+
+    eng = Engine(EngineConfig(block=BLOCK, max_voices=64, voice_limit=4))  # runs the warm-up
+    mods = (kernels_mod, targets_mod, spatial_mod, pan_mod)
+    kernels = {id(f): f for m in mods for f in vars(m).values() if isinstance(f, CPUDispatcher)}
+    before = {k: len(f.signatures) for k, f in kernels.items()}
+    assert all(before[id(f)] for f in kernels.values() if f.__name__ in ("apply_params", "pack_field"))
+    eng.bank.add("m", noise(0.5))
+    eng.bank.add("s", np.stack([noise(0.5, seed=2)] * 2, axis=1))
+    hs = [eng.play("m", loop=True, position=(1.0, 0.0, -1.0)) for _ in range(6)]
+    hs += [eng.play("s", loop=True, binaural=i == 0, position=(0.0, 1.0, -2.0)) for i in range(2)]
+    hs += [eng.play("m", loop=True) for _ in range(4)]
+    eng.render(BLOCK)
+    rng = np.random.default_rng(0)
+    n = len(hs)
+    for _ in range(4):
+        pos = rng.uniform(-5, 5, (3, 2 * n))
+        eng.set_voices(hs, position=pos[:, ::2].T, velocity=pos[:, :n].T.copy(order="F"))  # strided, Fortran
+        eng.set_voices(np.array(hs[::-1]), gain_db=rng.uniform(-30, 0, n).astype(np.float32), pan=0.25)
+        eng.set_voices(hs[-4:], pitch=rng.uniform(0.5, 2.0, 4), lowpass_hz=1000.0)
+        eng.set_voices(hs, pan=np.frombuffer(np.full(n, -0.5).tobytes()))  # read-only, as from a socket
+        eng.render(BLOCK)
+    assert eng.stats()["voices_virtual"] > 0
+    after = {k: len(f.signatures) for k, f in kernels.items()}
+    assert after == before

@@ -575,7 +575,12 @@ class Engine:
                 f"set_voices: {name}: must be a number or an array of shape {want} (one per handle),"
                 f" got {value!r:.80}"
             ) from None
-        return a.reshape(n, width)
+        a = a.reshape(n, width)
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            # Broadcast scalars, strided, transposed or read-only (np.frombuffer) input: one copy, so
+            # pack_field only ever sees one array type (each other layout would be a compile).
+            a = np.array(a, dtype=np.float64, order="C")
+        return a
 
     def _bulk_ranges(self) -> dict[str, tuple[float, float, bool, bool, str]]:
         """Per set_voices field: (lowest, highest, lowest excluded, highest excluded, rule), the
