@@ -15,6 +15,7 @@ memories. Parameter changes arrive as a new spec (``update``) and glide with the
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,6 +88,10 @@ class Group:
     max_items: int
     min_items: int = 0
 
+    @functools.cached_property
+    def names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.params)
+
 
 @dataclass(frozen=True)
 class EffectType:
@@ -105,16 +110,20 @@ class EffectType:
                 return p
         raise KeyError(name)
 
-    def slots(self) -> list[tuple[str, int | None, Param]]:
+    @functools.cached_property
+    def layout(self) -> tuple[tuple[str, int | None, Param], ...]:
         """Layout of the parameter vector: (name, group item or None, param) per entry."""
         out: list[tuple[str, int | None, Param]] = [(p.name, None, p) for p in self.params]
         if self.group is not None:
             for i in range(self.group.max_items):
                 out += [(p.name, i, p) for p in self.group.params]
-        return out
+        return tuple(out)
+
+    def slots(self) -> list[tuple[str, int | None, Param]]:
+        return list(self.layout)
 
     def ramp_seconds(self) -> np.ndarray:
-        return np.array([p.ramp for _, _, p in self.slots()], dtype=np.float64)
+        return np.array([p.ramp for _, _, p in self.layout], dtype=np.float64)
 
 
 def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -155,7 +164,7 @@ class EffectSpec:
             for i, item in enumerate(items):
                 it = dict(item)
                 for k in it:
-                    if k not in {p.name for p in g.params}:
+                    if k not in g.names:
                         raise EngineError(f"{owner}: {g.name}[{i}]: unknown parameter {k!r}")
                 for p in g.params:
                     it.setdefault(p.name, p.default)
@@ -188,29 +197,51 @@ class EffectSpec:
     def with_values(self, **changes: Any) -> EffectSpec:
         return EffectSpec(self.type, {**self.values, **changes}, self.name)
 
+    def _blended(self, vals: dict[str, Any]) -> EffectSpec:
+        """A copy holding ``vals``: complete, and inside the ranges because each number is a blend
+        (clamped) of two checked values, so the checks are skipped (snapshot blends run per block)."""
+        out = object.__new__(EffectSpec)
+        group = self.kind.group
+        if group is not None:
+            vals[group.name] = tuple(_frozen(i) for i in vals[group.name])
+        object.__setattr__(out, "type", self.type)
+        object.__setattr__(out, "values", _frozen(vals))
+        object.__setattr__(out, "name", self.name)
+        object.__setattr__(out, "vector", _vector(self.kind, vals))
+        return out
+
 
 def _vector(kind: EffectType, vals: Mapping[str, Any]) -> np.ndarray:
-    out = np.zeros(len(kind.slots()), dtype=np.float64)
-    for j, (name, item, p) in enumerate(kind.slots()):
-        if item is None:
-            out[j] = p.code(vals[name])
-        else:
-            items = vals[kind.group.name]  # type: ignore[union-attr]
-            out[j] = p.code(items[item][name]) if item < len(items) else 0.0
+    out = np.zeros(len(kind.layout), dtype=np.float64)
+    j = 0
+    for p in kind.params:
+        out[j] = p.code(vals[p.name])
+        j += 1
+    if kind.group is not None:
+        for item in vals[kind.group.name]:  # slots of absent items stay 0
+            for p in kind.group.params:
+                out[j] = p.code(item[p.name])
+                j += 1
     return out
+
+
+_REGISTRY: Mapping[str, EffectType] | None = None
 
 
 def effect_type(name: str) -> EffectType:
     """The registered definition of effect type ``name`` (EngineError naming the known ones)."""
-    from . import REGISTRY
+    global _REGISTRY
+    if _REGISTRY is None:
+        from . import REGISTRY
 
+        _REGISTRY = REGISTRY
     try:
-        return REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         from ...hints import did_you_mean
 
         raise EngineError(
-            f"unknown effect type {name!r} ({did_you_mean(name, REGISTRY, 'effects')})"
+            f"unknown effect type {name!r} ({did_you_mean(name, _REGISTRY, 'effects')})"
         ) from None
 
 
@@ -313,7 +344,7 @@ def blend_chain(
                     touched = True
         if group is not None:
             vals[group.name] = tuple(items)
-        out.append(EffectSpec(spec.type, vals, spec.name) if touched else spec)
+        out.append(spec._blended(vals) if touched else spec)
     return tuple(out)
 
 
