@@ -119,9 +119,6 @@ class EffectType:
                 out += [(p.name, i, p) for p in self.group.params]
         return tuple(out)
 
-    def slots(self) -> list[tuple[str, int | None, Param]]:
-        return list(self.layout)
-
     def ramp_seconds(self) -> np.ndarray:
         return np.array([p.ramp for _, _, p in self.layout], dtype=np.float64)
 
