@@ -29,7 +29,15 @@ from .dsp.pan import make_rolloff
 from .effects import EffectSpec
 from .effects import warm_up as warm_up_effects
 from .kernels import commit_ramps, render_voices, zero_state
-from .specs import MAX_PITCH_RATIO, BusSpec, DuckSpec, ReverbSpec, check_chain
+from .specs import (
+    BUS_BOUNDS,
+    LOUDNESS_TARGET,
+    MAX_PITCH_RATIO,
+    BusSpec,
+    DuckSpec,
+    ReverbSpec,
+    check_chain,
+)
 from .targets import (
     MAX_TABLE_POINTS,
     ROLLOFF_CUSTOM,
@@ -289,8 +297,7 @@ class Engine:
             self._unknown_bus(name)
         if gain_db is not None:
             gain_db = _finite("gain_db", gain_db)
-            if not -120.0 <= gain_db <= 24.0:
-                raise EngineError(f"gain_db={gain_db}: must be within -120..24 dB")
+            BUS_BOUNDS["gain_db"].check(f"bus '{name}'", "gain_db", gain_db)
         if lowpass_hz not in (False, None):
             lowpass_hz = _cutoff("lowpass_hz", lowpass_hz, self.sample_rate)
         if highpass_hz not in (False, None):
@@ -333,8 +340,7 @@ class Engine:
         """Keep the master's loudness at ``lufs`` with a slow automatic gain (None: off)."""
         if lufs is not None:
             lufs = _finite("loudness target", lufs)
-            if not -60.0 <= lufs <= 0.0:
-                raise EngineError(f"loudness target={lufs}: must be within -60..0 LUFS")
+            LOUDNESS_TARGET.check("master", "loudness target", lufs)
         self._post(("agc", lufs))
 
     def loudness(self) -> dict[str, dict[str, float]]:

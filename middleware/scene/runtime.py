@@ -27,6 +27,7 @@ import numpy as np
 
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
 from ..engine.effects import blend_chain
+from ..engine.specs import BUS_BOUNDS
 from ..errors import EngineError, SceneError, SoundscapeError
 from ..hints import did_you_mean
 from ..transport.protocol import MAX_NAME_LEN
@@ -47,6 +48,7 @@ from .model import (
 )
 
 MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engine
+_BUS_GAIN = BUS_BOUNDS["gain_db"]
 MIN_SEND_DB = -120.0  # a removed send (the engine takes finite dB only)
 SETTLE = 1e-4  # change threshold (dB, semitones, Hz-ratio) below which no engine command is sent
 MAX_INSTANCES = 256
@@ -715,7 +717,7 @@ class SceneRuntime:
                 reverb = ReverbSpec(room_size=room, damping=r.damping, wet=wet, dry=r.dry, width=r.width)
             lp = None if lp is not None and lp >= 0.49 * self.sr else lp
             hp = None if hp is not None and hp <= 10.0 else hp
-            gain = min(max(gain, -120.0), 24.0)  # the engine's bus range; snapshots can stack
+            gain = min(max(gain, _BUS_GAIN.lo), _BUS_GAIN.hi)  # the engine's bus range; snapshots stack
             effects = blend_chain(base.effects, fx_layers) if base.effects else None
             self.engine.set_bus(
                 name, gain_db=gain, lowpass_hz=lp, highpass_hz=hp, reverb=reverb, effects=effects
