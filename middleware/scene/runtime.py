@@ -46,6 +46,7 @@ from .model import (
     ValueDef,
     semitones_to_ratio,
 )
+from .voice_changes import VoiceChanges
 
 MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engine
 _BUS_GAIN = BUS_BOUNDS["gain_db"]
@@ -172,6 +173,7 @@ class SceneRuntime:
         self.scene = scene
         self.frame = engine.frame
         self.events: deque = deque(maxlen=4096)  # (topic, payload) for telemetry / callbacks
+        self._voice_changes = VoiceChanges()  # this tick's voice refreshes, sent as one bulk call
         self._cmds: deque = deque()
         self._future: list = []
         self._seq = itertools.count()
@@ -490,6 +492,7 @@ class SceneRuntime:
             self._update_instance(inst)
         if self._music is not None:
             self._music.update(self.frame, end)
+        self._voice_changes.flush(self.engine)
         self._dirty = False
 
     # ---------------------------------------------------------------- commands
@@ -1114,7 +1117,7 @@ class SceneRuntime:
         if isinstance(li.layer.source, (GeneratorSource, MorphSource)):
             change.pop("pitch", None)  # a stream plays at rate 1; generators have their own pitch
         if change and li.handle is not None:
-            self.engine.set_voice(li.handle, **change)
+            self._voice_changes.add(self.engine, li.handle, change)  # sent in bulk at the tick's end
             li.sent.update({k: v for k, v in change.items() if k in s})
             li.sent["sends"] = sends
 

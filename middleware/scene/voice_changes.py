@@ -1,0 +1,48 @@
+"""Voice changes gathered over one control tick and handed to the engine in bulk.
+
+The runtime refreshes every playing layer's voice each tick (curves, weights, its owner's pose). One
+``Engine.set_voice`` call per voice made the cost of a mix grow with how many voices move; here the
+changes of a tick are grouped by which fields they touch and applied with one ``Engine.set_voices``
+call per group (usually one or two: pose only, pose and gain), which the engine applies in one
+compiled step per block. Fields the bulk call does not take (sends) still go per voice, at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..engine.engine import BULK_FIELDS, Engine
+
+_CUTOFFS = ("lowpass_hz", "highpass_hz")  # None (off) is 0 in the bulk call
+
+
+class VoiceChanges:
+    """Collect ``set_voice``-style changes per handle; :meth:`flush` sends them, grouped by fields."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, ...], tuple[list[int], dict[str, list[Any]]]] = {}
+
+    def add(self, engine: Engine, handle: int, change: Mapping[str, Any]) -> None:
+        per_voice = {k: v for k, v in change.items() if k not in BULK_FIELDS}
+        if per_voice:
+            engine.set_voice(handle, **per_voice)
+        keys = tuple(k for k in BULK_FIELDS if k in change)
+        if not keys:
+            return
+        handles, columns = self._groups.setdefault(keys, ([], {k: [] for k in keys}))
+        handles.append(handle)
+        for k in keys:
+            v = change[k]
+            columns[k].append(0.0 if v is None and k in _CUTOFFS else v)
+
+    def flush(self, engine: Engine) -> None:
+        """One ``set_voices`` per group of fields; call once per tick, after every refresh."""
+        for keys, (handles, columns) in self._groups.items():
+            engine.set_voices(
+                np.asarray(handles, dtype=np.int64),
+                **{k: np.asarray(columns[k], dtype=np.float64) for k in keys},
+            )
+        self._groups.clear()
