@@ -1,7 +1,9 @@
-"""The runtime hands a tick's voice refreshes to the engine in bulk (``Engine.set_voices``), and the
-mix is what one ``set_voice`` call per voice made (issue 15: cost follows voices playing, not moving).
+"""The runtime hands a tick's voice refreshes to the engine in bulk (``Engine.set_voices``), and a tick
+where only objects moved sends poses alone; the mix is what one full ``set_voice`` refresh per moved
+voice made (issue 15: cost follows voices playing, not moving).
 
-Reference: the same scene, inputs and seed rendered with every refresh sent at once per voice.
+Reference: the same scene, inputs and seed rendered with every moved voice refreshed in full and
+sent at once, one call per voice (the path before bulk control).
 Tolerance 1e-6: both paths hand the engine the same float64 values for the same block, but the bulk
 call lands after the tick's other commands (a play or stop of another voice) instead of between them,
 which may reorder float sums in the mix by an ulp or so; anything a real difference would make (a
@@ -57,6 +59,9 @@ class PerVoice(VoiceChanges):
     def add(self, engine, handle, change) -> None:
         engine.set_voice(handle, **change)
 
+    def add_pose(self, handle, position, velocity) -> None:
+        raise AssertionError("the reference refreshes every moved voice in full")
+
 
 def _wav(path: Path, x: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,7 @@ def _render(tmp: Path, reference: bool) -> tuple[np.ndarray, list]:
     rt = player.runtime
     if reference:
         rt._voice_changes = PerVoice()
+        rt.pose_fast_path = False
     calls: list = []
     real = player.engine.set_voices
     player.engine.set_voices = lambda *a, **k: (calls.append(len(a[0])), real(*a, **k))[1]
@@ -85,6 +91,8 @@ def _render(tmp: Path, reference: bool) -> tuple[np.ndarray, list]:
         rt.set_object("drone", [-5 + 10 * t, 0.0, -3.0])
         if b % 20 == 0:
             rt.trigger("ping", position=[2.0 * b / 20, 0.0, -4.0])
+        if b % 30 == 5:
+            rt.trigger("ping", object="drone")  # an instance that follows a moving object
         if b == 40:
             rt.set_param("level", 0.2)
             rt.set_param("dark", 0.8)

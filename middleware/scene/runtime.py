@@ -166,6 +166,10 @@ class LayerDirector(Protocol):
 class SceneRuntime:
     """Instances of one scene's definitions, driving one engine (see module docstring)."""
 
+    # A tick where only objects moved sends poses alone, skipping the curves (off: every moved voice
+    # is refreshed in full, the reference that tests/test_scene_bulk_voices.py compares against).
+    pose_fast_path = True
+
     def __init__(self, scene: SceneDef, engine: Engine, seed: int = 0) -> None:
         self.engine = engine
         self.sr = engine.sample_rate
@@ -803,7 +807,7 @@ class SceneRuntime:
                     li.generator = None
                     li.sent = {}
                 elif li.handle is not None and (self._dirty or moved):
-                    self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
+                    self._refresh_or_move(li, em.emitter, em.position, em.velocity, env)
             elif layer.mode == "oneshot":
                 if active and not li.active:
                     h = self._play_layer(
@@ -815,7 +819,7 @@ class SceneRuntime:
                         self._oneshot_owner[h] = li
                 elif li.handle is not None and (self._dirty or moved):
                     # a long one-shot follows its curves like a loop until it ends
-                    self._refresh_voice(li, em.emitter, em.position, em.velocity, env)
+                    self._refresh_or_move(li, em.emitter, em.position, em.velocity, env)
             elif layer.mode == "scatter":
                 if active and li.next_frame < 0:
                     li.next_frame = self.frame + self._scatter_gap(layer)
@@ -1081,6 +1085,22 @@ class SceneRuntime:
         self.events.append(("generated", meta))
         return h
 
+    def _refresh_or_move(
+        self,
+        li: LayerInstance,
+        owner: EmitterDef | EventDef,
+        pos: tuple[float, float, float] | None,
+        vel: tuple[float, float, float],
+        env: Mapping[str, Any],
+    ) -> None:
+        """A tick where only the owner moved (nothing set ``_dirty``: no parameter, state, weight,
+        override or reload changed) leaves the layer's settings as last sent: the voice gets its new
+        pose alone, without re-evaluating its curves (the common case when thousands of sources move)."""
+        if self.pose_fast_path and not self._dirty and pos is not None and li.sent and li.handle is not None:
+            self._voice_changes.add_pose(li.handle, pos, vel)
+        else:
+            self._refresh_voice(li, owner, pos, vel, env)
+
     def _refresh_voice(
         self,
         li: LayerInstance,
@@ -1201,6 +1221,11 @@ class SceneRuntime:
         synced = inst.synced
         inst.synced = True
         if not (self._dirty or moved or not synced):
+            return
+        if synced and not self._dirty and self.pose_fast_path:  # only its object moved: pose alone
+            for li in inst.layers.values():
+                if li.handle is not None and li.handle in inst.handles and li.sent:
+                    self._voice_changes.add_pose(li.handle, inst.position, inst.velocity)
             return
         inst.env = self._instance_env(inst.event, inst.local)
         for li in inst.layers.values():

@@ -17,6 +17,7 @@ import numpy as np
 from ..engine.engine import BULK_FIELDS, Engine
 
 _CUTOFFS = ("lowpass_hz", "highpass_hz")  # None (off) is 0 in the bulk call
+_POSE = tuple(k for k in BULK_FIELDS if k in ("position", "velocity"))  # the group add() makes for them
 
 
 class VoiceChanges:
@@ -37,6 +38,13 @@ class VoiceChanges:
         for k in keys:
             v = change[k]
             columns[k].append(0.0 if v is None and k in _CUTOFFS else v)
+
+    def add_pose(self, handle: int, position: Any, velocity: Any) -> None:
+        """Only the voice's owner moved: its new position and velocity, nothing else."""
+        handles, columns = self._groups.setdefault(_POSE, ([], {"position": [], "velocity": []}))
+        handles.append(handle)
+        columns["position"].append(position)
+        columns["velocity"].append(velocity)
 
     def flush(self, engine: Engine) -> None:
         """One ``set_voices`` per group of fields; call once per tick, after every refresh."""
