@@ -152,7 +152,11 @@ class AudioSide:
             name, label, f, at = self.lines.popleft()
             try:
                 self.rt.play_line(
-                    name, label, emitter=f.get("emitter"), position=f.get("position"), at_frame=at
+                    name,  # the text rides along for the line's subtitle (`caption` topic)
+                    {**label, "text": f["text"]},
+                    emitter=f.get("emitter"),
+                    position=f.get("position"),
+                    at_frame=at,
                 )
             except Exception as exc:
                 self._report("say", 0, exc)
@@ -166,6 +170,7 @@ class AudioSide:
                 self._send_render(["pub", [["error", {"code": "internal", "message": f"update: {text}"}]]])
         out = self.engine.render(frames)
         self._blocks += 1
+        getattr(self.rt, "after_render", _nothing)()  # captions leave with their first sample's block
         self._forward_events()
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
@@ -488,6 +493,10 @@ class AudioSide:
             time.sleep(seconds / steps)
         queued = max(self.sink.target_frames, self.sink.period_frames) if self.sink else 0
         time.sleep(2 * queued / self.sr)  # the last ramp reaches the device before it closes
+
+
+def _nothing() -> None:
+    """A runtime without an ``after_render`` step (the recording runtime)."""
 
 
 def _raise_priority(nice: int) -> int:

@@ -1045,6 +1045,21 @@ def _check_layer(values: dict[str, Any], nodes: dict[str, Node], ctx: Ctx) -> bo
     return ok
 
 
+def caption_fields(whose: str) -> list[Field]:
+    """``caption`` and ``importance``, declared once for layers, emitters and events (captions.py)."""
+    return [
+        Field(
+            "caption",
+            nullable(Text(min_length=1, max_length=m.MAX_CAPTION_LEN)),
+            None,
+            f"text published on the `caption` topic when {whose} becomes audible (null = no caption)",
+        ),
+        Field(
+            "importance", Enum(m.IMPORTANCE), "normal", "the caption's importance: " + ", ".join(m.IMPORTANCE)
+        ),
+    ]
+
+
 LAYER = Record(
     title="Layer",
     description="One sound in a stack: a source, a mode, settings (constants or curves) and a condition.",
@@ -1129,6 +1144,7 @@ LAYER = Record(
             "follow the bus's loudness_lufs target (false: the asset's own level)",
         ),
         Field("description", Text(), "", "free text"),
+        *caption_fields("this layer's sound"),
     ],
     check=_check_layer,
     build=lambda v, ctx: m.LayerDef(
@@ -1151,6 +1167,8 @@ LAYER = Record(
         random_start=v["random_start"],
         normalize=v["normalize"],
         description=v["description"],
+        caption=v["caption"],
+        importance=v["importance"],
     ),
 )
 
@@ -1289,6 +1307,7 @@ EMITTER = Record(
         ),
         Field("layers", LAYERS, description="the layer stack"),
         Field("description", Text(), "", "free text"),
+        *caption_fields("one of its layers without a caption of its own"),
     ],
     check=_check_emitter,
     build=lambda v, ctx: m.EmitterDef(
@@ -1304,6 +1323,8 @@ EMITTER = Record(
         switches=v["switches"],
         layers=tuple(v["layers"]),
         description=v["description"],
+        caption=v["caption"],
+        importance=v["importance"],
     ),
 )
 
@@ -1388,6 +1409,7 @@ EVENT = Record(
             "instances playing at once; the oldest is stopped beyond this",
         ),
         Field("description", Text(), "", "free text"),
+        *caption_fields("one of its layers without a caption of its own"),
     ],
     check=_check_event,
     build=lambda v, ctx: m.EventDef(
@@ -1406,6 +1428,8 @@ EVENT = Record(
         choose=v["choose"],
         max_instances=v["max_instances"],
         description=v["description"],
+        caption=v["caption"],
+        importance=v["importance"],
     ),
 )
 

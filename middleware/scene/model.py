@@ -284,6 +284,9 @@ SourceDef = SampleSource | RandomSource | SequenceSource | GeneratorSource | Mor
 # ---------------------------------------------------------------------------------------------
 # Layers, emitters, events
 
+IMPORTANCE = ("low", "normal", "high", "critical")  # a caption's importance, least to most (captions.py)
+MAX_CAPTION_LEN = 200  # characters of a caption: one subtitle line, not a paragraph
+
 
 @dataclass(frozen=True)
 class LayerDef:
@@ -308,6 +311,8 @@ class LayerDef:
     random_start: bool = True
     description: str = ""
     normalize: bool = True  # follow the bus's loudness_lufs (False: play the asset at its own level)
+    caption: str | None = None  # text shown when this layer's sound becomes audible (captions.py)
+    importance: str = "normal"  # one of IMPORTANCE
 
     @property
     def names(self) -> frozenset[str]:
@@ -389,6 +394,8 @@ class EmitterDef:
     switches: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     layers: tuple[LayerDef, ...] = ()
     description: str = ""
+    caption: str | None = None  # caption for every layer that has none of its own
+    importance: str = "normal"
 
     @property
     def spatial(self) -> bool:
@@ -422,6 +429,8 @@ class EventDef:
     choose: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
     max_instances: int = 16
     description: str = ""
+    caption: str | None = None  # caption for every layer that has none of its own
+    importance: str = "normal"
 
     def layers_for(self, switch_value: str | None) -> tuple[LayerDef, ...]:
         """The layers an instance plays for a switch value (all layers when there is no switch,

@@ -31,6 +31,7 @@ from ..engine.specs import BUS_BOUNDS
 from ..errors import EngineError, SceneError, SoundscapeError
 from ..hints import did_you_mean
 from ..transport.protocol import MAX_NAME_LEN
+from .captions import Captioner, caption_of
 from .model import (
     BusDef,
     EmitterDef,
@@ -177,6 +178,7 @@ class SceneRuntime:
         self.scene = scene
         self.frame = engine.frame
         self.events: deque = deque(maxlen=4096)  # (topic, payload) for telemetry / callbacks
+        self.captioner = Captioner(self.sr)  # captioned voices -> `caption` topic (captions.py)
         self._voice_changes = VoiceChanges()  # this tick's voice refreshes, sent as one bulk call
         self._cmds: deque = deque()
         self._future: list = []
@@ -489,6 +491,7 @@ class SceneRuntime:
             self._scene_listener()
         self._tick_director()
         self._collect_engine_events()
+        self._caption(self.frame)
         self._update_snapshots(n)
         for em in self.emitters.values():
             self._update_emitter(em, end)
@@ -498,6 +501,15 @@ class SceneRuntime:
             self._music.update(self.frame, end)
         self._voice_changes.flush(self.engine)
         self._dirty = False
+
+    def after_render(self) -> None:
+        """The engine rendered the block: caption the voices whose first sample it held, so a driver
+        that publishes after rendering sends them with that block (``update`` catches them otherwise)."""
+        self._caption(self.engine.frame)
+
+    def _caption(self, frame: int) -> None:
+        for rec in self.captioner.update(self.engine, frame):
+            self.events.append(("caption", rec))
 
     # ---------------------------------------------------------------- commands
     def _post(self, cmd: tuple, at_frame: int | None) -> None:
@@ -578,6 +590,7 @@ class SceneRuntime:
                 self.events.append(
                     ("say", {**label, "bus": bus, "frame": at if at is not None else self.frame})
                 )
+                self._subtitle(label, emitter, pos, at)
             elif kind == "stinger":
                 if self._music is not None:
                     self._music.queue_stinger(cmd[1], self.frame if at is None else at)
@@ -908,6 +921,16 @@ class SceneRuntime:
         return out
 
     def _play_layer(
+        self, li: LayerInstance, owner: EmitterDef | EventDef, *args: Any, **kwargs: Any
+    ) -> int | None:
+        """Start a layer's voice (``_play_voice``); a captioned one is handed to the captioner."""
+        h = self._play_voice(li, owner, *args, **kwargs)
+        if h is not None and (cap := caption_of(li.layer, owner)) is not None:
+            start = kwargs.get("start_frame")
+            self.captioner.track(h, cap, self.frame if start is None else max(start, self.frame))
+        return h
+
+    def _play_voice(
         self,
         li: LayerInstance,
         owner: EmitterDef | EventDef,
@@ -1142,6 +1165,16 @@ class SceneRuntime:
             li.sent["sends"] = sends
 
     # ---------------------------------------------------------------- events
+    def _subtitle(self, label: Mapping[str, Any], emitter: str | None, pos: Any, at: int | None) -> None:
+        """A spoken line's subtitle on the `caption` topic (when its label carries the text): the
+        speaker is the emitter it comes from, else the voice preset."""
+        text = label.get("text")
+        if text:
+            speaker = emitter or str(label.get("preset") or "voice")
+            frame = at if at is not None else self.frame
+            rec = self.captioner.subtitle(text, speaker, pos, self.engine.listener, frame, dict(label))
+            self.events.append(("caption", rec))
+
     def _start_instance(
         self, iid: int, ev: EventDef, pos: Any, local: dict, obj: str | None, at: int | None
     ) -> None:
