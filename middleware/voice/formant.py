@@ -46,21 +46,38 @@ class VoiceParams:
     vibrato_depth: float = 0.0  # fraction of f0
 
 
+STATE_SIZE = 18
+"""The kernel's state between slices: phase, previous flow, 5x2 resonator memories, 4 frication
+memories, glottal cycle count, period scale."""
+
+
+def _new_state() -> np.ndarray:
+    state = np.zeros(STATE_SIZE)
+    state[17] = 1.0  # period scale
+    return state
+
+
 @njit(cache=True, nogil=True)
-def _synth_kernel(f0, av, ah, af, f1, f2, f3, f4, f5, bwscale, ffric, bwfric, noise, jit, breath, sr):
-    """Render the tracks (all per-sample float64 arrays of equal length) to a float64 signal."""
+def _synth_kernel(
+    f0, av, ah, af, f1, f2, f3, f4, f5, bwscale, ffric, bwfric, noise, jit, breath, sr, state, out
+):
+    """Render one slice of the tracks (per-sample float64 arrays of equal length, ``noise`` too) into
+    ``out``, continuing from ``state`` and leaving it where the slice ends: a line rendered slice
+    by slice is the same, sample for sample, as one rendered whole."""
     n = f0.shape[0]
-    out = np.empty(n)
     t = 1.0 / sr
-    phase = 0.0
-    prev_flow = 0.0
-    s = np.zeros((5, 2))  # cascade resonator memories
-    fx1 = 0.0
-    fx2 = 0.0
-    fy1 = 0.0
-    fy2 = 0.0
-    cyc = 0
-    period_scale = 1.0
+    phase = state[0]
+    prev_flow = state[1]
+    s = np.empty((5, 2))  # cascade resonator memories
+    for k in range(5):
+        s[k, 0] = state[2 + 2 * k]
+        s[k, 1] = state[3 + 2 * k]
+    fx1 = state[12]
+    fx2 = state[13]
+    fy1 = state[14]
+    fy2 = state[15]
+    cyc = int(state[16])
+    period_scale = state[17]
     for i in range(n):
         phase += f0[i] * period_scale * t
         if phase >= 1.0:
@@ -116,7 +133,17 @@ def _synth_kernel(f0, av, ah, af, f1, f2, f3, f4, f5, bwscale, ffric, bwfric, no
             fy2 = fy1
             fy1 = fr
         out[i] = v + fr
-    return out
+    state[0] = phase
+    state[1] = prev_flow
+    for k in range(5):
+        state[2 + 2 * k] = s[k, 0]
+        state[3 + 2 * k] = s[k, 1]
+    state[12] = fx1
+    state[13] = fx2
+    state[14] = fy1
+    state[15] = fy2
+    state[16] = cyc
+    state[17] = period_scale
 
 
 def _durations(tokens: list[Token], rate: float) -> np.ndarray:
@@ -132,13 +159,27 @@ def _durations(tokens: list[Token], rate: float) -> np.ndarray:
     return d
 
 
+SLICE = 1 << 15
+"""Samples rendered at a time (0.68 s at 48 kHz): per-sample tracks exist for one slice only, so a
+line's working memory is its output and its noise (16 bytes a sample) plus a few MB, not ~120 bytes
+a sample (1.3 GB for the longest line)."""
+
+
 def build_tracks(tokens: list[Token], vp: VoiceParams, sr: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per-sample parameter tracks for the kernel (exposed for tests and plots)."""
+    """Per-sample parameter tracks for the kernel, for the whole line (exposed for tests and plots)."""
+    n, points = _breakpoints(tokens, vp, sr)
+    return _tracks(points, vp, sr, 0, n)
+
+
+_Points = dict[str, tuple[np.ndarray, np.ndarray]]  # track -> (times in ms, values), sorted by time
+
+
+def _breakpoints(tokens: list[Token], vp: VoiceParams, sr: int) -> tuple[int, _Points]:
+    """The line's length in samples and each track's breakpoints (time in ms, value)."""
     dur = _durations(tokens, vp.rate)
     starts = np.concatenate([[0.0], np.cumsum(dur)[:-1]])
     total_ms = float(dur.sum()) + 60.0  # a short tail for the resonators to ring out
     n = int(total_ms * sr / 1000.0)
-    tgrid = np.arange(n) * 1000.0 / sr
     fpts: list[list[tuple[float, float]]] = [[], [], []]
     av: list[tuple[float, float]] = [(0.0, 0.0)]
     ah: list[tuple[float, float]] = [(0.0, 0.0)]
@@ -223,28 +264,38 @@ def build_tracks(tokens: list[Token], vp: VoiceParams, sr: int, seed: int = 0) -
         f0pts.append((t0 + 0.5 * d, f))
     if not f0pts:
         f0pts = [(0.0, base)]
+    points = {"f0": f0pts, "av": av, "ah": ah, "af": af, "f1": fpts[0], "f2": fpts[1], "f3": fpts[2]}
+    points.update(ffric=ffr, bwfric=bfr)
+    out: _Points = {}
+    for name, pts in points.items():
+        pts = sorted(pts, key=lambda q: q[0])
+        out[name] = (np.array([q[0] for q in pts]), np.array([q[1] for q in pts], dtype=np.float64))
+    return n, out
 
-    def interp(points: list[tuple[float, float]], default: float) -> np.ndarray:
-        if not points:
-            return np.full(n, default)
-        pts = sorted(points, key=lambda q: q[0])
-        xs = np.array([q[0] for q in pts])
-        ys = np.array([q[1] for q in pts], dtype=np.float64)
-        return np.interp(tgrid, xs, ys)
+
+def _tracks(points: _Points, vp: VoiceParams, sr: int, a: int, b: int) -> dict[str, np.ndarray]:
+    """The tracks for samples ``a``..``b`` (each value depends only on its own sample's time, so
+    slices put together equal the whole)."""
+    n = b - a
+    tgrid = np.arange(a, b) * 1000.0 / sr
+
+    def interp(name: str, default: float) -> np.ndarray:
+        xs, ys = points[name]
+        return np.interp(tgrid, xs, ys) if xs.size else np.full(n, default)
 
     fs = vp.formant_scale
     tracks = {
-        "f0": interp(f0pts, base),
-        "av": interp(av, 0.0) * vp.voicing,
-        "ah": interp(ah, 0.0) + (1.0 - vp.voicing) * interp(av, 0.0) * 0.9,
-        "af": interp(af, 0.0),
-        "f1": interp(fpts[0], 500.0) * fs,
-        "f2": interp(fpts[1], 1500.0) * fs,
-        "f3": interp(fpts[2], 2500.0) * fs,
+        "f0": interp("f0", vp.f0),
+        "av": interp("av", 0.0) * vp.voicing,
+        "ah": interp("ah", 0.0) + (1.0 - vp.voicing) * interp("av", 0.0) * 0.9,
+        "af": interp("af", 0.0),
+        "f1": interp("f1", 500.0) * fs,
+        "f2": interp("f2", 1500.0) * fs,
+        "f3": interp("f3", 2500.0) * fs,
         "f4": np.full(n, 3500.0 * fs),
         "f5": np.full(n, 4500.0 * fs),
-        "ffric": interp(ffr, 4000.0) * min(fs, 1.3),
-        "bwfric": interp(bfr, 2000.0),
+        "ffric": interp("ffric", 4000.0) * min(fs, 1.3),
+        "bwfric": interp("bwfric", 2000.0),
     }
     if vp.vibrato_depth > 0:
         tracks["f0"] = tracks["f0"] * (
@@ -254,30 +305,40 @@ def build_tracks(tokens: list[Token], vp: VoiceParams, sr: int, seed: int = 0) -
     return tracks
 
 
-def synthesize(tokens: list[Token], vp: VoiceParams, sr: int = 48000, seed: int = 0) -> np.ndarray:
-    """Render tokens to float32 mono at ``sr`` (peak-normalised to 0.5)."""
-    tr = build_tracks(tokens, vp, sr, seed)
+def synthesize(
+    tokens: list[Token], vp: VoiceParams, sr: int = 48000, seed: int = 0, slice_len: int = SLICE
+) -> np.ndarray:
+    """Render tokens to float32 mono at ``sr`` (peak-normalised to 0.5), ``slice_len`` samples at a
+    time (the result does not depend on it)."""
+    n, points = _breakpoints(tokens, vp, sr)
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(tr["f0"].size)
+    noise = rng.standard_normal(n)
     jit = rng.standard_normal(4096) * vp.jitter
-    y = _synth_kernel(
-        tr["f0"],
-        tr["av"],
-        tr["ah"],
-        tr["af"],
-        tr["f1"],
-        tr["f2"],
-        tr["f3"],
-        tr["f4"],
-        tr["f5"],
-        tr["bwscale"],
-        tr["ffric"],
-        tr["bwfric"],
-        noise,
-        jit,
-        float(vp.breathiness),
-        float(sr),
-    )
+    y = np.empty(n)
+    state = _new_state()
+    for a in range(0, n, slice_len):
+        b = min(n, a + slice_len)
+        tr = _tracks(points, vp, sr, a, b)
+        _synth_kernel(
+            tr["f0"],
+            tr["av"],
+            tr["ah"],
+            tr["af"],
+            tr["f1"],
+            tr["f2"],
+            tr["f3"],
+            tr["f4"],
+            tr["f5"],
+            tr["bwscale"],
+            tr["ffric"],
+            tr["bwfric"],
+            noise[a:b],
+            jit,
+            float(vp.breathiness),
+            float(sr),
+            state,
+            y[a:b],
+        )
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 0:
         y = y * (0.5 / peak)
