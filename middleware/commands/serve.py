@@ -57,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-message-bytes", type=int, default=256 * 1024, help="ZMQ_MAXMSGSIZE (default %(default)s)"
     )
     parser.add_argument(
+        "--voice-budget",
+        type=float,
+        metavar="MIB",
+        help="memory for spoken lines (`say`) in MiB; lines no voice plays are dropped, least recently "
+        "used first, to make room (default 128)",
+    )
+    parser.add_argument(
         "--curve-secret", metavar="FILE", help="server certificate (zmq.auth) with secret key"
     )
     parser.add_argument("--allow-keys", metavar="DIR", help="folder of allowed client public certificates")
@@ -105,6 +112,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_studio_options(parser)
 
 
+def _voice_budget(mib: float | None) -> dict:
+    """The audio process's option for --voice-budget, checked now (not when the audio starts)."""
+    if mib is None:
+        return {}
+    from ..voice.limits import MIB, VoiceLimits
+
+    return {"voice_budget_bytes": VoiceLimits(budget_bytes=int(mib * MIB)).budget_bytes}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..daemon import DaemonOptions, run_daemon
     from ..errors import SceneError
@@ -134,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         world=args.world,
         world_server_key=args.world_server_key,
         world_client_key=args.world_client_key,
+        extra=_voice_budget(args.voice_budget),
     )
 
     def ready(server, info) -> None:

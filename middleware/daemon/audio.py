@@ -37,6 +37,8 @@ import zmq
 from ..config import EngineConfig
 from ..control.apply import apply_message
 from ..errors import ProtocolError, SoundscapeError
+from ..voice.limits import VoiceLimits
+from ..voice.say import SayQueue
 
 STATS_INTERVAL = 0.1  # seconds between audio statistics sent to the network process
 SCENE_TELEMETRY_BLOCKS = 19  # ~0.1 s at 256 frames / 48 kHz
@@ -108,8 +110,12 @@ class AudioSide:
         self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
         self.shutdown = threading.Event()
         self.loads: deque = deque()  # load_scene requests, render thread -> main thread
-        self.says: deque = deque()  # say requests, render thread -> main thread
-        self.lines: deque = deque()  # rendered lines, main thread -> render thread
+        self.says: deque = deque()  # say requests (fields, frame, client), render thread -> main thread
+        self.lines: deque = deque()  # lines ready to play, main thread -> render thread
+        # Synthesis runs in a worker process; lines live in the bank within a memory budget.
+        budget = opts.get("voice_budget_bytes")
+        limits = VoiceLimits() if budget is None else VoiceLimits(budget_bytes=int(budget))
+        self.say_queue = SayQueue(self.engine, limits)
         self.reloads: deque = deque()  # loaded definitions, main thread -> render thread
         self.counters = {
             "commands": 0,
@@ -149,7 +155,7 @@ class AudioSide:
         if self.reloads:
             self._swap_reloads()
         while self.lines:
-            name, label, f, at = self.lines.popleft()
+            name, label, f, at, client = self.lines.popleft()
             try:
                 self.rt.play_line(
                     name,  # the text rides along for the line's subtitle (`caption` topic)
@@ -159,7 +165,7 @@ class AudioSide:
                     at_frame=at,
                 )
             except Exception as exc:
-                self._report("say", 0, exc)
+                self._report("say", client, exc, f.get("id"))
         self._drain()
         try:
             self.rt.update(frames)
@@ -291,7 +297,7 @@ class AudioSide:
         except Exception as exc:
             self._report(op, client, exc)
 
-    def _report(self, op: str, client: int, exc: Exception) -> None:
+    def _report(self, op: str, client: int, exc: Exception, rid: int | None = None) -> None:
         self.counters["rejected"] += 1
         code = exc.code if isinstance(exc, ProtocolError) else "rejected"
         where = exc.where if isinstance(exc, ProtocolError) else None
@@ -299,6 +305,8 @@ class AudioSide:
             code = "internal"
             traceback.print_exc(file=sys.stderr)
         error = {"re": op, "code": code, "field": where, "message": str(exc), "client": client}
+        if rid is not None:  # a say's id (the network process tags each say with its request's id)
+            error["id"] = rid
         self._send_render(["pub", [["error", error]]])
 
     def _at_frame(self, client: int, t: float) -> int | None:
@@ -365,8 +373,8 @@ class AudioSide:
                 )
             rt.stop(riid, release=f["release"], at_frame=at)
         elif op == "say":
-            # Rendering a line is slow on a cache miss: the main thread renders, the render thread plays.
-            self.says.append((f, at))
+            # Synthesis is slow: the main thread hands the line to the worker, the render thread plays it.
+            self.says.append((f, at, client))
         elif op in _RUNTIME_OPS:
             apply_message(rt, op, f, at)
         else:
@@ -388,17 +396,43 @@ class AudioSide:
             self._send_render(["reply", token, True, {"scene": self.rt.describe()}])
 
     def say_pending(self) -> None:
-        """Main thread: render requested character lines into the bank, queue them for playing."""
+        """Main thread: lines the bank holds go to the render thread at once; the others go to the
+        synthesis worker (bounded queue) and follow when it is done. Refusals name the request."""
+        queue = self.say_queue
         while self.says:
-            f, at = self.says.popleft()
-            try:
-                name, label = self.rt.prepare_line(f["text"], f.get("preset") or "neutral")
-            except Exception as exc:  # main thread: report on its own socket, never the render thread's
-                code = "rejected" if isinstance(exc, SoundscapeError) else "internal"
-                error = {"re": "say", "code": code, "field": "text", "message": str(exc), "client": 0}
-                self.push_main.send(_pack(["pub", [["error", error]]]))
+            f, at, client = self.says.popleft()
+            if not hasattr(self.rt, "play_line"):  # the built-in recording scene has no voice
+                self._say_error(f, client, SoundscapeError("say: this daemon's scene cannot speak"))
                 continue
-            self.lines.append((name, label, f, at))
+            try:
+                ready = queue.submit(f["text"], f.get("preset") or "neutral", (f, at, client))
+            except Exception as exc:
+                self._say_error(f, client, exc)
+                continue
+            if ready is not None:
+                self.lines.append((*ready, f, at, client))
+        for (f, at, client), got in queue.poll():
+            if isinstance(got, Exception):
+                self._say_error(f, client, got)
+            else:
+                self.lines.append((*got, f, at, client))
+
+    def _say_error(self, f: dict, client: int, exc: Exception) -> None:
+        """Main thread: report a refused line on the main thread's own socket, with its request id."""
+        if isinstance(exc, ProtocolError):
+            code, field = exc.code, exc.where or "text"
+        else:
+            code, field = ("rejected" if isinstance(exc, SoundscapeError) else "internal"), "text"
+        self.say_queue.counters["say_refused"] += 1
+        error = {
+            "re": "say",
+            "id": f.get("id"),
+            "code": code,
+            "field": field,
+            "message": str(exc),
+            "client": client,
+        }
+        self.push_main.send(_pack(["pub", [["error", error]]]))
 
     def load_pending(self) -> None:
         """Main thread: load requested scene files, queue them for the render thread."""
@@ -476,6 +510,7 @@ class AudioSide:
         s = dict(self.sink.stats()) if self.sink is not None else {}
         s.update(self.engine.stats())
         s.update(self.counters)
+        s.update(self.say_queue.stats())
         s["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
         s["scheduled_pending"] = len(self.scheduled)
         s["instances_mapped"] = len(self.c2r)
@@ -605,6 +640,7 @@ def audio_main(opts: dict[str, Any]) -> None:
         close = getattr(side.rt, "close", None)
         if close is not None:
             close()
+        side.say_queue.close()
         side.push_main.send(_pack(["bye", final]))
         for s in (side.pull, side.push_render, side.push_main):
             s.close()

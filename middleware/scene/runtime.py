@@ -374,12 +374,12 @@ class SceneRuntime:
         return label
 
     def prepare_line(self, text: str, preset: str = "neutral") -> tuple[str, dict]:
-        """Render a character line into the bank (slow on a cache miss: keep it off the render thread)."""
-        from ..voice import add_line_to_bank
+        """Render a character line into the bank (slow on a cache miss: keep it off the render thread).
+        The line is kept while it plays and within the voice budget (``voice.lines``); play it with
+        ``play_line``, which tells the budget when it may be dropped."""
+        from ..voice.say import prepare_line
 
-        name, info = add_line_to_bank(self.engine.bank, text, preset)
-        label = {k: info[k] for k in ("synthetic", "engine", "engine_version", "preset", "duration_s", "key")}
-        return name, label
+        return prepare_line(self.engine, text, preset)
 
     def play_line(
         self,
@@ -390,11 +390,24 @@ class SceneRuntime:
         at_frame: int | None = None,
     ) -> None:
         """Play a prepared line on the scene's voice bus (its ducking rules lower the ambience),
-        from ``emitter``'s place or ``position`` (2D when neither is given)."""
-        if emitter is not None and emitter not in self.scene.emitters:
-            raise _unknown("emitter", emitter, list(self.scene.emitters))
-        pos = _vec3("position", position) if position is not None else None
-        self._post(("say", name, emitter, pos, label), at_frame)
+        from ``emitter``'s place or ``position`` (2D when neither is given). Runs on the render
+        thread in the daemon: it only tells the line store when the voice starts and ends."""
+        from ..voice.lines import existing_store
+
+        store = existing_store(self.engine)
+        start = max(self.engine.frame, at_frame or 0)
+        try:
+            if emitter is not None and emitter not in self.scene.emitters:
+                raise _unknown("emitter", emitter, list(self.scene.emitters))
+            pos = _vec3("position", position) if position is not None else None
+            frames = self.engine.bank.info(name).frames
+            self._post(("say", name, emitter, pos, label), at_frame)
+        except Exception:
+            if store is not None:
+                store.played(name, start, 0)  # it will not play: the line may go
+            raise
+        if store is not None:
+            store.played(name, start, frames)
 
     def stinger(self, name: str, at_frame: int | None = None) -> None:
         """Play a music stinger, quantised to its beat or bar."""

@@ -428,7 +428,13 @@ _add(
         14,
         "Speak a synthetic character line (our formant synthesiser, or espeak-ng when installed) on the "
         "scene's `voice` bus, from an emitter's place or a position (2D when neither is given). Lines are "
-        "cached by (text, preset); telemetry topic `say` labels each one `synthetic: true`.",
+        "cached by (text, preset); telemetry topic `say` labels each one `synthetic: true`. Checked before "
+        "the reply: the preset, the emitter, the text's size in UTF-8 bytes, that it has something to "
+        "pronounce, and the client's rate of text (a token bucket of bytes per client: `limit` beyond; "
+        "figures in docs/voices.md). Lines are synthesised by a worker process through a bounded queue "
+        "and kept within the daemon's voice memory budget (`soundscape serve --voice-budget`): a line "
+        "that finds the queue full, or the budget held by lines still playing, comes back later as an "
+        "`error` (`limit`) carrying the request's `id` and the client's name.",
         (
             Field("text", "string", "what to say (UTF-8, 1..4096 bytes)", required=True, max_len=4096),
             Field(
@@ -440,7 +446,7 @@ _add(
             Field("emitter", "name", "emitter whose place the line comes from"),
             Field("position", "vec3", "world position of the speaker", unit="m", **_V3),
         ),
-        errors=("unknown_name", "too_long", "rejected"),
+        errors=("unknown_name", "too_long", "rejected", "limit"),
         example={"v": 1, "type": "say", "text": "The bridge is out, stranger.", "preset": "ogre"},
     )
 )

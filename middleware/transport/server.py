@@ -32,6 +32,7 @@ import msgpack
 import zmq
 
 from ..errors import ProtocolError
+from ..voice.gate import SayGate
 from . import protocol as P
 
 MAX_DRAIN = 256
@@ -137,6 +138,7 @@ class Server:
         self.max_instances = int(max_instances)
         self.daemon_version = daemon_version
         self.catalog = P.Catalog()
+        self.say_gate = SayGate()  # checks `say` before the reply; one text-rate bucket per client
         self.describe: dict[str, Any] = {}
         self.audio_info: dict[str, Any] = {}
         self._early_audio: list[tuple[str, Any]] = []  # telemetry that arrived before `ready`
@@ -603,6 +605,8 @@ class Server:
                 self.catalog.check(item, f"items[{i}].")
                 if item.msg.name == "stop":
                     self._check_live(item.fields["instance"], f"items[{i}].instance")
+            says = [(it.fields, f"items[{i}].") for i, it in enumerate(items) if it.msg.name == "say"]
+            self.say_gate.admit(client, rid, says, self.describe)  # preset, emitter, text bytes, rate
             if req.t is None and all(it.msg.name in _COALESCE for it in items):
                 # Only continuous updates: merge them latest-wins like single messages (they land
                 # in the same block either way), so streaming batches costs the audio side nothing.
@@ -636,6 +640,8 @@ class Server:
                 self._reply(envelope, P.ok_reply(name, rid, {"results": results}))
             return
         self.catalog.check(req)
+        if name == "say":  # preset, emitter, text bytes, then the client's rate; tags fields with the id
+            self.say_gate.admit(client, rid, [(req.fields, "")], self.describe)
         result = None
         if name == "trigger":
             self._check_capacity(1)
@@ -707,6 +713,7 @@ class Server:
         net["clients"] = len(self.clients)
         net["instances_live"] = len(self.live)
         net["deferred"] = len(self.deferred)
+        net.update(self.say_gate.counters)
         return {"audio": self.audio_stats, "net": net, "scene": self.scene_telemetry}
 
     # ------------------------------------------------------------------------------- outputs

@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import EngineError
 from . import cache as _cache
 from .formant import ENGINE_NAME, ENGINE_VERSION, VoiceParams, synthesize
+from .limits import MAX_TEXT_BYTES, text_problem
 from .lts import text_to_tokens
 from .presets import PRESETS, VoicePreset, get_preset
 
@@ -40,23 +41,19 @@ __all__ = [
     "VoicePreset",
     "add_line_to_bank",
     "get_preset",
+    "line_key",
     "render_line",
 ]
 
-MAX_TEXT_BYTES = 4096
 LINE_LUFS = -20.0  # dialogue level before any bus gain; true peak kept under -1 dBTP
 ENGINES = ("formant", "espeak")
 
 
 def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise EngineError(f"voice text: must be a string, got {type(text).__name__}")
-    size = len(text.encode("utf-8"))
-    if size > MAX_TEXT_BYTES:
-        raise EngineError(f"voice text: {size} bytes is too long; must be 1..{MAX_TEXT_BYTES} bytes")
-    if not text.strip():
-        raise EngineError("voice text: empty; must be 1..4096 bytes with at least one word")
-    return text
+    problem = text_problem(text)
+    if problem is not None:
+        raise EngineError(problem[1])
+    return text  # type: ignore[return-value]
 
 
 def _engine_version(engine: str) -> str:
@@ -76,6 +73,23 @@ def _normalise(y: np.ndarray, sr: int) -> np.ndarray:
         return out[:, 0] if out.ndim == 2 else out
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     return (y * (0.5 / peak) if peak > 0 else y).astype(np.float32)
+
+
+def line_key(
+    text: str,
+    preset: str = "neutral",
+    sr: int = 48000,
+    *,
+    engine: str = "formant",
+    version: str | None = None,
+) -> str:
+    """The cache key of a line (what ``render_line`` would return as ``info["key"]``), without
+    rendering it: lets the daemon find a line it holds already. Raises EngineError on an unknown
+    preset or engine."""
+    if engine not in ENGINES:
+        raise EngineError(f"voice engine={engine!r}: must be one of {', '.join(ENGINES)}")
+    name = get_preset(preset).name
+    return _cache.cache_key(text, name, engine, version or _engine_version(engine), sr)
 
 
 def render_line(
@@ -101,7 +115,7 @@ def render_line(
     if not (isinstance(sr, int) and 8000 <= sr <= 192000):
         raise EngineError(f"voice sample rate={sr!r}: must be an integer within 8000..192000 Hz")
     version = _engine_version(engine)
-    key = _cache.cache_key(text, p.name, engine, version, sr)
+    key = line_key(text, p.name, sr, engine=engine, version=version)
     cdir = Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir()
     t0 = time.perf_counter()
     if use_cache:

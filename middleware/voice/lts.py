@@ -297,6 +297,16 @@ def word_to_phonemes(word: str) -> list[str]:
 
 
 _WORD_RE = re.compile(r"[a-z]+|\d+|[.,!?;:]")
+_SPOKEN_RE = re.compile(r"[a-z]+|\d+")
+
+
+def pronounceable(text: str) -> bool:
+    """Whether :func:`text_to_tokens` finds anything to say in ``text`` (a number, or a word with a
+    phoneme), stopping at the first: the network process runs it on every `say` before it replies."""
+    for m in _SPOKEN_RE.finditer(text.lower().replace("'", "")):
+        if m.group()[0].isdigit() or word_to_phonemes(m.group()):
+            return True
+    return False
 
 
 def text_to_tokens(text: str) -> list[Token]:
