@@ -273,6 +273,28 @@ int64_t ss_as_int(const ss_value *v) {
 
 const char *ss_as_str(const ss_value *v) { return v && v->type == SS_STR ? v->u.s : NULL; }
 
+static int as_flag(const ss_value *v) { return v && v->type == SS_BOOL ? v->u.b != 0 : 0; }
+
+int ss_caption_read(const ss_value *payload, ss_caption *out) {
+    if (!out) return SS_ERR_ARG;
+    memset(out, 0, sizeof *out);
+    out->text = ss_as_str(ss_get(payload, "text"));
+    if (!out->text) return SS_ERR_ARG;
+    out->importance = ss_as_str(ss_get(payload, "importance"));
+    out->speaker = ss_as_str(ss_get(payload, "speaker"));
+    const ss_value *dir = ss_get(payload, "direction");
+    out->spatial = dir && (dir->type == SS_FLOAT || dir->type == SS_INT);
+    out->direction = ss_as_double(dir);
+    out->elevation = ss_as_double(ss_get(payload, "elevation"));
+    out->distance = ss_as_double(ss_get(payload, "distance"));
+    out->loudness_db = ss_as_double(ss_get(payload, "loudness_db"));
+    out->synthetic = as_flag(ss_get(payload, "synthetic"));
+    out->subtitle = as_flag(ss_get(payload, "subtitle"));
+    out->count = (int)ss_as_int(ss_get(payload, "count"));
+    out->frame = ss_as_int(ss_get(payload, "frame"));
+    return SS_OK;
+}
+
 /* ------------------------------------------------------------------------------------ client */
 struct ss_client {
     void *ctx, *sock;

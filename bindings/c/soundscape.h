@@ -200,6 +200,26 @@ typedef void (*ss_callback)(const char *topic, const ss_value *payload, void *us
 int ss_poll(ss_subscriber *s, int timeout_ms, ss_callback cb, void *user);
 void ss_subscriber_close(ss_subscriber *s);
 
+/* A sound caption or a spoken line's subtitle: the payload of telemetry topic "caption" (subscribe
+ * to "caption"; docs/accessibility.md says when they come). Strings point into the payload. */
+typedef struct {
+    const char *text;       /* what to show, UTF-8 */
+    const char *importance; /* "low", "normal", "high" or "critical" */
+    const char *speaker;    /* a spoken line's speaker (emitter or voice preset); NULL for sounds */
+    int spatial;            /* 1: direction, elevation and distance hold; 0: a non-spatial sound */
+    double direction;       /* degrees from where the listener faces: 0 ahead, + right, -180..180 */
+    double elevation;       /* degrees, + up */
+    double distance;        /* metres */
+    double loudness_db;     /* sounds: the voice's gain in dB (distance included) */
+    int synthetic;          /* 1: synthetic speech */
+    int subtitle;           /* 1: a spoken line */
+    int count;              /* sounds merged into this caption (the same one repeating) */
+    int64_t frame;          /* engine frame of the sound's first sample */
+} ss_caption;
+/* Read a "caption" payload into `out` (valid as long as `payload`). SS_OK, or SS_ERR_ARG when it
+ * is not a caption (no text). */
+int ss_caption_read(const ss_value *payload, ss_caption *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -344,6 +345,56 @@ class Batch:
             self.send()
 
 
+@dataclass(frozen=True)
+class Caption:
+    """A sound caption or a spoken line's subtitle: a payload of the ``caption`` topic.
+
+    ``direction`` is in degrees from where the listener faces (0 ahead, positive to the right,
+    -180..180), ``elevation`` positive up, ``distance`` in metres; all three None for a
+    non-spatial sound. ``count`` sounds were merged into it. docs/accessibility.md says when
+    captions come and how they are limited."""
+
+    text: str
+    importance: str = "normal"
+    direction: float | None = None
+    elevation: float | None = None
+    distance: float | None = None
+    loudness_db: float | None = None
+    synthetic: bool = False
+    subtitle: bool = False
+    speaker: str | None = None
+    count: int = 1
+    frame: int = 0
+
+    @property
+    def spatial(self) -> bool:
+        return self.direction is not None
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Caption | None:
+        """The caption in a ``caption`` payload (None if it is not one)."""
+        if not isinstance(payload, Mapping) or not isinstance(payload.get("text"), str):
+            return None
+
+        def num(key: str) -> float | None:
+            v = payload.get(key)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        return cls(
+            text=payload["text"],
+            importance=str(payload.get("importance") or "normal"),
+            direction=num("direction"),
+            elevation=num("elevation"),
+            distance=num("distance"),
+            loudness_db=num("loudness_db"),
+            synthetic=payload.get("synthetic") is True,
+            subtitle=payload.get("subtitle") is True,
+            speaker=payload.get("speaker") if isinstance(payload.get("speaker"), str) else None,
+            count=int(payload.get("count") or 1),
+            frame=int(payload.get("frame") or 0),
+        )
+
+
 class Subscriber:
     """A SUB socket on the daemon's telemetry PUB. Topics: see docs/protocol.md ("Telemetry")."""
 
@@ -382,6 +433,11 @@ class Subscriber:
                 return got[1]
         return None
 
+    def caption(self, timeout: float = 2.0) -> Caption | None:
+        """The next caption or subtitle (subscribe to ``caption``), or None on timeout."""
+        payload = self.wait_for("caption", timeout)
+        return Caption.from_payload(payload) if payload is not None else None
+
     def close(self) -> None:
         self.sock.close()
 
@@ -392,4 +448,4 @@ class Subscriber:
         self.close()
 
 
-__all__ = ["Batch", "Client", "Subscriber"]
+__all__ = ["Batch", "Caption", "Client", "Subscriber"]

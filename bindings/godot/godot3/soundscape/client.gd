@@ -9,6 +9,9 @@
 extends Reference
 
 signal telemetry(topic, payload)
+# A sound caption or a spoken line's subtitle (topic "caption": subscribe("caption")); see
+# caption_from(). docs/accessibility.md says when they come.
+signal caption(caption)
 signal connection_changed(connected)
 signal request_done(request)
 
@@ -516,7 +519,37 @@ func _on_reply(body: PoolByteArray) -> void:
 func _on_telemetry(topic: PoolByteArray, body: PoolByteArray) -> void:
 	var r: Array = MsgPack.decode(body)
 	if r[0]:
-		emit_signal("telemetry", topic.get_string_from_utf8(), r[1])
+		var name := topic.get_string_from_utf8()
+		emit_signal("telemetry", name, r[1])
+		if name == "caption":
+			var c = caption_from(r[1])
+			if c != null:
+				emit_signal("caption", c)
+
+
+# A "caption" payload as a Dictionary with every key present: text, importance, speaker (null for
+# sounds), spatial (bool), direction (degrees from where the listener faces: 0 ahead, + right,
+# -180..180), elevation, distance (m), loudness_db, synthetic, subtitle, count, frame.
+# null when the payload has no text.
+static func caption_from(payload):
+	if typeof(payload) != TYPE_DICTIONARY or typeof(payload.get("text")) != TYPE_STRING:
+		return null
+	var direction = payload.get("direction")
+	var spatial: bool = typeof(direction) == TYPE_REAL or typeof(direction) == TYPE_INT
+	return {
+		"text": payload["text"],
+		"importance": str(payload.get("importance", "normal")),
+		"speaker": payload.get("speaker"),
+		"spatial": spatial,
+		"direction": float(direction) if spatial else 0.0,
+		"elevation": float(payload.get("elevation", 0.0)) if spatial else 0.0,
+		"distance": float(payload.get("distance", 0.0)) if spatial else 0.0,
+		"loudness_db": float(payload.get("loudness_db", 0.0)) if payload.get("loudness_db") != null else 0.0,
+		"synthetic": payload.get("synthetic") == true,
+		"subtitle": payload.get("subtitle") == true,
+		"count": int(payload.get("count", 1)),
+		"frame": int(payload.get("frame", 0)),
+	}
 
 
 func _finish(req: Dictionary, reply: Dictionary, code: String, error: String) -> void:

@@ -140,6 +140,53 @@ namespace Soundscape
         }
     }
 
+    /// <summary>A sound caption or a spoken line's subtitle: telemetry topic "caption"
+    /// (docs/accessibility.md). Direction is in degrees from where the listener faces: 0 ahead,
+    /// positive to the right, -180..180; null with distance for a non-spatial sound.</summary>
+    public sealed class SoundscapeCaption
+    {
+        public string Text, Importance, Speaker;
+        public double? Direction, Elevation, Distance;
+        public double LoudnessDb;
+        public bool Synthetic, Subtitle;
+        public int Count;
+        public long Frame;
+
+        /// <summary>The caption in a "caption" payload, or null if it has no text.</summary>
+        public static SoundscapeCaption FromPayload(Dictionary<string, object> p)
+        {
+            object text;
+            if (p == null || !p.TryGetValue("text", out text) || !(text is string)) return null;
+            return new SoundscapeCaption
+            {
+                Text = (string)text,
+                Importance = Get(p, "importance") as string,
+                Speaker = Get(p, "speaker") as string,
+                Direction = Number(Get(p, "direction")),
+                Elevation = Number(Get(p, "elevation")),
+                Distance = Number(Get(p, "distance")),
+                LoudnessDb = Number(Get(p, "loudness_db")) ?? 0.0,
+                Synthetic = Get(p, "synthetic") as bool? ?? false,
+                Subtitle = Get(p, "subtitle") as bool? ?? false,
+                Count = (int)(Number(Get(p, "count")) ?? 1.0),
+                Frame = (long)(Number(Get(p, "frame")) ?? 0.0),
+            };
+        }
+
+        static object Get(Dictionary<string, object> p, string key)
+        {
+            object v;
+            return p.TryGetValue(key, out v) ? v : null;
+        }
+
+        static double? Number(object v)
+        {
+            if (v is double) return (double)v;
+            if (v is long) return (long)v;
+            return null;
+        }
+    }
+
     public sealed class SoundscapeClient : IDisposable
     {
         public const int ProtocolVersion = 1;
@@ -173,6 +220,8 @@ namespace Soundscape
 
         /// <summary>Telemetry from the PUB socket (topic, payload), e.g. "beat", "bar", "instance_ended".</summary>
         public event Action<string, Dictionary<string, object>> Telemetry;
+        /// <summary>Sound captions and spoken lines' subtitles (topic "caption": Subscribe("caption")).</summary>
+        public event Action<SoundscapeCaption> Caption;
         /// <summary>Connected (true) or lost (false) the command connection.</summary>
         public event Action<bool> ConnectionChanged;
         /// <summary>A network or decoding problem (the client keeps reconnecting).</summary>
@@ -699,6 +748,12 @@ namespace Soundscape
                     }
                     var handler = Telemetry;
                     if (handler != null) Post(() => handler(topic, payload));
+                    var captions = Caption;
+                    if (captions != null && topic == "caption")
+                    {
+                        var caption = SoundscapeCaption.FromPayload(payload);
+                        if (caption != null) Post(() => captions(caption));
+                    }
                 }
             }
             catch (Exception e)
