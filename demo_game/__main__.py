@@ -75,14 +75,31 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             f"demo: warning: the daemon plays scene {scene!r}, not 'demo'; names may not match",
             file=sys.stderr,
         )
-    sub = Subscriber(pub, topics=("error", "audio")) if pub else None
+    sub = Subscriber(pub, topics=("error", "audio", "caption")) if pub else None
     if pub:
         _say(args, f"demo: watch it live in another terminal:  soundscape monitor --connect {pub}")
     return client, sub, daemon
 
 
+CAPTIONS_SHOWN = 4  # the keyboard mode shows this many recent captions
+
+
+def caption_text(c: dict[str, Any]) -> str:
+    """One caption as a line for a terminal: a spoken line as a subtitle, a sound with where it is."""
+    if c.get("subtitle"):
+        return f"{c.get('speaker') or 'someone'}: {c['text']}"
+    line = f"[{c['text']}]" + (f" x{c['count']}" if c.get("count", 1) > 1 else "")
+    d = c.get("direction")
+    if d is None:
+        return line
+    side = "ahead" if abs(d) < 15 else "behind" if abs(d) > 165 else ("right" if d > 0 else "left")
+    where = side if side in ("ahead", "behind") else f"{abs(d):.0f} deg {side}"
+    return f"{line}  {where}, {c.get('distance') or 0.0:.0f} m"
+
+
 def drain(sub: Any, state: dict[str, Any]) -> None:
-    """Read pending telemetry without waiting: keep the last audio stats, collect errors."""
+    """Read pending telemetry without waiting: keep the last audio stats, collect errors and the
+    latest captions (with when they arrived)."""
     if sub is None:
         return
     while (got := sub.recv(0)) is not None:
@@ -91,6 +108,10 @@ def drain(sub: Any, state: dict[str, Any]) -> None:
             state["audio"] = payload
         elif topic == "error":
             state.setdefault("errors", []).append(payload)
+        elif topic == "caption":
+            caps = state.setdefault("captions", [])
+            caps.append((time.monotonic(), payload))
+            del caps[:-CAPTIONS_SHOWN]
 
 
 def head_turn_focus(scene: str, run: Any) -> tuple[str, float, float, float, float] | None:

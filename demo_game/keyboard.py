@@ -16,6 +16,7 @@ from .world import AREAS, NPC_POS, SURFACES, X_MAX, X_MIN, Controls, Game
 
 HELP = "arrows/WASD walk  1/2/3 weather  +/- intensity  t time  e enemy  space strike  n talk  q quit"
 HOLD = 0.25  # seconds one key press keeps you walking
+CAPTION_SECONDS = 5.0  # how long a caption stays on screen
 GROUND = {"grass": "'", "wood": "=", "gravel": ":", "stone": "_"}
 
 
@@ -121,6 +122,12 @@ def _draw(scr: Any, game: Game, state: dict[str, Any]) -> None:
             f"voices {audio.get('voices_real')}/{audio.get('voices_virtual')}  "
             f"cpu {audio.get('cpu_load', 0):.0%}"
         )
+    from .__main__ import caption_text
+
+    now = time.monotonic()
+    for arrived, cap in state.get("captions", []):
+        if now - arrived < CAPTION_SECONDS:
+            rows.append(f"caption: {caption_text(cap)}"[: w - 2])
     errs = state.get("errors", [])
     if errs:
         rows.append(f"last error: {errs[-1].get('message', '')[: w - 14]}")

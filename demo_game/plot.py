@@ -2,12 +2,14 @@
 
 Four panels sharing time: (1) the game's parameters and states with the scripted situations,
 (2) the layer weights, the director model's output drawn bold and labelled as model output,
-(3) a spectrogram of the mix, (4) the left/right balance of the mix against the head's yaw.
+(3) a spectrogram of the mix, (4) the left/right balance of the mix against the head's yaw, with the
+sound captions a deaf player would have been shown, at the bearing they came from.
 Needs matplotlib (the ``plots`` extra); the demo skips the picture with a note when it is missing.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,7 @@ def plot_demo(
     if yaw.size > 1:
         yaw[1:][np.abs(np.diff(yaw)) > 180.0] = np.nan  # break the line where it wraps 360 -> 0
     ax_y.plot(t, yaw, color="#ff7f0e", lw=1.2, alpha=0.9, label="head yaw (deg, 90 = east)")
+    _draw_captions(ax_y, trace, t)
     ax_y.set_ylim(-10, 370)
     ax_y.set_yticks([0, 90, 180, 270, 360])
     ax_y.set_ylabel("head yaw (°)")
@@ -209,6 +212,32 @@ def plot_demo(
             )
     plt.close(fig)
     return Path(path)
+
+
+def _draw_captions(ax: Any, trace: Trace, t: np.ndarray) -> None:
+    """Each caption as a marker at its time and world bearing (head yaw + its direction, so its
+    distance from the yaw line is the direction the player was shown), the text at its first
+    appearance. Unlabelled: the panel's legend stays the balance and the yaw."""
+    caps = [c for c in trace.captions if c.get("direction") is not None]
+    if not caps or t.size == 0:
+        return
+    yaw = np.unwrap(np.radians(np.asarray(trace.yaw, dtype=float)))
+    seen: set[str] = set()
+    for c in caps:
+        bearing = (math.degrees(float(np.interp(c["t"], t, yaw))) + float(c["direction"])) % 360.0
+        strong = c.get("importance") in ("high", "critical")
+        ax.plot(c["t"], bearing, marker="v" if strong else ".", ms=6 if strong else 4, color="#7a1fa2", ls="")
+        if c["text"] not in seen:
+            seen.add(c["text"])
+            label = c["text"] if len(c["text"]) <= 28 else c["text"][:27] + "…"
+            ax.annotate(
+                f"[{label}] {float(c['direction']):+.0f}°",
+                (c["t"], bearing),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=6.5,
+                color="#7a1fa2",
+            )
 
 
 def have_matplotlib() -> bool:

@@ -43,6 +43,7 @@ class Trace:
     yaw: list[float] = field(default_factory=list)  # listener yaw, degrees (0 north, 90 east)
     head: list[tuple[float, float]] = field(default_factory=list)  # listener (x, z), metres
     director: dict[str, Any] = field(default_factory=dict)  # model label, or why none
+    captions: list[dict[str, Any]] = field(default_factory=list)  # `caption` records, with their time t
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class Trace:
             "yaw": self.yaw,
             "head": self.head,
             "director": self.director,
+            "captions": self.captions,
         }
 
     @classmethod
@@ -149,6 +151,7 @@ def render_session(
                     errors.append(f"events line {tr.line}: {exc}")
                 k += 1
             player.render_into(buf[:n])
+            _captions(trace, rt, sr)
             peak = max(peak, float(np.max(np.abs(buf[:n]))))
             sink.write(buf[:n])
             if nblock % TRACE_EVERY_BLOCKS == 0:
@@ -170,6 +173,16 @@ def render_session(
         "director": trace.director,
     }
     return summary, trace
+
+
+def _captions(trace: Trace, rt: Any, sr: int) -> None:
+    """Keep the runtime's `caption` records (the daemon would publish them); the rest of its
+    telemetry is not needed here, and draining it keeps its bounded queue from dropping captions."""
+    events = rt.events
+    while events:
+        topic, payload = events.popleft()
+        if topic == "caption":
+            trace.captions.append({**payload, "t": round(payload["frame"] / sr, 3)})
 
 
 def _sample(trace: Trace, rt: Any, t: float, yaw: float, head: tuple[float, float]) -> None:

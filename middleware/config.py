@@ -6,6 +6,15 @@ from dataclasses import dataclass
 
 from .errors import EngineError
 
+MAX_INSTANCES = 256
+"""Live event instances a scene runtime plays at once. Declared here once: the runtime refuses a trigger
+beyond it, and the daemon's network process refuses it first (``limit``, before any ``ok``), so a client
+is never told yes and then no. ``soundscape serve --max-instances`` may only lower it."""
+
+MAX_OBJECTS = 4096
+"""Game objects (distinct ``object`` names) a runtime keeps transforms for; the network process refuses
+a new name beyond it with ``limit``, and its own set of names stays bounded by it."""
+
 
 @dataclass(frozen=True)
 class EngineConfig:

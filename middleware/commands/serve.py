@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..config import MAX_INSTANCES
+
 NAME = "serve"
 HELP = "run the daemon: load a scene, listen for game messages (ZeroMQ), play audio"
 DESCRIPTION = (
@@ -49,9 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="offset added when a client's game clock is anchored, seconds (default %(default)s)",
     )
-    parser.add_argument("--max-instances", type=int, default=4096, help="live event instances at most")
     parser.add_argument(
-        "--max-scheduled", type=int, default=4096, help="pending timestamped commands at most"
+        "--max-instances",
+        type=int,
+        default=MAX_INSTANCES,
+        help="live event instances at most (default and upper bound: the runtime's %(default)s)",
+    )
+    parser.add_argument(
+        "--max-scheduled", type=int, default=4096, help="pending timestamped commands per client at most"
     )
     parser.add_argument(
         "--max-message-bytes", type=int, default=256 * 1024, help="ZMQ_MAXMSGSIZE (default %(default)s)"

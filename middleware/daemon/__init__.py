@@ -3,6 +3,12 @@
 ``run_daemon`` starts the audio process, waits until it plays, serves the ROUTER/PUB sockets in
 the calling thread until SIGINT/SIGTERM (or ``stop``), then asks the audio process to fade out,
 close the device and report its final counters. See docs/protocol.md for why two processes.
+
+Neither process outlives the other: if the audio process dies, the network process stops with a
+``DeviceError`` (``soundscape serve`` exits with status 2); if the network process fails, the audio
+process is told to stop, then terminated, then killed, before ``run_daemon`` raises; and an audio
+process whose parent has died stops by itself (it checks every 10 ms and also asks the kernel for a
+SIGTERM when the parent goes).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +29,7 @@ from typing import Any
 import zmq
 
 from .. import __version__
+from ..config import MAX_INSTANCES
 from ..errors import DeviceError, ProtocolError, SceneError, SoundscapeError
 from ..transport import protocol as P
 from ..transport.server import Server
@@ -43,7 +51,7 @@ class DaemonOptions:
     schedule_latency: float = 0.05
     max_schedule_ahead: float = 60.0
     max_scheduled: int = 4096
-    max_instances: int = 4096
+    max_instances: int = MAX_INSTANCES  # may only be lowered: the scene runtime's own cap
     max_message_bytes: int = P.DEFAULT_MAX_MESSAGE_BYTES
     curve_secret: str | None = None  # a zmq certificate file with a secret key
     allow_keys: str | None = None  # a folder of allowed clients' public certificate files
@@ -110,6 +118,11 @@ def run_daemon(
     """Run until SIGINT/SIGTERM; return the audio process's final counters."""
     if opts.scene is not None and not Path(opts.scene).is_file():
         raise SceneError(f"scene={opts.scene!r}: no such file")
+    if not 1 <= opts.max_instances <= MAX_INSTANCES:
+        raise ProtocolError(
+            f"--max-instances={opts.max_instances}: must be within 1..{MAX_INSTANCES} "
+            "(the scene runtime's cap)"
+        )
     curve_secret, authenticator_cls = _curve(opts)
     world_curve = _world_curve(opts)
     tmp = tempfile.mkdtemp(prefix="soundscape-")
@@ -136,6 +149,9 @@ def run_daemon(
             daemon_version=__version__,
             world=opts.world,
             world_curve=world_curve,
+            schedule_latency=opts.schedule_latency,
+            max_schedule_ahead=opts.max_schedule_ahead,
+            max_scheduled=opts.max_scheduled,
         )
     except zmq.ZMQError as exc:
         ctx.destroy(linger=0)
@@ -175,6 +191,7 @@ def run_daemon(
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, on_signal)
     final: dict[str, Any] = {}
+    shut = False
     try:
         proc.start()
         ready = server.wait_ready(120.0)
@@ -188,18 +205,20 @@ def run_daemon(
             on_ready(server, ready)
         server.watch = proc.is_alive
         if not stop_flag.is_set():
-            server.run()
+            try:
+                server.run()
+            except Exception as exc:  # the loop guards itself; this is a last resort with a status
+                traceback.print_exc(file=sys.stderr)
+                server.failure = f"the network process failed: {type(exc).__name__}: {exc}"
         if server.failure:
             raise DeviceError(f"{server.failure} (exit code {proc.exitcode}); see the messages above")
         server.send_shutdown()
+        shut = True
         final = server.wait_bye(5.0 + opts.fade_out) or {}
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        proc.join(timeout=5.0)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=2.0)
+        _stop_audio(proc, server, shut, opts.fade_out)
         server.close()
         if auth is not None:
             auth.stop()
@@ -211,6 +230,26 @@ def run_daemon(
             os.rmdir(tmp)
         sys.stderr.flush()
     return final
+
+
+def _stop_audio(proc: Any, server: Server, shut: bool, fade_out: float) -> None:
+    """Make sure the audio process is gone: asked (shutdown), then SIGTERM, then SIGKILL.
+
+    A network process that stops for any reason must not leave its audio process playing, nor wait
+    for it forever (multiprocessing joins its children at exit)."""
+    if proc.pid is None:  # never started
+        return
+    if not shut and proc.is_alive():
+        with contextlib.suppress(Exception):
+            server.send_shutdown()
+            server.wait_bye(2.0 + fade_out)
+    proc.join(timeout=5.0)
+    if proc.is_alive():
+        proc.terminate()  # the audio process stops (with its fade) on SIGTERM
+        proc.join(timeout=3.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(timeout=3.0)
 
 
 __all__ = ["DaemonOptions", "run_daemon"]

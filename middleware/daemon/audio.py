@@ -13,11 +13,25 @@ process. This process only runs three threads:
   wall-clock time at which their first sample left the device callback (``instance_out``).
 
 Link format (msgpack, internal, may change with the daemon): the network process PUSHes a list of
-commands ``[op, client, t, body]``; this process PUSHes ``[kind, payload]`` back.
+commands ``[op, client, t, body]`` (``[op, client, t, body, id]`` when the request had an id, so
+that whatever only this process can refuse is reported with it); this process PUSHes
+``[kind, payload]`` back.
+
+A scene swap takes two steps so that validation switches with it: the main thread loads and
+prepares the file and sends ``prepared`` with the new description; the network process switches its
+catalogue and sends ``swap``; the render thread swaps when it meets ``swap`` in the command stream,
+leaves whatever follows for the next block (checked against the new scene, it must meet the new
+scene) and, once the runtime has swapped, replies with the runtime's own description.
+
+Nothing a client sends can stop this process: the render thread applies each command inside a
+guard, and the main thread never blocks on the network process (a dead parent is noticed within
+10 ms; SIGTERM stops it with a fade).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import heapq
 import os
@@ -26,6 +40,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -49,6 +64,10 @@ runs inside the device callback, so a flood must not make a callback late: packe
 budget wait for the next block (and, if the flood lasts, the network process's bounded queue drops
 and counts them)."""
 
+
+SCHEDULE_SLACK = 10.0
+"""Seconds beyond ``max_schedule_ahead`` this process still takes a timed command: the network process
+checks the horizon on its own clock before replying; this is only a guard against a clock gone wrong."""
 
 _COALESCE = frozenset({"object", "set_param", "listener"})
 
@@ -101,10 +120,11 @@ class AudioSide:
             s.setsockopt(zmq.SNDHWM, 10_000)
             s.connect(opts["back_addr"])
         self.latency_frames = round(float(opts.get("schedule_latency", 0.05)) * self.sr)
-        self.max_ahead_frames = int(float(opts.get("max_schedule_ahead", 60.0)) * self.sr)
-        self.max_scheduled = int(opts.get("max_scheduled", 4096))
+        # The network process refuses t beyond the horizon, and caps what waits, before replying; this
+        # process only guards against a clock far off that (the two clocks drift by underruns at most).
+        self.max_ahead_frames = int((SCHEDULE_SLACK + float(opts.get("max_schedule_ahead", 60.0))) * self.sr)
         self.anchors: dict[int, tuple[float, int]] = {}
-        self.scheduled: list[int] = []  # heap of future frames of scheduled commands (for the cap)
+        self.scheduled: list[int] = []  # heap of future frames of scheduled commands (for stats)
         self.c2r: dict[int, int] = {}  # client-visible instance id -> runtime instance id
         self.r2c: dict[int, int] = {}
         self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
@@ -116,14 +136,16 @@ class AudioSide:
         budget = opts.get("voice_budget_bytes")
         limits = VoiceLimits() if budget is None else VoiceLimits(budget_bytes=int(budget))
         self.say_queue = SayQueue(self.engine, limits)
-        self.reloads: deque = deque()  # loaded definitions, main thread -> render thread
+        self.prepared: dict[int, Any] = {}  # swap token -> loaded, prepared definition (main -> render)
+        self._swapped: int | None = None  # token swapped in this block: reply once the runtime has it
+        self._carry: list | None = None  # commands after a swap, for the next block
         self.counters = {
             "commands": 0,
             "packets": 0,
             "late": 0,
             "rejected": 0,
-            "scheduled_dropped": 0,
             "drain_deferred": 0,  # blocks that hit the time budget (the rest waited a block)
+            "stops_after_end": 0,  # stops of instances that had ended meanwhile (nothing to do)
             "pub_dropped": 0,
         }
         self._blocks = 0
@@ -152,8 +174,6 @@ class AudioSide:
     # ------------------------------------------------------------------------ render thread
     def render(self, frames: int) -> np.ndarray:
         """Called by the sink's render thread once per block: apply, tick, render, report."""
-        if self.reloads:
-            self._swap_reloads()
         while self.lines:
             name, label, f, at, client = self.lines.popleft()
             try:
@@ -166,18 +186,24 @@ class AudioSide:
                 )
             except Exception as exc:
                 self._report("say", client, exc, f.get("id"))
-        self._drain()
+        try:
+            self._drain()
+        except Exception as exc:  # a bug, never a client's doing: report it and keep playing
+            self._internal("drain", exc)
         try:
             self.rt.update(frames)
         except Exception as exc:  # keep playing; report once per distinct failure
-            text = f"{type(exc).__name__}: {exc}"
-            if text != self._update_error:
-                self._update_error = text
-                self._send_render(["pub", [["error", {"code": "internal", "message": f"update: {text}"}]]])
+            self._internal("update", exc)
+        if self._swapped is not None:  # the runtime has swapped in this update: say what it plays now
+            token, self._swapped = self._swapped, None
+            self._send_render(["reply", token, True, {"scene": describe(self.rt)}])
         out = self.engine.render(frames)
         self._blocks += 1
-        getattr(self.rt, "after_render", _nothing)()  # captions leave with their first sample's block
-        self._forward_events()
+        try:
+            getattr(self.rt, "after_render", _nothing)()  # captions leave with their first sample's block
+            self._forward_events()
+        except Exception as exc:
+            self._internal("events", exc)
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
                 self._send_render(["scene", {**self.rt.telemetry(), "voices": self._voice_gains()}])
@@ -199,6 +225,15 @@ class AudioSide:
                         "gain_right": round(info["gain_right"], 6),
                     }
         return out
+
+    def _internal(self, where: str, exc: Exception) -> None:
+        """A bug on the render thread: published once per distinct text (a repeat every block would
+        flood), and the block goes on."""
+        text = f"{where}: {type(exc).__name__}: {exc}"
+        if text != self._update_error:
+            self._update_error = text
+            traceback.print_exception(exc, file=sys.stderr)
+            self._send_render(["pub", [["error", {"code": "internal", "message": text}]]])
 
     def _send_render(self, obj: Any) -> None:
         try:
@@ -229,13 +264,17 @@ class AudioSide:
             if clock() > deadline:
                 counters["drain_deferred"] += 1
                 break
-            try:
-                data = pull.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            packets += 1
-            for cmd in unpackb(data, raw=False):
-                op, client, t, body = cmd
+            if self._carry is not None:  # what followed last block's swap
+                cmds, self._carry = self._carry, None
+            else:
+                try:
+                    data = pull.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                packets += 1
+                cmds = unpackb(data, raw=False)
+            for i, cmd in enumerate(cmds):
+                op, client, t, body = cmd[0], cmd[1], cmd[2], cmd[3]
                 if t is None:
                     # key: (op, name); a listener has no name, so it keys as ("listener", None)
                     if op in coalesce:
@@ -250,6 +289,11 @@ class AudioSide:
                 if pending:
                     self._apply_pending(pending)
                 self._apply(cmd)
+                if self._swapped is not None:  # the rest was checked against the new scene: next block
+                    self._carry = cmds[i + 1 :] or None
+                    break
+            if self._swapped is not None:
+                break
         counters["packets"] += packets
         counters["commands"] += coalesced
         if pending:
@@ -271,7 +315,8 @@ class AudioSide:
         pending.clear()
 
     def _apply(self, cmd: list) -> None:
-        op, client, t, body = cmd
+        op, client, t, body = cmd[0], cmd[1], cmd[2], cmd[3]
+        rid = cmd[4] if len(cmd) > 4 else None
         self.counters["commands"] += 1
         try:
             if op == "sync":
@@ -282,6 +327,12 @@ class AudioSide:
             if op == "load_scene":
                 self._load_scene(body)
                 return
+            if op == "swap":
+                self._swap(body)
+                return
+            if op == "discard":
+                self.prepared.pop(body, None)
+                return
             if op == "shutdown":
                 self.shutdown.set()
                 return
@@ -289,24 +340,42 @@ class AudioSide:
                 self.anchors.pop(client, None)
                 return
             at = None if t is None else self._at_frame(client, t)
-            if op == "batch":
-                for sub_op, fields in body:
-                    self._apply_one(sub_op, fields, at, client)
-            else:
-                self._apply_one(op, body, at, client)
         except Exception as exc:
-            self._report(op, client, exc)
+            self._report(op, client, exc, rid)
+            self._end_unstarted(op, body)
+            return
+        if op != "batch":
+            try:
+                self._apply_one(op, body, at, client)
+            except Exception as exc:
+                self._report(op, client, exc, rid)
+            return
+        for i, (sub_op, fields) in enumerate(body):  # each item on its own: one refusal spoils no other
+            try:
+                self._apply_one(sub_op, fields, at, client)
+            except Exception as exc:
+                self._report(op, client, exc, rid, f"items[{i}].")
 
-    def _report(self, op: str, client: int, exc: Exception, rid: int | None = None) -> None:
+    def _end_unstarted(self, op: str, body: Any) -> None:
+        """Triggers that will never start (their command was refused whole) end at once, so that the
+        network process frees their instance ids."""
+        items = [["trigger", body]] if op == "trigger" else body if op == "batch" else []
+        for sub_op, fields in items:
+            if sub_op == "trigger":
+                ended = {"instance": fields["instance"], "event": fields["event"], "reason": "rejected"}
+                self._send_render(["pub", [["instance_ended", ended]]])
+
+    def _report(self, op: str, client: int, exc: Exception, rid: int | None = None, prefix: str = "") -> None:
+        """Publish a refusal only this process could make, with the request's id and its client (the
+        network process turns the client's number into its name)."""
         self.counters["rejected"] += 1
         code = exc.code if isinstance(exc, ProtocolError) else "rejected"
         where = exc.where if isinstance(exc, ProtocolError) else None
         if not isinstance(exc, SoundscapeError):
             code = "internal"
             traceback.print_exc(file=sys.stderr)
-        error = {"re": op, "code": code, "field": where, "message": str(exc), "client": client}
-        if rid is not None:  # a say's id (the network process tags each say with its request's id)
-            error["id"] = rid
+        where = prefix + where if where else (prefix[:-1] or None)
+        error = {"re": op, "id": rid, "code": code, "field": where, "message": str(exc), "client": client}
         self._send_render(["pub", [["error", error]]])
 
     def _at_frame(self, client: int, t: float) -> int | None:
@@ -319,21 +388,14 @@ class AudioSide:
         if frame < nxt:
             self.counters["late"] += 1
             return None
-        if frame - nxt > self.max_ahead_frames:
+        if frame - nxt > self.max_ahead_frames:  # the network process checked t: a clock gone far astray
             raise ProtocolError(
-                f"t={t}: {((frame - nxt) / self.sr):.1f} s ahead of now; at most "
+                f"t={t}: {((frame - nxt) / self.sr):.1f} s ahead of the audio clock; at most "
                 f"{self.max_ahead_frames / self.sr:.0f} s (send sync with t to re-anchor your clock)",
                 code="out_of_range",
                 where="t",
             )
-        if frame >= nxt + self.block:
-            if len(self.scheduled) >= self.max_scheduled:
-                self.counters["scheduled_dropped"] += 1
-                raise ProtocolError(
-                    f"{len(self.scheduled)} scheduled commands pending: at most {self.max_scheduled}",
-                    code="limit",
-                    where="t",
-                )
+        if frame >= nxt + self.block:  # counted for stats; the network process caps what waits
             heapq.heappush(self.scheduled, frame)
         return frame
 
@@ -366,12 +428,16 @@ class AudioSide:
             frame = self.engine.frame if at is None else at
             self.out_pending.append((ciid, f["event"], frame, time.perf_counter_ns()))
         elif op == "stop":
+            # The network process knew the instance live when it accepted the stop; if it ended in the
+            # meantime, the stop has nothing left to do, which is not an error.
             riid = self.c2r.get(f["instance"])
             if riid is None:
-                raise ProtocolError(
-                    f"stop: instance {f['instance']} is not playing", "unknown_name", "instance"
-                )
-            rt.stop(riid, release=f["release"], at_frame=at)
+                self.counters["stops_after_end"] += 1
+                return
+            try:
+                rt.stop(riid, release=f["release"], at_frame=at)
+            except SoundscapeError:  # ended in the runtime, its instance_ended not out yet
+                self.counters["stops_after_end"] += 1
         elif op == "say":
             # Synthesis is slow: the main thread hands the line to the worker, the render thread plays it.
             self.says.append((f, at, client))
@@ -382,18 +448,25 @@ class AudioSide:
 
     def _load_scene(self, body: dict) -> None:
         # Parsing YAML and decoding assets must not happen on the render thread: the main thread
-        # loads, then hands the definition back to be swapped in at a block boundary.
+        # loads and prepares, the network process switches its catalogue, then `swap` swaps it in.
         self.loads.append(body)
 
-    def _swap_reloads(self) -> None:
-        while self.reloads:
-            token, new_def = self.reloads.popleft()
-            try:
-                self.rt.reload(new_def)
-            except SoundscapeError as exc:
-                self._send_render(["reply", token, False, {"code": "scene_error", "message": str(exc)}])
-                continue
-            self._send_render(["reply", token, True, {"scene": self.rt.describe()}])
+    def _swap(self, token: int) -> None:
+        """Render thread, at ``swap`` in the command stream: hand the prepared scene to the runtime,
+        which takes it in this block's update (``_drain`` leaves the commands after it for the next)."""
+        new_def = self.prepared.pop(token, None)
+        if new_def is None:
+            self._send_render(
+                ["reply", token, False, {"code": "scene_error", "message": "scene not prepared"}]
+            )
+            return
+        try:
+            self.rt.reload(new_def)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, SoundscapeError) else f"{type(exc).__name__}: {exc}"
+            self._send_render(["reply", token, False, {"code": "scene_error", "message": message}])
+            return
+        self._swapped = token
 
     def say_pending(self) -> None:
         """Main thread: lines the bank holds go to the render thread at once; the others go to the
@@ -435,15 +508,23 @@ class AudioSide:
         self.push_main.send(_pack(["pub", [["error", error]]]))
 
     def load_pending(self) -> None:
-        """Main thread: load requested scene files, queue them for the render thread."""
+        """Main thread: load and prepare requested scene files, then say ``prepared`` (with the new
+        description) to the network process, which answers with ``swap`` (see the module docstring)."""
         while self.loads:
             body = self.loads.popleft()
+            token = body["token"]
             try:
                 new_def = self._load(body["path"])
-            except SoundscapeError as exc:
+            except Exception as exc:  # a file the loader cannot read is the scene's fault, never a crash
                 errors = [str(e) for e in getattr(exc, "errors", [])][:20]
-                reply = {"code": "scene_error", "message": str(exc), "errors": errors}
-                self.push_main.send(_pack(["reply", body["token"], False, reply]))
+                text = (
+                    str(exc)
+                    if isinstance(exc, SoundscapeError)
+                    else f"cannot load: {type(exc).__name__}: {exc}"
+                )
+                self._send_main(
+                    ["reply", token, False, {"code": "scene_error", "message": text, "errors": errors}]
+                )
                 continue
             try:  # decode assets, open models, warm generators here, not on the render thread
                 prepare = getattr(self.rt, "prepare", None)
@@ -451,9 +532,23 @@ class AudioSide:
                     prepare(new_def)
             except Exception as exc:
                 reply = {"code": "scene_error", "message": f"cannot prepare the scene: {exc}", "errors": []}
-                self.push_main.send(_pack(["reply", body["token"], False, reply]))
+                self._send_main(["reply", token, False, reply])
                 continue
-            self.reloads.append((body["token"], new_def))
+            try:
+                scene = describe_def(self.rt, new_def)
+            except Exception:  # the network process then switches with the reply (a block later)
+                traceback.print_exc(file=sys.stderr)
+                scene = None
+            self.prepared[token] = new_def
+            self._send_main(["prepared", token, scene])
+
+    def _send_main(self, obj: Any) -> None:
+        """Main thread: to the network process without ever blocking (a dead or stuck parent must not
+        hold this thread, which is the one that notices a dead parent)."""
+        try:
+            self.push_main.send(_pack(obj), zmq.NOBLOCK)
+        except zmq.Again:
+            self.counters["pub_dropped"] += 1
 
     def _forward_events(self) -> None:
         events = self.rt.events
@@ -549,15 +644,40 @@ def _raise_priority(nice: int) -> int:
         return 0
 
 
+def _die_with_parent() -> None:
+    """Ask Linux for a SIGTERM when the parent (the network process) dies, whatever it died of; the
+    main loop also checks ``getppid`` every 10 ms, which covers other systems and a parent that died
+    before this call."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def audio_main(opts: dict[str, Any]) -> None:
     """Entry point of the audio process (spawned by the daemon)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the network process decides when to stop
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group: the network process decides when to stop. SIGTERM (from
+    # the network process, the kernel when it dies, or an operator) stops this one with its fade.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = threading.Event()
+    sides: list[AudioSide] = []
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()
+        for side in sides:
+            side.shutdown.set()
+
+    signal.signal(signal.SIGTERM, on_term)
     parent = os.getppid()
+    _die_with_parent()
     nice = _raise_priority(int(opts.get("nice", -10)))
     ctx = zmq.Context()
     try:
         side = AudioSide(opts, ctx)
+        sides.append(side)
+        if stop.is_set():
+            side.shutdown.set()
     except BaseException as exc:
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 2000)
@@ -593,7 +713,7 @@ def audio_main(opts: dict[str, Any]) -> None:
             [
                 "ready",
                 {
-                    "scene": side.rt.describe(),
+                    "scene": describe(side.rt),
                     "sample_rate": side.sr,
                     "block": side.block,
                     "backend": st["backend"],
@@ -618,21 +738,21 @@ def audio_main(opts: dict[str, Any]) -> None:
                 side.say_pending()
                 outs = side._resolve_outputs()
                 if outs:
-                    side.push_main.send(_pack(["pub", outs]))
+                    side._send_main(["pub", outs])
                 if side.meters:
                     side.engine.drain_meters()
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + STATS_INTERVAL
-                    side.push_main.send(_pack(["audio", side.audio_stats()]))
+                    side._send_main(["audio", side.audio_stats()])
                     if side.meters:
-                        side.push_main.send(_pack(["pub", [["loudness", {"buses": side.engine.loudness()}]]]))
+                        side._send_main(["pub", [["loudness", {"buses": side.engine.loudness()}]]])
             except Exception as exc:  # a bug here must not stop the audio: report it and go on
                 failures += 1
                 if failures <= 3:
                     traceback.print_exc(file=sys.stderr)
                     err = {"code": "internal", "message": f"audio main thread: {type(exc).__name__}: {exc}"}
-                    side.push_main.send(_pack(["pub", [["error", err]]]))
+                    side._send_main(["pub", [["error", err]]])
         side.fade_out(float(opts.get("fade_out", 0.1)))
     finally:
         final = side.audio_stats()
@@ -641,7 +761,7 @@ def audio_main(opts: dict[str, Any]) -> None:
         if close is not None:
             close()
         side.say_queue.close()
-        side.push_main.send(_pack(["bye", final]))
+        side._send_main(["bye", final])
         for s in (side.pull, side.push_render, side.push_main):
             s.close()
         ctx.term()
@@ -650,3 +770,36 @@ def audio_main(opts: dict[str, Any]) -> None:
 
 def scene_root(path: str | None) -> Path | None:
     return None if path is None else Path(path).resolve().parent
+
+
+def describe(rt: Any) -> dict[str, Any]:
+    """What the network process validates with and ``hello`` shows: the runtime's ``describe()``
+    plus what it checks besides (each event's own parameters, the music's stingers), so that the
+    network process can refuse those before its reply rather than the runtime after it."""
+    out = dict(rt.describe())
+    scene = getattr(rt, "scene", None)
+    if scene is not None and hasattr(scene, "events"):
+        out.update(_checked_names(scene))
+    return out
+
+
+def describe_def(rt: Any, scene: Any) -> dict[str, Any]:
+    """``describe`` of a scene definition the runtime does not play yet (``prepared``, before a swap).
+    The runtime's ``describe`` reads only its ``scene``, so it is asked about a stand-in holding the
+    new definition; the reply after the swap carries the runtime's own description."""
+    out = dict(type(rt).describe(types.SimpleNamespace(scene=scene)))
+    out.update(_checked_names(scene))
+    return out
+
+
+def _checked_names(scene: Any) -> dict[str, Any]:
+    event_params = {
+        name: {p.name: {"min": p.min, "max": p.max} for p in ev.parameters.values()}
+        for name, ev in scene.events.items()
+        if getattr(ev, "parameters", None)
+    }
+    music = getattr(scene, "music", None)
+    return {
+        "event_parameters": event_params,
+        "stingers": sorted(music.stingers) if music is not None else [],
+    }

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.voices import AUD, P_X, PLAYING, SPATIAL, ST, START
+from ..engine.voices import AUD, FREE, HANDLE, P_X, PLAYING, SPATIAL, ST, START
 from .model import IMPORTANCE, EmitterDef, EventDef, LayerDef
 
 AUDIBLE_DB = -60.0
@@ -87,6 +87,7 @@ class _Tracked:
     caption: CaptionDef
     start: int  # engine frame its first sample is due: before it, the engine may not know the voice yet
     audible: bool = False
+    slot: int = -1  # its row in the engine's voice table, once known (checked by handle every block)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Captioner:
     rules: CaptionRules = CaptionRules()
     voices: dict[int, _Tracked] = field(default_factory=dict)
     windows: dict[str, _Window] = field(default_factory=dict)
+    frame: int = -1  # the last block captioned (the daemon asks twice: after rendering, then in update)
     tokens: float = -1.0
     token_frame: int = 0
     counters: dict[str, int] = field(
@@ -118,17 +120,25 @@ class Captioner:
         """Caption records for voices that became audible since the last block, and merged repeats
         whose window closed. Call once per block, before the engine renders it."""
         out: list[dict] = []
+        if frame == self.frame:
+            return out  # this block was captioned already
+        self.frame = frame
         self._flush(frame, out)  # first: a repeat after its window closed opens a new one
         if self.voices:
             I, F, P = engine.voices.I, engine.voices.F, engine.voices.P
             gone = []
             for handle, tr in self.voices.items():
-                info = engine.voice_info(handle)
-                if info is None:
-                    if tr.start < frame:  # its block was rendered: it ended (or never got a voice)
-                        gone.append(handle)
+                slot = tr.slot
+                if slot < 0 or I[slot, HANDLE] != handle:  # not seen yet, or its slot was reused
+                    info = engine.voice_info(handle)
+                    if info is None:
+                        if tr.start < frame:  # its block was rendered: it ended (or never got a voice)
+                            gone.append(handle)
+                        continue
+                    slot = tr.slot = info["slot"]
+                elif I[slot, ST] == FREE:  # it ended, its slot not reused yet
+                    gone.append(handle)
                     continue
-                slot = info["slot"]
                 if I[slot, START] >= frame:
                     continue  # not rendered yet: its targets (and its first sample) come with this block
                 aud = float(F[slot, AUD])

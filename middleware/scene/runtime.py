@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..config import MAX_INSTANCES, MAX_OBJECTS  # declared once: the daemon refuses beyond them first
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
 from ..engine.effects import blend_chain
 from ..engine.specs import BUS_BOUNDS
@@ -53,8 +54,6 @@ MIN_GAIN_DB = -80.0  # a layer this quiet is silent; -inf never reaches the engi
 _BUS_GAIN = BUS_BOUNDS["gain_db"]
 MIN_SEND_DB = -120.0  # a removed send (the engine takes finite dB only)
 SETTLE = 1e-4  # change threshold (dB, semitones, Hz-ratio) below which no engine command is sent
-MAX_INSTANCES = 256
-MAX_OBJECTS = 4096  # game objects the runtime keeps transforms for
 
 
 class RuntimeErrorMsg(SoundscapeError):
@@ -329,7 +328,7 @@ class SceneRuntime:
         f = _vec3("forward", forward) if forward is not None else None
         v = _vec3("velocity", velocity) if velocity is not None else None
         if name not in self.objects and len(self.objects) >= MAX_OBJECTS:
-            raise RuntimeErrorMsg("too many game objects (cap 4096)")
+            raise RuntimeErrorMsg(f"too many game objects (cap {MAX_OBJECTS})")
         self._post(("object", name, p, f, v), at_frame)
 
     def set_objects_validated(self, updates: dict[str, tuple]) -> None:

@@ -38,13 +38,22 @@ MAX_PARAMS = 32
 MAX_BATCH = 1024
 MAX_GAME_TIME = 1.0e9  # seconds (about 31 years of game time)
 MAX_ID = 2**32 - 1
+MIN_AXIS = 1.0e-6
+"""Least length of a listener's ``forward``, and of the part of its ``up`` not parallel to forward. The
+engine refuses below 1e-9 (it cannot orthonormalise such axes); checking a stricter bound here, before
+the reply, means an ``ok`` listener is never refused later."""
+MAX_ERROR_TEXT = 8192
+"""Characters of an error's ``message`` at most (and ``MAX_FIELD_TEXT`` of its ``field``): input echoed
+in an error is clipped (see ``_show``), and this bounds the rest, so a reply stays far below the frame
+limit whatever a client sent."""
+MAX_FIELD_TEXT = 256
 
 RESERVED = ("v", "type", "id", "t")
 """Envelope keys every top-level message may carry (``v`` and ``type`` are required)."""
 
 # Error codes (append only). The reply's ``code`` is one of these strings.
 ERROR_CODES: dict[str, str] = {
-    "bad_msgpack": "the frame is not a complete msgpack value",
+    "bad_msgpack": "the frame is not a complete msgpack value (or a string in it is not UTF-8)",
     "not_a_map": "the message is not a msgpack map with string keys",
     "bad_version": "`v` is missing or not a protocol version this daemon speaks",
     "unknown_type": "`type` names no message",
@@ -55,9 +64,10 @@ ERROR_CODES: dict[str, str] = {
     "out_of_range": "a number is outside its allowed range",
     "too_long": "a string, map or list is longer than allowed",
     "unknown_name": "a parameter, state, switch, event, object, snapshot or instance the scene does not have",
-    "limit": "a cap was reached (live instances, scheduled events); the message was dropped",
+    "limit": "a cap was reached (live instances, game objects, scheduled messages); the message was dropped",
     "rejected": "the scene runtime refused the command (the message says why)",
-    "scene_error": "load_scene failed; the previous scene keeps playing",
+    "scene_error": "load_scene failed (the previous scene keeps playing), or a part of the scene failed "
+    "while playing (the message names it)",
     "busy": "the audio process did not answer in time",
     "internal": "a bug in the daemon; please report it with the message",
 }
@@ -161,6 +171,7 @@ class Message:
     example: Mapping[str, Any] = field(default_factory=dict)
     in_batch: bool = True  # may appear as an item of `batch`
     coalesce_key: tuple[str, ...] | None = None  # latest-wins per block when untimed
+    rule: Callable[[dict[str, Any], str], None] | None = None  # a check across fields (raises)
 
     def __post_init__(self) -> None:
         # Precomputed once: validation runs up to 100k times a second.
@@ -194,7 +205,8 @@ _add(
         "from the scene runtime: `name` (the scene's name; also under `scene`), "
         "`parameters` {name: {min, max, default}}, `states` "
         "{group: [values]}, `switches` {group: [values]}, `events` [names], `snapshots` [names], "
-        "`emitters` [names]), `messages` {name: code}",
+        "`emitters` [names], `event_parameters` {event: {name: {min, max}}} (an event's own parameters), "
+        "`stingers` [names]), `messages` {name: code}",
         example={"v": 1, "type": "hello", "id": 1, "name": "my-game"},
         in_batch=False,
     )
@@ -261,7 +273,7 @@ _add(
             Field("switches", "switches", "switch values for this instance only {group: value}"),
         ),
         reply="`instance` (int >= 1)",
-        errors=("unknown_name", "limit"),
+        errors=("unknown_name", "out_of_range", "limit"),
         example={"v": 1, "type": "trigger", "id": 7, "event": "door_open", "position": [2.0, 0.0, -3.5]},
     )
 )
@@ -314,6 +326,7 @@ _add(
         errors=("out_of_range",),
         example={"v": 1, "type": "listener", "position": [0, 1.7, 0], "forward": [0, 0, -1]},
         coalesce_key=(),
+        rule=lambda fields, where: _listener_axes(fields["forward"], fields["up"], where),
     )
 )
 _add(
@@ -350,7 +363,9 @@ _add(
         "load_scene",
         10,
         "Replace the scene with another file from the daemon's scene folder (hot reload: matching "
-        "layers keep playing). The reply comes once it is loaded; on failure the old scene keeps playing.",
+        "layers keep playing). The reply comes once it is loaded; on failure the old scene keeps playing. "
+        "Validation switches with the sound, at once: every message handled before the swap is checked "
+        "against the old scene and plays in it, every one after against the new scene.",
         (
             Field(
                 "path",
@@ -373,8 +388,12 @@ _add(
         "Live counters of the daemon: engine, device, network, scene.",
         (),
         reply="`stats` (map: `audio` {frame, voices_real, voices_virtual, cpu_load, underruns, "
-        "callback_interval_p99_ms, ...}, `net` {received, invalid, dropped, replies, clients, "
-        "instances_live, ...}, `scene` {runtime telemetry}); at most 0.1 s old",
+        "callback_interval_p99_ms, ...}, `net` {received, invalid, dropped, replies, replies_dropped, "
+        "clients, instances_live, objects, scheduled_pending, internal_errors, ...}, `scene` {runtime "
+        "telemetry}); at most 0.1 s old. `net.dropped` sums what the network process could not deliver: "
+        "replies a client did not read (`replies_dropped`), replies to clients that left "
+        "(`replies_unroutable`), commands the audio process could not take (`dropped_to_audio`) and "
+        "publications (`pub_dropped`)",
         example={"v": 1, "type": "stats", "id": 4},
         in_batch=False,
     )
@@ -464,6 +483,31 @@ _add(
 CODE_TO_NAME: dict[int, str] = {m.code: m.name for m in MESSAGES.values()}
 
 
+def _axes_problem(forward: Any, up: Any) -> tuple[str, str] | None:
+    """(field, text) if the listener's axes cannot be orthonormalised (see ``MIN_AXIS``), else None."""
+    fx, fy, fz = forward
+    fn = math.sqrt(fx * fx + fy * fy + fz * fz)
+    if not fn >= MIN_AXIS:
+        return "forward", f"length {fn:.3g}: must not be the zero vector (at least {MIN_AXIS:g})"
+    ux, uy, uz = up
+    d = (ux * fx + uy * fy + uz * fz) / fn
+    px, py, pz = ux - fx / fn * d, uy - fy / fn * d, uz - fz / fn * d
+    if not math.sqrt(px * px + py * py + pz * pz) >= MIN_AXIS:
+        return "up", "must not be zero or parallel to forward"
+    return None
+
+
+def _listener_axes(forward: Any, up: Any, where: str) -> None:
+    problem = _axes_problem(forward, up)
+    if problem is not None:
+        name, text = problem
+        raise _err(
+            "out_of_range",
+            where + name,
+            f"{where}{name}={_show(list(up if name == 'up' else forward))}: {text}",
+        )
+
+
 # ------------------------------------------------------------------------------------ validation
 def _err(code: str, where: str, text: str) -> ProtocolError:
     return ProtocolError(text, code=code, where=where)
@@ -492,8 +536,15 @@ def _number(value: Any, where: str, lo: float | None, hi: float | None) -> float
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A client's value as quoted in an error, clipped (input is never echoed whole)."""
+    text = repr(value[:64] if value.__class__ in (str, bytes, list) else value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _key(key: Any) -> str:
+    """A client's map key as part of a field path, clipped like ``_show``."""
+    text = str(key)
+    return text if len(text) <= MAX_NAME_LEN else text[: MAX_NAME_LEN - 3] + "..."
 
 
 def _check_field(f: Field, value: Any, where: str) -> Any:
@@ -573,7 +624,7 @@ def _type_of(raw: Mapping, where: str) -> Message:
             raise _err(
                 "unknown_type",
                 where + "type",
-                f"{where}type={name!r}: unknown message{_suggest(name, MESSAGES)}",
+                f"{where}type={_show(name)}: unknown message{_suggest(name, MESSAGES)}",
             )
         return msg
     if name.__class__ is int and name in CODE_TO_NAME:
@@ -614,8 +665,8 @@ def _unknown_key(msg: Message, raw: Mapping, where: str, envelope: tuple[str, ..
         allowed = [*fmap, *envelope]
         raise _err(
             "unknown_field",
-            where + key,
-            f"{msg.name}: unknown field {key!r}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
+            where + _key(key),
+            f"{msg.name}: unknown field {_show(key)}{_suggest(key, allowed)}; allowed: {', '.join(allowed)}",
         )
 
 
@@ -645,14 +696,19 @@ def validate(raw: Any) -> Request:
         t = _number(t, "t", -MAX_GAME_TIME, MAX_GAME_TIME)
     if msg.name == "batch":
         return Request(msg, {}, rid, t, _batch_items(raw))
-    return Request(msg, _fields_of(msg, raw, "", _ENVELOPE), rid, t)
+    fields = _fields_of(msg, raw, "", _ENVELOPE)
+    if msg.rule is not None:
+        msg.rule(fields, "")
+    return Request(msg, fields, rid, t)
 
 
 def _batch_items(raw: Mapping) -> list[Request]:
     for key in raw:
         if key != "items" and key not in _ENVELOPE:
             raise _err(
-                "unknown_field", str(key), f"batch: unknown field {key!r}; allowed: items, v, type, id, t"
+                "unknown_field",
+                _key(key),
+                f"batch: unknown field {_show(key)}; allowed: items, v, type, id, t",
             )
     items = raw.get("items")
     if items is None:
@@ -671,7 +727,10 @@ def _batch_items(raw: Mapping) -> list[Request]:
             raise _err(
                 "wrong_type", where + "type", f"items[{i}].type={msg.name!r}: not allowed inside a batch"
             )
-        out.append(Request(msg, _fields_of(msg, item, where, _ITEM_ENVELOPE)))
+        fields = _fields_of(msg, item, where, _ITEM_ENVELOPE)
+        if msg.rule is not None:
+            msg.rule(fields, where)
+        out.append(Request(msg, fields))
     return out
 
 
@@ -904,23 +963,101 @@ def _fast_update_full(raw: dict, kind: str) -> tuple[str, Any, dict[str, Any]] |
         vel = _LIS_VEL_DEFAULT if value is None else _vec3(value, _LIS_VEL_LO, _LIS_VEL_HI)
         if fwd is None or up is None or vel is None:
             return None
+        if (fwd is not _LIS_FWD_DEFAULT or up is not _LIS_UP_DEFAULT) and _axes_problem(fwd, up) is not None:
+            return None  # validate says what is wrong with the axes
         return "listener", "listener", {"position": pos, "forward": fwd, "up": up, "velocity": vel}
     return None
 
 
 # --------------------------------------------------------------------------------- encode/decode
 def unpack(payload: bytes) -> Any:
-    """Decode one msgpack frame, refusing extension types (timestamps too) and non-string keys."""
+    """Decode one msgpack frame, refusing extension types (timestamps too) and non-string keys.
+
+    When the frame is msgpack but not a message's shape (a string that is not UTF-8: ``bad_msgpack``;
+    an extension type: ``wrong_type``; a map key that is not a string: ``not_a_map``), the error carries
+    the value decoded leniently as ``raw``, so that a reply can still name the message and its ``id``:
+    a request whose id can be read is always answered, even when nothing else of it is usable.
+    """
     try:
         return msgpack.unpackb(payload, raw=False, strict_map_key=True, ext_hook=_no_ext, use_list=True)
-    except ProtocolError:
-        raise
     except Exception as exc:  # msgpack raises several types (ExtraData, ValueError, TypeError ...)
+        first = exc
+    try:  # only bad input gets here: is it msgpack with the wrong kind of string, key or type?
+        raw = msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=False,
+            use_list=False,  # tuples: hashable, so an array used as a map key still decodes
+            unicode_errors="surrogateescape",
+        )
+    except Exception:
+        if isinstance(first, ProtocolError):
+            raise first from None
         raise _err(
             "bad_msgpack",
             "",
-            f"not a valid msgpack value ({type(exc).__name__}{': ' if str(exc) else ''}{exc})"[:200],
+            f"not a valid msgpack value ({type(first).__name__}{': ' if str(first) else ''}{first})"[:200],
         ) from None
+    if not _all_utf8(raw):
+        err = _err("bad_msgpack", "", "a string in the message is not valid UTF-8")
+    elif isinstance(first, ProtocolError):
+        err = first
+    else:
+        key = _non_string_key(raw)
+        kind = _MSGPACK_KINDS.get(type(key).__name__, type(key).__name__)
+        err = _err("not_a_map", "", f"map key {_show(key)} is {kind}: every key must be a string")
+    err.raw = _lists(raw)
+    raise err
+
+
+_MSGPACK_KINDS = {"int": "an integer", "float": "a float", "bool": "a boolean", "NoneType": "nil",
+                  "tuple": "an array", "bytes": "binary"}  # fmt: skip
+
+
+def _lists(value: Any) -> Any:
+    """``value`` with its top-level tuples as lists (what ``peek_envelope`` and replies expect)."""
+    if value.__class__ is dict:
+        return {k: list(v) if v.__class__ is tuple else v for k, v in value.items()}
+    return list(value) if value.__class__ is tuple else value
+
+
+def _all_utf8(value: Any) -> bool:
+    """False if a string anywhere in ``value`` (a key too) holds undecodable bytes (surrogate escapes)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v.__class__ is str:
+            if not _is_utf8(v):
+                return False
+        elif v.__class__ is dict:
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif v.__class__ is list or v.__class__ is tuple:
+            stack.extend(v)
+    return True
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _non_string_key(value: Any) -> Any:
+    """The first map key (depth first) that is neither str nor bytes; None if there is none."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v.__class__ is dict:
+            for k, x in v.items():
+                if k.__class__ is not str and k.__class__ is not bytes:
+                    return k
+                stack.append(x)
+        elif v.__class__ is list or v.__class__ is tuple:
+            stack.extend(v)
+    return None
 
 
 def _no_ext(code: int, data: bytes) -> Any:
@@ -953,9 +1090,16 @@ def error_reply(name: str | None, rid: int | None, code: str, where: str, messag
         "re": name,
         "id": rid,
         "code": code,
-        "field": where or None,
-        "message": message,
+        "field": clip(where, MAX_FIELD_TEXT) or None,
+        "message": clip(message, MAX_ERROR_TEXT),
     }
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters (marked with "..."): errors never grow with the input."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 3] + "..."
 
 
 def peek_envelope(raw: Any) -> tuple[str | None, int | None]:
@@ -967,7 +1111,7 @@ def peek_envelope(raw: Any) -> tuple[str | None, int | None]:
         name = CODE_TO_NAME.get(name)
     rid = raw.get("id")
     return (
-        name if name.__class__ is str and len(name) <= MAX_NAME_LEN else None,
+        name if name.__class__ is str and len(name) <= MAX_NAME_LEN and _is_utf8(name) else None,
         rid if rid.__class__ is int and 0 <= rid <= MAX_ID else None,
     )
 
@@ -987,6 +1131,8 @@ class Catalog:
     switches: dict[str, frozenset[str]] | None = None
     events: frozenset[str] | None = None
     snapshots: frozenset[str] | None = None
+    event_parameters: dict[str, dict[str, tuple[float, float]]] | None = None  # an event's own parameters
+    stingers: frozenset[str] | None = None
 
     @classmethod
     def from_describe(cls, d: Mapping[str, Any] | None) -> Catalog:
@@ -1007,15 +1153,18 @@ class Catalog:
             sec = d.get(key)
             return None if sec is None else frozenset(str(n) for n in sec)
 
-        params = None
-        if d.get("parameters") is not None:
-            params = {}
-            for n, spec in dict(d["parameters"]).items():
+        def ranges(sec: Any) -> dict[str, tuple[float, float]]:
+            out = {}
+            for n, spec in dict(sec).items():
                 if isinstance(spec, Mapping):
                     rng = spec.get("range") or (spec.get("min", -math.inf), spec.get("max", math.inf))
-                    params[str(n)] = (float(rng[0]), float(rng[1]))
+                    out[str(n)] = (float(rng[0]), float(rng[1]))
                 else:
-                    params[str(n)] = (-math.inf, math.inf)
+                    out[str(n)] = (-math.inf, math.inf)
+            return out
+
+        params = None if d.get("parameters") is None else ranges(d["parameters"])
+        own = d.get("event_parameters")
         return cls(
             str(d.get("scene", d.get("name", ""))),
             params,
@@ -1023,6 +1172,8 @@ class Catalog:
             groups("switches"),
             names("events"),
             names("snapshots"),
+            None if own is None else {str(e): ranges(p) for e, p in dict(own).items()},
+            names("stingers"),
         )
 
     def check(self, req: Request, prefix: str = "") -> None:
@@ -1064,8 +1215,31 @@ class Catalog:
                     raise _unknown(
                         f"{prefix}switches.{group}", f"value of switch group {group!r}", value, values
                     )
+            params = f.get("params")
+            if params and self.event_parameters is not None and self.parameters is not None:
+                self._check_instance_params(f["event"], params, prefix)
         elif name == "snapshot" and self.snapshots is not None and f["name"] not in self.snapshots:
             raise _unknown(prefix + "name", "snapshot", f["name"], self.snapshots)
+        elif name == "stinger" and self.stingers is not None and f["name"] not in self.stingers:
+            raise _unknown(prefix + "name", "stinger", f["name"], self.stingers)
+
+    def _check_instance_params(self, event: str, params: Mapping[str, float], prefix: str) -> None:
+        """A trigger's ``params``: each the event's own parameter or a scene parameter, within its range
+        (the event's own declaration wins, as in the runtime)."""
+        own = self.event_parameters.get(event, {})
+        for k, x in params.items():
+            rng = own.get(k) or self.parameters.get(k)
+            if rng is None:
+                raise _unknown(
+                    f"{prefix}params", f"parameter of event {event!r}", k, [*own, *self.parameters]
+                )
+            lo, hi = rng
+            if not lo <= x <= hi:
+                raise _err(
+                    "out_of_range",
+                    f"{prefix}params.{k}",
+                    f"trigger {event}: params.{k}={x:g} must be within {lo:g}..{hi:g}",
+                )
 
 
 def _unknown(where: str, kind: str, value: str, choices) -> ProtocolError:

@@ -13,6 +13,18 @@ carry an ``id``, and turns the accepted ones into compact commands for the audio
 The audio process answers ``sync`` and ``load_scene`` (deferred replies keyed by a token) and
 streams telemetry, which this loop republishes on PUB by topic.
 
+An ``ok`` means accepted: everything this process can know is checked before it replies (the scene's
+names and ranges, listener axes, live instances, object names, the client's clock horizon and its
+scheduled commands), so the audio process is only handed what it will do. A scene swap is atomic
+with validation: the audio process loads and prepares a new scene on its main thread, says
+``prepared`` with the new description, and this loop switches its catalogue and sends ``swap`` in
+the same step, so every command before the swap was checked against the old scene and every one
+after it against the new one (the audio process applies the swap between blocks).
+
+No message can stop this process: each one is handled inside a guard that answers ``internal`` (with
+the request's id, once) and goes on; the loop itself is guarded per turn and gives up, with
+``failure`` set, only if turns keep failing.
+
 With ``world`` set, the loop also drains a SUB socket connected to a game server's PUB feed (topic
 ``world``: one protocol message per publication; topic ``world_state``: the full state, published
 periodically, which a daemon that joined late catches up from). World messages are validated like a
@@ -22,8 +34,14 @@ only need to send their listener ("Many listeners, one world" in docs/protocol.m
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+import heapq
 import itertools
+import sys
 import time
+import traceback
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -31,15 +49,13 @@ from typing import Any
 import msgpack
 import zmq
 
+from ..config import MAX_INSTANCES, MAX_OBJECTS
 from ..errors import ProtocolError
 from ..voice.gate import SayGate
 from . import protocol as P
 
 MAX_DRAIN = 256
 """Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
-
-MAX_INSTANCES = 4096
-"""Live event instances across all clients; a trigger beyond it gets a ``limit`` error."""
 
 ERROR_PUBS_PER_SECOND = 200
 """Errors published on PUB per second at most (a fuzzing client must not flood subscribers)."""
@@ -50,6 +66,23 @@ under one 5.3 ms block, so it still reaches the next block; ordered messages nev
 
 DEFERRED_TIMEOUT = 5.0
 MAX_CLIENT_KEYS = 4096
+
+SCHEDULED_TOTAL_FACTOR = 16
+"""Timed commands pending across all clients, at most this many times the per-client cap
+(``max_scheduled``): one client cannot starve another, and the total stays bounded."""
+
+MAX_LOOP_FAILURES = 50
+"""Consecutive loop turns that may fail (a bug outside any message's guard) before the process gives up
+with ``failure`` set: rather a clean stop with a status than a loop spinning on the same error."""
+
+INTERNAL_TRACEBACKS = 10
+"""Tracebacks printed to stderr for internal errors, at most (each is also counted and published)."""
+
+TRIM_AFTER_MESSAGES = 20_000
+"""After a burst of at least this many messages, once the socket has been quiet for ``TRIM_QUIET``
+seconds, the process hands freed memory back to the system (``malloc_trim``): the allocator would
+otherwise keep a burst's peak for the rest of the run."""
+TRIM_QUIET = 0.5
 
 _COALESCE = {"object": "name", "set_param": "name", "listener": None}
 _FLUSH_AFTER = frozenset({"trigger", "stop", "batch", "sync", "load_scene"})
@@ -68,7 +101,22 @@ _STATE_KEYS = ("params", "states", "switches", "objects", "snapshots")
 
 
 def _pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
+    try:
+        return msgpack.packb(obj, use_bin_type=True)
+    except UnicodeEncodeError:  # a client's undecodable bytes quoted somewhere: never a failure to answer
+        return msgpack.packb(obj, use_bin_type=True, unicode_errors="replace")
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (returns freed heap pages to the system), or None elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
 
 
 class Server:
@@ -89,7 +137,15 @@ class Server:
         daemon_version: str = "",
         world: str | None = None,
         world_curve: tuple[bytes, bytes, bytes] | None = None,
+        schedule_latency: float = 0.05,
+        max_schedule_ahead: float = 60.0,
+        max_scheduled: int = 4096,
+        max_objects: int = MAX_OBJECTS,
     ) -> None:
+        if not 1 <= int(max_instances) <= MAX_INSTANCES:
+            raise ProtocolError(
+                f"max_instances={max_instances}: must be within 1..{MAX_INSTANCES} (the scene runtime's cap)"
+            )
         self.ctx = ctx
         self.router = ctx.socket(zmq.ROUTER)
         self.pubsock = ctx.socket(zmq.PUB)
@@ -102,6 +158,9 @@ class Server:
                 s.setsockopt(zmq.CURVE_SECRETKEY, secret)
                 s.setsockopt(zmq.ZAP_DOMAIN, b"soundscape")
         self.router.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
+        # A reply that cannot be queued (the client does not read them) raises instead of vanishing,
+        # so it is counted (replies_dropped); one to a client that left raises EHOSTUNREACH.
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.router.setsockopt(zmq.RCVHWM, 100_000)
         self.router.setsockopt(zmq.SNDHWM, 10_000)
         self.pubsock.setsockopt(zmq.SNDHWM, 10_000)
@@ -136,6 +195,17 @@ class Server:
         self.scene_root = scene_root
         self.max_message_bytes = int(max_message_bytes)
         self.max_instances = int(max_instances)
+        self.max_objects = int(max_objects)
+        self.object_names: set[str] = set()  # every game object name accepted so far (<= max_objects)
+        self.latency = float(schedule_latency)
+        self.max_ahead = float(max_schedule_ahead)
+        self.max_scheduled = int(max_scheduled)
+        self.max_scheduled_total = SCHEDULED_TOTAL_FACTOR * self.max_scheduled
+        self.block_seconds = 0.0  # one engine block, from the audio process's `ready`
+        self.anchors: dict[int, tuple[float, float]] = {}  # client -> (game time t0, monotonic then)
+        self.scheduled: dict[int, list[float]] = {}  # client -> heap of monotonic times still to come
+        self._scheduled_all: list[float] = []  # the same, all clients together
+        self._scene_before: dict[int, dict[str, Any]] = {}  # swap token -> description to restore
         self.daemon_version = daemon_version
         self.catalog = P.Catalog()
         self.say_gate = SayGate()  # checks `say` before the reply; one text-rate bucket per client
@@ -159,6 +229,10 @@ class Server:
         self.watch: Any = None  # callable -> bool: is the audio process alive?
         self.failure = ""
         self.bye: dict[str, Any] | None = None
+        self._answers = 0  # replies attempted (sent or dropped): did a guarded handler answer yet?
+        self._loop_failures = 0
+        self._trim_mark = 0  # `received` when memory was last handed back
+        self._last_rx = 0.0
         self.counters = {
             "received": 0,
             "accepted": 0,
@@ -166,12 +240,18 @@ class Server:
             "coalesced": 0,
             "replies": 0,
             "replies_dropped": 0,
+            "replies_unroutable": 0,
             "packets_to_audio": 0,
             "commands_to_audio": 0,
             "dropped_to_audio": 0,
             "errors_published": 0,
             "errors_suppressed": 0,
+            "pub_dropped": 0,
+            "internal_errors": 0,
             "instance_limit": 0,
+            "object_limit": 0,
+            "scheduled_limit": 0,
+            "memory_trims": 0,
             "late_deferred": 0,
             "world_received": 0,
             "world_accepted": 0,
@@ -196,6 +276,8 @@ class Server:
             # for subscribers rather than treat it as a protocol breach.
             self._early_audio.append((kind, payload))
         self.audio_info = payload
+        if payload.get("sample_rate") and payload.get("block"):
+            self.block_seconds = payload["block"] / payload["sample_rate"]
         self.set_scene(payload["scene"])
         return payload
 
@@ -205,41 +287,66 @@ class Server:
 
     # ---------------------------------------------------------------------------------- loop
     def run(self) -> None:
+        """Serve until ``stop`` (or until the audio process dies, or turns keep failing: ``failure``)."""
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.from_audio, zmq.POLLIN)
         if self.world is not None:
             poller.register(self.world, zmq.POLLIN)
-        router, from_audio, world = self.router, self.from_audio, self.world
         for kind, payload in self._early_audio:  # telemetry published while the scene was starting
             if kind == "pub":
                 self._on_audio(kind, payload, b"")
         self._early_audio.clear()
-        next_check = time.monotonic() + 0.5
+        self._next_check = time.monotonic() + 0.5
         while self.running:
-            # Coalescable updates wait at most FLUSH_INTERVAL for company; anything else goes at once.
-            timeout = 100 if not self._pending else max(0, int((self._next_flush - time.monotonic()) * 1000))
             try:
-                ready = dict(poller.poll(timeout))
-            except zmq.ZMQError as exc:
-                if exc.errno == zmq.EINTR:
-                    continue
-                raise
-            if router in ready:
-                self._drain_router()
-            if world is not None and world in ready:
-                self._drain_world()
-            if from_audio in ready:
-                self._drain_audio()
-            now = time.monotonic()
-            if self._out or (self._pending and now >= self._next_flush):
-                self._flush()
-            if now >= next_check:
-                next_check = now + 0.5
-                self._expire_deferred(now)
-                if self.watch is not None and not self.watch():
-                    self.failure = "the audio process exited unexpectedly"
+                self._turn(poller)
+                self._loop_failures = 0
+            except Exception as exc:  # a bug outside any message's guard: report, go on, or give up
+                self._loop_failures += 1
+                self._internal_trace(exc)
+                if self._loop_failures >= MAX_LOOP_FAILURES:
+                    self.failure = f"the network process failed {MAX_LOOP_FAILURES} times in a row ({exc!r})"
                     self.running = False
+
+    def _turn(self, poller: zmq.Poller) -> None:
+        """One turn of the loop: wait for input, drain it, flush, and the twice-a-second chores."""
+        # Coalescable updates wait at most FLUSH_INTERVAL for company; anything else goes at once.
+        timeout = 100 if not self._pending else max(0, int((self._next_flush - time.monotonic()) * 1000))
+        try:
+            ready = dict(poller.poll(timeout))
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EINTR:
+                return
+            raise
+        if self.router in ready:
+            self._drain_router()
+            self._last_rx = time.monotonic()
+        if self.world is not None and self.world in ready:
+            self._drain_world()
+        if self.from_audio in ready:
+            self._drain_audio()
+        now = time.monotonic()
+        if self._out or (self._pending and now >= self._next_flush):
+            self._flush()
+        if now >= self._next_check:
+            self._next_check = now + 0.5
+            self._expire_deferred(now)
+            self._give_back_memory(now)
+            if self.watch is not None and not self.watch():
+                self.failure = "the audio process exited unexpectedly"
+                self.running = False
+
+    def _give_back_memory(self, now: float) -> None:
+        """After a burst, once the clients are quiet, return the freed heap to the system."""
+        received = self.counters["received"]
+        if received - self._trim_mark < TRIM_AFTER_MESSAGES or now - self._last_rx < TRIM_QUIET:
+            return
+        self._trim_mark = received
+        gc.collect()
+        if _TRIM is not None:
+            _TRIM(0)
+        self.counters["memory_trims"] += 1
 
     def stop(self) -> None:
         self.running = False
@@ -267,6 +374,8 @@ class Server:
         pending = self._pending
         clients = self.clients
         params = self.catalog.parameters
+        names = self.object_names
+        max_objects = self.max_objects
         counters = self.counters
         received = accepted = coalesced = 0
         nb = zmq.NOBLOCK
@@ -276,49 +385,59 @@ class Server:
             except zmq.Again:
                 break
             frame = recv(nb, False)  # ROUTER: an identity is always followed by the message; no copy
-            if frame.more:
-                frames = [ident, frame.bytes]
-                while frame.more:
-                    frame = recv(nb, False)
-                    frames.append(frame.bytes)
-                counters["received"] += received
-                counters["accepted"] += accepted
-                counters["coalesced"] += coalesced
-                received = accepted = coalesced = 0
-                handle(frames)
-                continue
-            try:  # straight from the frame's buffer (as P.unpack would, without a bytes copy)
-                raw = unpackb(frame, raw=False, strict_map_key=True, ext_hook=no_ext, use_list=True)
-                hit = fast(raw)
-            except Exception:  # P.unpack in _handle says what is wrong with it
-                hit = raw = None
-            if hit is not None:
-                name, key, fields = hit
-                if name == "set_param" and params is not None:
-                    rng = params.get(fields["name"])
-                    if rng is None or not rng[0] <= fields["value"] <= rng[1]:
-                        hit = None  # Catalog.check in _handle raises the error
-            if hit is None:
-                counters["received"] += received
-                counters["accepted"] += accepted
-                counters["coalesced"] += coalesced
-                received = accepted = coalesced = 0
-                if raw is None:
-                    handle([ident, frame.bytes])
-                elif not self._fast_batch(ident, raw):
-                    handle_raw([ident], raw)
-                continue
-            received += 1
-            client = clients.get(ident)
-            if client is None:
-                client = self._client(ident)
-            if key in pending:
-                coalesced += 1
-            pending[key] = [name, client, None, fields]
-            accepted += 1
-            rid = raw.get("id")
-            if rid is not None:
-                self._reply([ident], P.ok_reply(name, rid))
+            raw = None
+            try:  # the guard: whatever happens, the message is answered and the loop goes on
+                if frame.more:
+                    frames = [ident, frame.bytes]
+                    while frame.more:
+                        frame = recv(nb, False)
+                        frames.append(frame.bytes)
+                    counters["received"] += received
+                    counters["accepted"] += accepted
+                    counters["coalesced"] += coalesced
+                    received = accepted = coalesced = 0
+                    handle(frames)
+                    continue
+                try:  # straight from the frame's buffer (as P.unpack would, without a bytes copy)
+                    raw = unpackb(frame, raw=False, strict_map_key=True, ext_hook=no_ext, use_list=True)
+                    hit = fast(raw)
+                except Exception:  # P.unpack in _handle says what is wrong with it
+                    hit = raw = None
+                if hit is not None:
+                    name, key, fields = hit
+                    if name == "object":
+                        if key[1] not in names:
+                            if len(names) >= max_objects:
+                                hit = None  # _handle_raw raises the `limit` error
+                            else:
+                                names.add(key[1])
+                    elif name == "set_param" and params is not None:
+                        rng = params.get(fields["name"])
+                        if rng is None or not rng[0] <= fields["value"] <= rng[1]:
+                            hit = None  # Catalog.check in _handle raises the error
+                if hit is None:
+                    counters["received"] += received
+                    counters["accepted"] += accepted
+                    counters["coalesced"] += coalesced
+                    received = accepted = coalesced = 0
+                    if raw is None:
+                        handle([ident, frame.bytes])
+                    elif not self._fast_batch(ident, raw):
+                        handle_raw([ident], raw)
+                    continue
+                received += 1
+                client = clients.get(ident)
+                if client is None:
+                    client = self._client(ident)
+                if key in pending:
+                    coalesced += 1
+                pending[key] = [name, client, None, fields]
+                accepted += 1
+                rid = raw.get("id")
+                if rid is not None:
+                    self._reply([ident], P.ok_reply(name, rid))
+            except Exception as exc:
+                self._internal([ident], raw, exc, answered=False)
         counters["received"] += received
         counters["accepted"] += accepted
         counters["coalesced"] += coalesced
@@ -336,12 +455,20 @@ class Server:
         if items is None:
             return False
         params = self.catalog.parameters
-        if params is not None:
-            for name, _, fields in items:
-                if name == "set_param":
+        names = self.object_names
+        new: set[str] = set()
+        for name, key, fields in items:
+            if name == "set_param":
+                if params is not None:
                     rng = params.get(fields["name"])
                     if rng is None or not rng[0] <= fields["value"] <= rng[1]:
                         return False
+            elif name == "object" and key[1] not in names:
+                new.add(key[1])
+        if new:
+            if len(names) + len(new) > self.max_objects:
+                return False  # the generic path says `limit`
+            names.update(new)
         counters = self.counters
         counters["received"] += 1
         client = self._client(ident)
@@ -370,18 +497,23 @@ class Server:
         except ProtocolError as exc:
             self.counters["received"] += 1
             self.counters["invalid"] += 1
-            self._error(frames[:-1], None, None, exc.code, exc.where, str(exc))
+            name, rid = P.peek_envelope(getattr(exc, "raw", None))  # a map with a key of another type
+            self._error(frames[:-1], name, rid, exc.code, exc.where, str(exc))
             return
         self._handle_raw(frames[:-1], raw)
 
     def _handle_raw(self, envelope: list[bytes], raw: Any) -> None:
-        """A decoded message: validate, check against the scene, coalesce or dispatch, answer."""
+        """A decoded message: validate, check against the scene, coalesce or dispatch, answer.
+
+        The guard of every message: a ProtocolError is the client's mistake (its code, its field);
+        anything else is ours, answered ``internal`` (unless an answer already left) and published."""
         self.counters["received"] += 1
+        answers = self._answers
         try:
             req = P.validate(raw)
             name = req.msg.name
             if name in _COALESCE and req.t is None:
-                self.catalog.check(req)
+                self._check(req)
                 key = name if _COALESCE[name] is None else (name, req.fields[_COALESCE[name]])
                 client = self._client(envelope[0])
                 if key in self._pending:
@@ -395,7 +527,22 @@ class Server:
         except ProtocolError as exc:
             self.counters["invalid"] += 1
             name, rid = P.peek_envelope(raw)
-            self._error(envelope, name, rid, exc.code, exc.where, str(exc))
+            self._error(envelope, name, rid, exc.code, exc.where, str(exc), reply=self._answers == answers)
+        except Exception as exc:
+            self._internal(envelope, raw, exc, answered=self._answers != answers)
+
+    def _internal(self, envelope: list[bytes], raw: Any, exc: Exception, answered: bool) -> None:
+        """A bug met while handling one message: answer ``internal`` once, publish it, keep serving."""
+        self.counters["invalid"] += 1
+        self._internal_trace(exc)
+        name, rid = P.peek_envelope(raw)
+        text = f"{name or 'message'}: internal error ({type(exc).__name__}: {exc}); please report it"
+        self._error(envelope, name, rid, "internal", "", text, reply=not answered)
+
+    def _internal_trace(self, exc: Exception) -> None:
+        self.counters["internal_errors"] += 1
+        if self.counters["internal_errors"] <= INTERNAL_TRACEBACKS:
+            traceback.print_exception(exc, file=sys.stderr)
 
     # ------------------------------------------------------------------------------ world feed
     def _drain_world(self) -> None:
@@ -425,13 +572,28 @@ class Server:
             else:
                 raise P._err("unknown_type", "", f"world feed: topic {topic[:40]!r} is not world/world_state")
             self.counters["world_accepted"] += 1
-        except ProtocolError as exc:
+        except Exception as exc:  # the feed's guard: nobody to reply to, so publish (and go on)
             self.counters["world_invalid"] += 1
             name, rid = P.peek_envelope(raw)
+            if isinstance(exc, ProtocolError):
+                code, where, text = exc.code, exc.where, str(exc)
+            else:
+                self._internal_trace(exc)
+                code, where, text = (
+                    "internal",
+                    "",
+                    f"world feed: internal error ({type(exc).__name__}: {exc})",
+                )
             self.publish_error(
-                {"re": name, "id": rid, "code": exc.code, "field": exc.where or None, "message": str(exc),
-                 "client": "world"}
-            )  # fmt: skip
+                {
+                    "re": name,
+                    "id": rid,
+                    "code": code,
+                    "field": where or None,
+                    "message": text,
+                    "client": "world",
+                }
+            )
 
     def _world_event(self, req: P.Request) -> None:
         name = req.msg.name
@@ -450,7 +612,7 @@ class Server:
         envelope = [WORLD_IDENTITY]
         wid, req.id = req.id, None  # nobody to reply to on a feed
         if name in _COALESCE and req.t is None:
-            self.catalog.check(req)
+            self._check(req)
             key = (name, req.fields[_COALESCE[name]])
             if key in self._pending:
                 self.counters["coalesced"] += 1
@@ -547,7 +709,7 @@ class Server:
         for item in items:
             try:
                 req = P.validate({"v": P.PROTOCOL_VERSION, **item})
-                self.catalog.check(req)
+                self._check(req)
             except ProtocolError as exc:
                 bad.append(f"{item['type']} {item.get('name', item.get('group'))!r}: {exc}")
                 continue
@@ -567,9 +729,13 @@ class Server:
         if key is None:
             key = next(self._client_seq)
             self.clients[identity] = key
+            if identity == WORLD_IDENTITY:
+                self.client_names[key] = "world"
             if len(self.clients) > MAX_CLIENT_KEYS:  # bounded: forget the oldest client's clock anchor
                 _, old = self.clients.popitem(last=False)
                 self.client_names.pop(old, None)
+                self.anchors.pop(old, None)
+                self.scheduled.pop(old, None)
                 self._out.append(["forget", old, None, None])
         return key
 
@@ -580,15 +746,19 @@ class Server:
         if name == "hello":
             if "name" in req.fields:
                 self.client_names[client] = req.fields["name"]
-            self._reply(envelope, P.ok_reply(name, rid, self._hello()))
+            if rid is not None:  # without an id, no reply (fire-and-forget), as for every message
+                self._reply(envelope, P.ok_reply(name, rid, self._hello()))
             return
         if name == "stats":
-            self._reply(envelope, P.ok_reply(name, rid, {"stats": self.stats()}))
+            if rid is not None:
+                self._reply(envelope, P.ok_reply(name, rid, {"stats": self.stats()}))
             return
         if name == "sync":
             self._flush_pending()
             token = next(self._tokens)
             self.deferred[token] = (envelope, rid, name, time.monotonic())
+            if req.t is not None:  # re-anchor this client's clock here too (the horizon is checked here)
+                self.anchors[client] = (req.t, time.monotonic())
             self._out.append(["sync", client, req.t, token])
             self._flush()
             return
@@ -600,62 +770,110 @@ class Server:
             self._flush()
             return
         if name == "batch":
-            items = req.items or []
-            for i, item in enumerate(items):
-                self.catalog.check(item, f"items[{i}].")
-                if item.msg.name == "stop":
-                    self._check_live(item.fields["instance"], f"items[{i}].instance")
-            says = [(it.fields, f"items[{i}].") for i, it in enumerate(items) if it.msg.name == "say"]
-            self.say_gate.admit(client, rid, says, self.describe)  # preset, emitter, text bytes, rate
-            if req.t is None and all(it.msg.name in _COALESCE for it in items):
-                # Only continuous updates: merge them latest-wins like single messages (they land
-                # in the same block either way), so streaming batches costs the audio side nothing.
-                pending = self._pending
-                for it in items:
-                    name_i = it.msg.name
-                    key = name_i if _COALESCE[name_i] is None else (name_i, it.fields[_COALESCE[name_i]])
-                    if key in pending:
-                        self.counters["coalesced"] += 1
-                    pending[key] = [name_i, client, None, it.fields]
-                if rid is not None:
-                    self._reply(envelope, P.ok_reply(name, rid, {"results": [{}] * len(items)}))
-                return
-            n_trig = sum(1 for it in items if it.msg.name == "trigger")
-            self._check_capacity(n_trig)
-            results = []
-            body = []
-            for item in items:
-                fields = item.fields
-                if item.msg.name == "trigger":
-                    iid = self._new_instance()
-                    fields["instance"] = iid
-                    results.append({"instance": iid})
-                else:
-                    results.append({})
-                body.append([item.msg.name, fields])
-            self._flush_pending()
-            self._out.append(["batch", client, req.t, body])
-            self._flush()  # the audio process first: the client's reply can wait a few microseconds
-            if rid is not None:
-                self._reply(envelope, P.ok_reply(name, rid, {"results": results}))
+            self._dispatch_batch(envelope, req, client)
             return
-        self.catalog.check(req)
-        if name == "say":  # preset, emitter, text bytes, then the client's rate; tags fields with the id
-            self.say_gate.admit(client, rid, [(req.fields, "")], self.describe)
-        result = None
+        self._check(req, admit=False)
         if name == "trigger":
             self._check_capacity(1)
+        elif name == "stop":
+            self._check_live(req.fields["instance"], "instance")
+        timing = self._check_time(client, req.t) if req.t is not None else None
+        if name == "say":  # preset, emitter, text bytes, then the client's rate; tags fields with the id
+            self.say_gate.admit(client, rid, [(req.fields, "")], self.describe)
+        # Accepted: from here on nothing refuses the message.
+        result = None
+        if timing is not None:
+            self._commit_time(client, *timing)
+        if name == "object":
+            self.object_names.add(req.fields["name"])
+        elif name == "trigger":
             iid = self._new_instance()
             req.fields["instance"] = iid
             result = {"instance": iid}
-        elif name == "stop":
-            self._check_live(req.fields["instance"], "instance")
         self._flush_pending()
-        self._out.append([name, client, req.t, req.fields])
+        self._out.append(
+            [name, client, req.t, req.fields] if rid is None else [name, client, req.t, req.fields, rid]
+        )
         if name in _FLUSH_AFTER:  # a trigger or stop reaches the audio process before its reply leaves
             self._flush()
         if rid is not None:
             self._reply(envelope, P.ok_reply(name, rid, result))
+
+    def _dispatch_batch(self, envelope: list[bytes], req: P.Request, client: int) -> None:
+        """Check every item (and the batch's time and caps) before anything is applied or answered."""
+        rid = req.id
+        items = req.items or []
+        new_objects: set[str] = set()
+        for i, item in enumerate(items):
+            self.catalog.check(item, f"items[{i}].")
+            kind = item.msg.name
+            if kind == "stop":
+                self._check_live(item.fields["instance"], f"items[{i}].instance")
+            elif kind == "object" and item.fields["name"] not in self.object_names:
+                new_objects.add(item.fields["name"])
+                self._check_objects(len(new_objects), f"items[{i}].name")
+        n_trig = sum(1 for it in items if it.msg.name == "trigger")
+        if n_trig:
+            self._check_capacity(n_trig)
+        timing = self._check_time(client, req.t) if req.t is not None else None
+        says = [(it.fields, f"items[{i}].") for i, it in enumerate(items) if it.msg.name == "say"]
+        self.say_gate.admit(client, rid, says, self.describe)  # preset, emitter, text bytes, rate
+        # Accepted: from here on nothing refuses the batch.
+        self.object_names.update(new_objects)
+        if timing is not None:
+            self._commit_time(client, *timing)
+        if req.t is None and all(it.msg.name in _COALESCE for it in items):
+            # Only continuous updates: merge them latest-wins like single messages (they land
+            # in the same block either way), so streaming batches costs the audio side nothing.
+            pending = self._pending
+            for it in items:
+                name_i = it.msg.name
+                key = name_i if _COALESCE[name_i] is None else (name_i, it.fields[_COALESCE[name_i]])
+                if key in pending:
+                    self.counters["coalesced"] += 1
+                pending[key] = [name_i, client, None, it.fields]
+            if rid is not None:
+                self._reply(envelope, P.ok_reply("batch", rid, {"results": [{}] * len(items)}))
+            return
+        results = []
+        body = []
+        for item in items:
+            fields = item.fields
+            if item.msg.name == "trigger":
+                iid = self._new_instance()
+                fields["instance"] = iid
+                results.append({"instance": iid})
+            else:
+                results.append({})
+            body.append([item.msg.name, fields])
+        self._flush_pending()
+        self._out.append(
+            ["batch", client, req.t, body] if rid is None else ["batch", client, req.t, body, rid]
+        )
+        self._flush()  # the audio process first: the client's reply can wait a few microseconds
+        if rid is not None:
+            self._reply(envelope, P.ok_reply("batch", rid, {"results": results}))
+
+    def _check(self, req: P.Request, admit: bool = True) -> None:
+        """Everything about one message that depends on this daemon's state, not the message alone:
+        the scene's names and ranges, and room for a new object's name (``admit``: take it now)."""
+        self.catalog.check(req)
+        if req.msg.name == "object":
+            name = req.fields["name"]
+            if name not in self.object_names:
+                self._check_objects(1, "name")
+                if admit:
+                    self.object_names.add(name)
+
+    def _check_objects(self, new: int, where: str) -> None:
+        if len(self.object_names) + new > self.max_objects:
+            self.counters["object_limit"] += 1
+            raise P._err(
+                "limit",
+                where,
+                f"{len(self.object_names)} game objects known: at most {self.max_objects} names; "
+                "reuse the names of objects that are gone",
+            )
 
     def _check_capacity(self, n: int) -> None:
         if len(self.live) + n > self.max_instances:
@@ -679,21 +897,86 @@ class Server:
         self.live.add(iid)
         return iid
 
+    def _check_time(self, client: int, t: float) -> tuple[tuple[float, float] | None, float | None]:
+        """Where a timed message lands, checked before the reply: ``(new anchor or None, when or None)``.
+
+        The client's game clock is anchored here as in the audio process (its first timed message, or a
+        ``sync`` with ``t``, plays ``schedule_latency`` from now), on this process's monotonic clock: a
+        message more than ``max_ahead`` seconds ahead is refused (``out_of_range``), and one that will
+        wait beyond the next block counts against the client's ``max_scheduled`` (and the total's)
+        until its time has passed (``limit``). Nothing is recorded until ``_commit_time``.
+        """
+        now = time.monotonic()
+        anchor = self.anchors.get(client)
+        new_anchor = None
+        if anchor is None:
+            anchor = new_anchor = (t, now)
+        when = anchor[1] + self.latency + (t - anchor[0])
+        ahead = when - now
+        if ahead > self.max_ahead:
+            raise P._err(
+                "out_of_range",
+                "t",
+                f"t={t:g}: {ahead:.1f} s ahead of now; at most {self.max_ahead:g} s "
+                "(send sync with t to re-anchor your clock)",
+            )
+        if ahead < self.block_seconds:
+            return new_anchor, None  # plays within the next block: nothing waits
+        heap = self.scheduled.get(client)
+        if heap:
+            while heap and heap[0] <= now:
+                heapq.heappop(heap)
+            if len(heap) >= self.max_scheduled:
+                self.counters["scheduled_limit"] += 1
+                raise P._err(
+                    "limit",
+                    "t",
+                    f"{len(heap)} timed messages of this client pending: at most {self.max_scheduled}",
+                )
+        total = self._scheduled_all
+        while total and total[0] <= now:
+            heapq.heappop(total)
+        if len(total) >= self.max_scheduled_total:
+            self.counters["scheduled_limit"] += 1
+            raise P._err(
+                "limit",
+                "t",
+                f"{len(total)} timed messages pending across all clients: at most {self.max_scheduled_total}",
+            )
+        return new_anchor, when
+
+    def _commit_time(self, client: int, anchor: tuple[float, float] | None, when: float | None) -> None:
+        if anchor is not None:
+            self.anchors[client] = anchor
+        if when is not None:
+            heapq.heappush(self.scheduled.setdefault(client, []), when)
+            heapq.heappush(self._scheduled_all, when)
+
     def _scene_path(self, text: str) -> Path:
-        """Resolve a load_scene path inside the scene folder (no escaping it with .. or links)."""
+        """Resolve a load_scene path inside the scene folder (no escaping it with .. or links).
+
+        Every refusal is ``scene_error`` on ``path`` and names the path as given, never the folder's
+        absolute location (which is the daemon machine's business)."""
         if self.scene_root is None:
             raise P._err(
                 "scene_error",
                 "path",
-                f"path={text!r}: this daemon serves the built-in recording scene (no scene folder)",
+                f"path={P._show(text)}: this daemon serves the built-in recording scene (no scene folder)",
             )
-        path = (self.scene_root / text).resolve()
-        if not path.is_relative_to(self.scene_root):
+        if any(c < " " for c in text):
+            raise P._err("scene_error", "path", f"path={P._show(text)}: control characters are not allowed")
+        try:
+            path = (self.scene_root / text).resolve()
+            inside = path.is_relative_to(self.scene_root)
+            found = inside and path.suffix.lower() in (".yaml", ".yml") and path.is_file()
+        except (OSError, ValueError, RuntimeError) as exc:  # too long, a link loop ...
             raise P._err(
-                "out_of_range", "path", f"path={text!r}: must stay inside the scene folder {self.scene_root}"
-            )
-        if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
-            raise P._err("scene_error", "path", f"path={text!r}: no .yaml scene file there")
+                "scene_error", "path", f"path={P._show(text)}: not a usable path ({type(exc).__name__})"
+            ) from None
+        if not inside:
+            raise P._err("scene_error", "path", f"path={P._show(text)}: must stay inside the scene folder")
+        if not found:
+            raise P._err("scene_error", "path", f"path={P._show(text)}: no .yaml scene file there")
         return path
 
     def _hello(self) -> dict[str, Any]:
@@ -713,21 +996,41 @@ class Server:
         net["clients"] = len(self.clients)
         net["instances_live"] = len(self.live)
         net["deferred"] = len(self.deferred)
+        net["objects"] = len(self.object_names)
+        net["scheduled_pending"] = len(self._scheduled_all)
+        # What was lost on the way out (counted where it happened, summed here).
+        net["dropped"] = (
+            net["replies_dropped"] + net["replies_unroutable"] + net["dropped_to_audio"] + net["pub_dropped"]
+        )
         net.update(self.say_gate.counters)
         return {"audio": self.audio_stats, "net": net, "scene": self.scene_telemetry}
 
     # ------------------------------------------------------------------------------- outputs
     def _reply(self, envelope: list[bytes], reply: dict[str, Any]) -> None:
+        """Send one reply; one that cannot be queued is counted, never waited for (ROUTER_MANDATORY)."""
+        self._answers += 1
         try:
             self.router.send_multipart([*envelope, _pack(reply)], zmq.NOBLOCK)
             self.counters["replies"] += 1
-        except zmq.Again:
+        except zmq.Again:  # the client's queue is full: it does not read its replies
             self.counters["replies_dropped"] += 1
+        except zmq.ZMQError as exc:  # EHOSTUNREACH: the client has gone
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self.counters["replies_unroutable"] += 1
 
     def _error(
-        self, envelope: list[bytes], name: str | None, rid: int | None, code: str, where: str, text: str
+        self,
+        envelope: list[bytes],
+        name: str | None,
+        rid: int | None,
+        code: str,
+        where: str,
+        text: str,
+        reply: bool = True,
     ) -> None:
-        if rid is not None and envelope:
+        text = self._scrub(text)
+        if reply and rid is not None and envelope:
             self._reply(envelope, P.error_reply(name, rid, code, where, text))
         client = self.clients.get(envelope[0]) if envelope else None
         self.publish_error(
@@ -741,7 +1044,28 @@ class Server:
             }
         )
 
+    def _scrub(self, text: str) -> str:
+        """Paths inside the scene folder said relative to it: where the daemon keeps its files is not a
+        client's business (a scene error names ``dungeon.yaml:12:3``, not ``/home/.../dungeon.yaml``)."""
+        root = self.scene_root
+        if root is None or not text:
+            return text
+        base = str(root)
+        return text.replace(base + "/", "").replace(base, ".") if base in text else text
+
     def publish_error(self, payload: dict[str, Any]) -> None:
+        """Publish on topic ``error`` with every documented key (rate-limited, the rest counted)."""
+        payload = {
+            "re": None,
+            "id": None,
+            "code": "internal",
+            "field": None,
+            "client": None,
+            **payload,
+            "message": P.clip(self._scrub(str(payload.get("message", ""))), P.MAX_ERROR_TEXT),
+        }
+        if payload["field"] is not None:
+            payload["field"] = P.clip(str(payload["field"]), P.MAX_FIELD_TEXT)
         now = time.monotonic()
         start, count = self._err_window
         if now - start >= 1.0:
@@ -760,25 +1084,28 @@ class Server:
         try:
             self.pubsock.send_multipart([topic.encode(), _pack(payload)], zmq.NOBLOCK)
         except zmq.Again:  # PUB never blocks in practice (it drops for slow subscribers); count it
-            self.counters["pub_dropped"] = self.counters.get("pub_dropped", 0) + 1
+            self.counters["pub_dropped"] += 1
 
     def _flush_pending(self) -> None:
         if self._pending:
             self._out.extend(self._pending.values())
             self._pending.clear()
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """Send what is queued for the audio process in one packet; False if it had to be dropped."""
         self._flush_pending()
         self._next_flush = time.monotonic() + FLUSH_INTERVAL
         if not self._out:
-            return
+            return True
         out, self._out = self._out, []
         try:
             self.to_audio.send(_pack(out), zmq.NOBLOCK)
             self.counters["packets_to_audio"] += 1
             self.counters["commands_to_audio"] += len(out)
+            return True
         except zmq.Again:  # the audio process is behind: a bounded drop, counted (never block the loop)
             self.counters["dropped_to_audio"] += len(out)
+            return False
 
     def send_shutdown(self) -> None:
         self._out.append(["shutdown", 0, None, None])
@@ -792,19 +1119,22 @@ class Server:
                 data = recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            kind, payload = msgpack.unpackb(data, raw=False)[:2] if data else (None, None)
-            self._on_audio(kind, payload, data)
+            try:
+                kind, payload = msgpack.unpackb(data, raw=False)[:2] if data else (None, None)
+                self._on_audio(kind, payload, data)
+            except Exception as exc:  # a malformed link message is our bug: report it, keep serving
+                self._internal_trace(exc)
 
     def _on_audio(self, kind: str, payload: Any, data: bytes) -> None:
         if kind == "pub":
             for topic, body in payload:
                 if topic == "error":
-                    self.publish_error(
-                        {
-                            "client": self.client_names.get(body.get("client"), body.get("client")),
-                            **{k: v for k, v in body.items() if k != "client"},
-                        }
-                    )
+                    body = dict(body) if isinstance(body, dict) else {"message": str(body)}
+                    client = body.pop("client", None)
+                    # The runtime's own reports carry no code: a command it refused, or a part of the
+                    # scene that failed while playing.
+                    body.setdefault("code", "rejected" if "command" in body else "scene_error")
+                    self.publish_error({**body, "client": self.client_names.get(client, client)})
                     continue
                 if topic == "instance_ended" and isinstance(body, dict):
                     iid = body.get("instance")
@@ -819,15 +1149,20 @@ class Server:
         elif kind == "scene":
             self.scene_telemetry = payload
             self.publish("scene", payload)
+        elif kind == "prepared":
+            self._swap_scene(payload, msgpack.unpackb(data, raw=False)[2])
         elif kind == "reply":
             _, token, ok, result = msgpack.unpackb(data, raw=False)
+            before = self._scene_before.pop(token, None)
+            if ok and "scene" in result:
+                self.set_scene(result["scene"])  # the runtime's own description, once it has swapped
+            elif not ok and before is not None:
+                self.set_scene(before)  # the swap failed: the old scene plays, so it validates again
             entry = self.deferred.pop(token, None)
             if entry is None:
                 return
             envelope, rid, name, _ = entry
             if ok:
-                if name == "load_scene" and "scene" in result:
-                    self.set_scene(result["scene"])
                 if rid is not None:
                     self._reply(envelope, P.ok_reply(name, rid, result))
             else:
@@ -842,6 +1177,25 @@ class Server:
         elif kind == "bye":
             self.bye = payload
             self.audio_stats = payload
+
+    def _swap_scene(self, token: int, describe: dict[str, Any]) -> None:
+        """The audio process has a new scene loaded and prepared: switch validation to it and tell the
+        audio process to swap, in one step of this loop. Every command before the ``swap`` in the link
+        was checked against the old scene, every one after it against the new one; the audio process
+        swaps between two blocks, before it applies anything that follows."""
+        if token not in self.deferred:  # the request was already answered `busy`: leave the scene be
+            self._out.append(["discard", 0, None, token])
+            self._flush()
+            return
+        self._flush()  # what was checked against the old scene goes first
+        if describe is None:  # the audio process could not describe it ahead: switch with its reply
+            describe = self.describe
+        self._scene_before[token] = self.describe
+        self.set_scene(describe)
+        self._out.append(["swap", 0, None, token])
+        if not self._flush():  # the audio process is behind and never saw the swap: nothing changed
+            self.set_scene(self._scene_before.pop(token))
+            self._out.append(["discard", 0, None, token])
 
     def _expire_deferred(self, now: float) -> None:
         for token, (envelope, rid, name, t0) in list(self.deferred.items()):
