@@ -130,6 +130,42 @@ def test_caption_direction_follows_the_turning_listener_and_leaves_with_the_firs
     assert max(received) <= 4 * BLOCK_NS / 1e6, received
 
 
+def test_caption_direction_while_the_listener_keeps_turning(town):
+    """The game turns the listener at 90 degrees a second, sending its pose every 10 ms as a game
+    would, while doors open and slam around it: each caption's direction is the geometry's for the
+    pose sent last before the daemon made the caption, within 10 degrees."""
+    client, tel = town
+    time.sleep(CaptionRules().merge_s)  # the doors' windows from the test before have closed
+    pos, rate = (0.0, 0.0, 0.0), 90.0
+    doors = [(5.0, 0.0, -2.0), (-3.0, 1.0, 4.0), (2.0, 0.0, 6.0), (-6.0, 0.0, -1.0)]
+    sent: list[tuple[int, float]] = []  # (perf_counter_ns, yaw) of each pose sent
+    fired: list[tuple[str, tuple]] = []
+    t0 = time.perf_counter()
+    with tel.lock:
+        tel.got.clear()
+    while (el := time.perf_counter() - t0) < len(doors) * GAP_S + 0.3:
+        yaw = (rate * el) % 360.0
+        r = math.radians(yaw)
+        client.listener(pos, forward=(math.sin(r), 0.0, -math.cos(r)))
+        sent.append((time.perf_counter_ns(), yaw))
+        k = len(fired)
+        if k < len(doors) and el >= 0.2 + k * GAP_S:
+            event, text = (("door_open", "door creaks open"), ("door_close", "door slams"))[k % 2]
+            client.trigger(event, position=doors[k], params={"force": 1.0})
+            fired.append((text, doors[k]))
+        time.sleep(0.01)
+    time.sleep(0.3)
+    caps = [c for c in tel.since("caption", 0) if c["text"].startswith("door")]
+    assert len(caps) == len(doors), caps
+    errors = []
+    for c, (text, door) in zip(sorted(caps, key=lambda c: c["frame"]), fired, strict=True):
+        assert c["text"] == text
+        yaw = [y for t, y in sent if t <= c["t_ns"]][-1]
+        errors.append(abs((c["direction"] - _geometry(door, pos, yaw) + 180.0) % 360.0 - 180.0))
+    print(f"\nturning at {rate:g} deg/s: direction error (deg) {[round(e, 2) for e in errors]}")
+    assert max(errors) <= 10.0, errors
+
+
 def test_inaudible_car_gets_its_caption_when_traffic_makes_it_audible(town):
     """The car's engine at traffic 0 is 60 dB down (under the -60 dB threshold with distance): no
     caption; traffic 1 makes it audible, and its caption comes then, from the car's side."""
