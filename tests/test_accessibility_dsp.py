@@ -161,7 +161,9 @@ def test_night_mode_halves_the_demo_loudness_range(tmp_path: Path) -> None:
     from scipy.io import wavfile
 
     from middleware.offline import render_scene_file
+    from middleware.tools.example_assets import ensure_example_assets
 
+    ensure_example_assets()  # a fresh clone has no synthesised sounds until something makes them
     out = tmp_path / "demo.wav"
     render_scene_file(ROOT / "scenes/demo.yaml", ROOT / "scenes/demo.events.jsonl", 64.0, out)
     sr, x = wavfile.read(out)
