@@ -18,6 +18,8 @@ signal marker(payload)
 signal instance_started(payload)
 signal instance_ended(payload)
 signal daemon_error(payload)
+## A sound caption or a spoken line's subtitle: a Dictionary (client.gd's caption_from).
+signal caption(caption)
 signal telemetry(topic, payload)
 signal request_done(request)
 
@@ -27,7 +29,7 @@ const SoundscapeClient = preload("client.gd")
 var command_endpoint := "tcp://127.0.0.1:5570"
 var telemetry_endpoint := "tcp://127.0.0.1:5571"
 var client_name := "godot"
-var topics := ["beat", "bar", "marker", "instance_", "error"]
+var topics := ["beat", "bar", "marker", "instance_", "error", "caption"]
 
 var client: SoundscapeClient
 ## The daemon's scene (from hello): parameters, states, switches, events.
@@ -43,6 +45,7 @@ func _enter_tree() -> void:
 	for t in topics:
 		client.subscribe(t)
 	client.telemetry.connect(_on_telemetry)
+	client.caption.connect(func(c): caption.emit(c))
 	client.connection_changed.connect(_on_connection)
 	client.request_done.connect(func(req): request_done.emit(req))
 

@@ -20,7 +20,7 @@ namespace Soundscape
         [SerializeField] string telemetryEndpoint = "tcp://127.0.0.1:5571";
         [SerializeField] string clientName = "unity";
         [Tooltip("Telemetry topic prefixes to receive (beat, bar, marker, instance_, error, ...)")]
-        [SerializeField] string[] topics = { "beat", "bar", "marker", "instance_", "error" };
+        [SerializeField] string[] topics = { "beat", "bar", "marker", "instance_", "error", "caption" };
         [SerializeField] bool dontDestroyOnLoad = true;
         [SerializeField] bool logErrors = true;
 
@@ -34,6 +34,8 @@ namespace Soundscape
         /// <summary>beat number in bar (1-based), bar number (1-based). Main thread.</summary>
         public event Action<int, int> Beat;
         public event Action<int> Bar;
+        /// <summary>A sound caption or a spoken line's subtitle (topic "caption"). Main thread.</summary>
+        public event Action<SoundscapeCaption> Caption;
         /// <summary>Every telemetry message (topic, payload). Main thread.</summary>
         public event Action<string, Dictionary<string, object>> Telemetry;
         /// <summary>Connected (true) or lost (false); after a reconnect hello is sent again.</summary>
@@ -53,6 +55,7 @@ namespace Soundscape
             Client = new SoundscapeClient(commandEndpoint, telemetryEndpoint) { Name = clientName };
             foreach (var t in topics) Client.Subscribe(t);
             Client.Telemetry += OnTelemetry;
+            Client.Caption += c => { var h = Caption; if (h != null) h(c); };
             Client.ConnectionChanged += OnConnection;
             Client.Start();
         }
