@@ -9,8 +9,10 @@ distance attenuation, position) and the engine's listener, and returns caption r
 Why from the voice table, not from the scene: a caption must say what the player would hear, so a
 voice the engine made virtual (over the voice limit) or one attenuated below ``AUDIBLE_DB`` gets no
 caption, and it gets one later if it becomes audible (the listener walks up to it). The voice's
-targets are computed when the engine renders the block it starts in, so its caption leaves with the
-next block: within one block of its first sample.
+targets are computed when the engine renders the block it starts in, so it is judged right after
+that block is rendered (``SceneRuntime.after_render``, which the daemon calls before publishing the
+block's telemetry: the caption leaves before its first sample leaves the device callback), or at the
+latest in the next block's ``update`` (drivers that do not call ``after_render``).
 
 Direction convention (the same as the binaural model's azimuth in ``engine/targets.py``): OpenGL
 axes, azimuth in degrees in the listener's horizontal plane, 0 straight ahead, positive to the
@@ -118,7 +120,9 @@ class Captioner:
 
     def update(self, engine: Any, frame: int) -> list[dict]:
         """Caption records for voices that became audible since the last block, and merged repeats
-        whose window closed. Call once per block, before the engine renders it."""
+        whose window closed. ``frame`` is where the engine stands: the voices due before it were
+        rendered (their gains are in the voice table). Call it once the engine rendered a block, or
+        before it renders the next one; a second call at the same frame returns nothing."""
         out: list[dict] = []
         if frame == self.frame:
             return out  # this block was captioned already
@@ -171,10 +175,6 @@ class Captioner:
             rec.update(preset=label.get("preset"), duration_s=label.get("duration_s"))
         self.counters["captions"] += 1
         return rec
-
-    def forget(self) -> None:
-        """Drop every tracked voice (scene swapped: the old voices' captions no longer apply)."""
-        self.voices.clear()
 
     # ------------------------------------------------------------------------------------------
     def _record(self, text: str, importance: str, pos: Any, listener: Any, frame: int) -> dict:
