@@ -268,6 +268,22 @@ def test_instance_parameters_and_stingers_are_checked_before_the_reply(live):
     assert _refusals_after_ok(live.late_errors(), {503, 504}) == []
 
 
+def test_a_client_flooding_errors_does_not_hide_another_client_s(live):
+    """Caps are per client where one client can starve another: the error topic's budget too."""
+    noisy, quiet = live.new_client("noisy"), live.new_client("quiet")
+    live.drain()
+    for _ in range(3 * S.ERROR_PUBS_PER_SECOND):
+        noisy.send_raw(msgpack.packb({"v": 1, "type": "set_param", "name": "nope", "value": 1}))
+    noisy.sync()  # all of them handled, within the same second
+    quiet.send_raw(msgpack.packb({"v": 1, "type": "set_param", "name": "nope", "value": 1}))
+    quiet.sync()
+    errors = live.late_errors(0.5)
+    noisy.close()
+    quiet.close()
+    assert sum(1 for e in errors if e["client"] == "noisy") <= S.ERROR_PUBS_PER_SECOND
+    assert [e["code"] for e in errors if e["client"] == "quiet"] == ["unknown_name"]
+
+
 # --------------------------------------------------------------------------- the doc's claims
 def _doc_section(title: str) -> str:
     start = DOC.index(title)
@@ -360,7 +376,8 @@ def test_limits_in_the_doc_are_the_code_s():
     assert _doc_number(r"`--max-instances` \(default (\d+)") == config.MAX_INSTANCES
     assert _doc_number(r"Game objects: (\d+) names") == config.MAX_OBJECTS
     assert _doc_number(r"`--max-message-bytes`[^,]*, default (\d+) KiB") * 1024 == P.DEFAULT_MAX_MESSAGE_BYTES
-    assert _doc_number(r"at most (\d+) per second") == S.ERROR_PUBS_PER_SECOND
+    assert _doc_number(r"at most (\d+) per second of each client") == S.ERROR_PUBS_PER_SECOND
+    assert _doc_number(r"and (\d+) in\s+all") == S.ERROR_PUBS_PER_SECOND * S.ERROR_PUBS_TOTAL_FACTOR
     assert _doc_number(r"`--max-scheduled` \(default (\d+)\)") == DaemonOptions().max_scheduled
     assert _doc_number(r"(\d+) times that across all clients") == S.SCHEDULED_TOTAL_FACTOR
     assert _doc_number(r"more than (\d+) s\s+ahead is refused") == DaemonOptions().max_schedule_ahead

@@ -58,6 +58,9 @@ MAX_DRAIN = 256
 """Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
 
 ERROR_PUBS_PER_SECOND = 200
+"""Errors of one client published per second at most: a client flooding garbage uses its own budget and
+never hides another client's errors. All clients together get ``ERROR_PUBS_TOTAL_FACTOR`` times it."""
+ERROR_PUBS_TOTAL_FACTOR = 5
 """Errors published on PUB per second at most (a fuzzing client must not flood subscribers)."""
 
 FLUSH_INTERVAL = 0.002
@@ -224,7 +227,10 @@ class Server:
         self._out: list[list] = []
         self._pending: dict[Any, list] = {}
         self._next_flush = 0.0
-        self._err_window = (0.0, 0)
+        self._err_start = 0.0  # the current one-second window of error publications
+        self._err_counts: dict[Any, int] = {}  # client -> errors published in it (cleared each second)
+        self._err_total = ERROR_PUBS_TOTAL_FACTOR * ERROR_PUBS_PER_SECOND
+        self._err_sum = 0
         self.running = True
         self.watch: Any = None  # callable -> bool: is the audio process alive?
         self.failure = ""
@@ -1067,14 +1073,18 @@ class Server:
         if payload["field"] is not None:
             payload["field"] = P.clip(str(payload["field"]), P.MAX_FIELD_TEXT)
         now = time.monotonic()
-        start, count = self._err_window
-        if now - start >= 1.0:
-            start, count = now, 0
-        if count >= ERROR_PUBS_PER_SECOND:
+        counts = self._err_counts
+        if now - self._err_start >= 1.0:
+            self._err_start = now
+            self._err_sum = 0
+            counts.clear()
+        who = payload["client"]
+        n = counts.get(who, 0)
+        if n >= ERROR_PUBS_PER_SECOND or self._err_sum >= self._err_total:
             self.counters["errors_suppressed"] += 1
-            self._err_window = (start, count)
             return
-        self._err_window = (start, count + 1)
+        counts[who] = n + 1
+        self._err_sum += 1
         self.counters["errors_published"] += 1
         self.publish("error", payload)
 
