@@ -281,6 +281,40 @@ def test_say_queue_renders_in_a_worker_and_recovers_when_it_dies(tmp_path: Path,
         q.close()
 
 
+def test_a_refused_line_lets_go_of_its_samples_at_once(tmp_path: Path, monkeypatch) -> None:
+    """A line refused for the budget is dropped when its error is, not at some later full garbage
+    collection (the audio process froze its startup objects and collects rarely): a refusal whose
+    exception kept its traceback held the samples through a reference cycle, ~60 MiB after a flood."""
+    import gc
+    import weakref
+
+    monkeypatch.setenv("SOUNDSCAPE_VOICE_CACHE", str(tmp_path / "cache"))
+    eng = Engine(EngineConfig(block=256, max_voices=8, voice_limit=8))
+    q = SayQueue(eng, VoiceLimits(budget_bytes=1 * MIB))
+    held = MIB // 4 - 64  # frames: the whole budget, playing
+    q.store.admit("voice:held", np.zeros(held, dtype=np.float32), {"key": "held"})
+    q.store.played("voice:held", eng.frame, held)
+    refs = []
+    try:
+        assert q.submit("Who goes there? " * 3, "neutral", "r1") is None
+        poll = q.worker.poll
+
+        def spy() -> list:  # the real results, with a weak reference to each line's samples
+            got = poll()
+            refs.extend(weakref.ref(samples) for _, samples, _ in got if samples is not None)
+            return got
+
+        q.worker.poll = spy
+        gc.disable()
+        got = _poll(q, 1)
+        assert got[0][0] == "r1" and isinstance(got[0][1], ProtocolError) and got[0][1].code == "limit"
+        del got
+        assert refs and all(r() is None for r in refs)
+    finally:
+        gc.enable()
+        q.close()
+
+
 def _poll(q: SayQueue, n: int, timeout: float = 60.0) -> list:
     out: list = []
     deadline = time.monotonic() + timeout
@@ -425,9 +459,10 @@ def test_say_rate_limit_answers_limit_with_the_request_id(talk) -> None:
 
 def test_say_flood_stays_in_budget_keeps_stats_and_audio_flowing(talk) -> None:
     """Twelve clients each say two distinct 200-byte lines (about 12 s of speech, 2.3 MB each) at
-    once. The audio process must keep to its voice budget (bank exactly, RSS within slack), answer
-    `stats` and publish `audio` throughout, play without an underrun, and answer each line it
-    cannot take with `limit`, carrying the request's id and the client's name."""
+    once. The audio process must keep to its voice budget (bank exactly; RSS within 16 MiB of slack:
+    measured 10 MiB of growth for 6.9 MB of lines, the rest being socket buffers and the lines' frames
+    in flight), answer `stats` and publish `audio` throughout, play without an underrun, and answer
+    each line it cannot take with `limit`, carrying the request's id and the client's name."""
     info, ctx, client, sub = talk
     audio_sub = Subscriber(info["pub"], topics=("audio",), context=ctx)
     time.sleep(0.3)
@@ -498,7 +533,7 @@ def test_say_flood_stays_in_budget_keeps_stats_and_audio_flowing(talk) -> None:
     budget = BUDGET_MIB * MIB
     others = before["bank_used_bytes"] - before["voice_bytes"]  # the scene's own samples
     assert after["voice_bytes"] <= budget and peak_bank - others <= budget
-    assert peak_rss - rss0 <= budget + 40 * MIB, (peak_rss - rss0) / MIB  # transient buffers: see docs
+    assert peak_rss - rss0 <= budget + 16 * MIB, (peak_rss - rss0) / MIB  # slack: see the docstring
     assert max(stats_times) < 0.5, max(stats_times)
     assert max(gaps) < 1.0, max(gaps)  # the audio process's main thread never stalls
     assert after["underruns"] == before["underruns"], (before["underruns"], after["underruns"])

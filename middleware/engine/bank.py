@@ -35,6 +35,7 @@ _HEAD = 16
 _PAD_FRAMES = 2
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 _PAGE_FLOATS = mmap.PAGESIZE // 4
+_CHECK_FLOATS = 1 << 16
 
 
 def _anonymous(floats: int) -> tuple[np.ndarray, mmap.mmap]:
@@ -140,14 +141,15 @@ class SampleBank:
             raise EngineError(f"sample '{name}': shape {arr.shape} must be (n,) or (n, 1|2)")
         if arr.shape[0] < 2:
             raise EngineError(f"sample '{name}': needs at least 2 frames, got {arr.shape[0]}")
-        if not np.all(np.isfinite(arr)):
-            raise EngineError(f"sample '{name}': contains NaN or infinite values")
+        flat = arr.reshape(-1)
+        for i in range(0, flat.size, _CHECK_FLOATS):  # in pieces: no temporary the size of the sample
+            if not np.isfinite(flat[i : i + _CHECK_FLOATS]).all():
+                raise EngineError(f"sample '{name}': contains NaN or infinite values")
         with self._lock:
             if name in self._by_name:
                 raise EngineError(f"sample '{name}' is already in the bank")
             # Two frames of padding after each sample keep interpolation reads in bounds; they repeat
             # the first frames, so a looping voice interpolates across its loop point without a check.
-            flat = arr.reshape(-1)
             size = flat.size + _PAD_FRAMES * arr.shape[1]
             offset = self._take_hole(size)
             if offset is None:

@@ -136,8 +136,12 @@ class SayQueue:
             try:
                 label = self.store.admit(name, samples, _label(info), _source(info))
             except ProtocolError as exc:
-                out += [(r, exc) for r in requests]
+                # Without its traceback: the frames would keep the samples (megabytes) alive until a
+                # full garbage collection, through the cycle exception -> frame -> ``out`` -> exception.
+                out += [(r, exc.with_traceback(None)) for r in requests]
                 continue
+            finally:
+                del samples
             out.append((requests[0], (name, label)))
             for r in requests[1:]:  # the same line asked again while it was rendered
                 out.append((r, (name, self.store.take(name) or label)))

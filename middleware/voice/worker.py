@@ -17,6 +17,7 @@ stdin closes, so it never outlives the audio process for longer than the line it
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import signal
 import struct
@@ -64,14 +65,27 @@ def _read_frame(inp: BinaryIO) -> Any:
     return msgpack.unpackb(bytes(body), raw=False)
 
 
+def _received(frames: int) -> np.ndarray:
+    """A buffer for a line's samples in anonymous memory of its own: given back to the system as soon
+    as the line is stored or refused (a heap block that size would stay with the process)."""
+    mm = mmap.mmap(-1, max(4 * frames, mmap.PAGESIZE))
+    return np.frombuffer(mm, dtype=np.float32, count=frames)
+
+
 # ------------------------------------------------------------------------------------ worker side
+def lower_priority(pid: int = 0) -> None:
+    """Nice ``WORKER_NICE`` (never higher than it is) and, on Linux, ``SCHED_BATCH``: a CPU-bound job
+    that never preempts a thread that wakes up, like the device callback."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid), WORKER_NICE))
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(pid, os.SCHED_BATCH, os.sched_param(0))
+
+
 def main() -> int:
     """The worker process: render each request, answer in order, stop at end of input."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), WORKER_NICE))
-    with contextlib.suppress(OSError, AttributeError):  # Linux: a CPU-bound job, never preempts on wake-up
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    lower_priority()
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout is the link: nothing else may print to it
     from ..errors import SoundscapeError
@@ -109,6 +123,9 @@ class SynthWorker:
     def __init__(self, argv: list[str] | None = None) -> None:
         cmd = argv or [sys.executable, "-m", "middleware.voice.worker"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # At once, from here: the child inherits the audio process's raised priority, and its imports
+        # (numpy, numba: about a second of CPU) run before its own main() could lower it.
+        lower_priority(self.proc.pid)
         self._results: deque = deque()
         self.alive = True
         self._reader = threading.Thread(target=self._read, name="voice-worker-reader", daemon=True)
@@ -145,10 +162,11 @@ class SynthWorker:
                 if not head.get("ok"):
                     self._results.append((head.get("key"), None, head))
                     continue
-                samples = np.empty(int(head["frames"]), dtype=np.float32)
+                samples = _received(int(head["frames"]))
                 if not _read_exact(inp, memoryview(samples).cast("B")):
                     break
                 self._results.append((head["key"], samples, head["info"]))
+                del samples  # this thread now waits for the next line: it must not keep this one
         except (OSError, ValueError) as exc:
             self._results.append((None, None, {"code": "internal", "message": f"voice worker link: {exc}"}))
         self.alive = False
