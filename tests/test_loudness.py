@@ -9,8 +9,8 @@ import pyloudnorm as pyln
 import pytest
 from scipy.signal import resample_poly
 
-from middleware.errors import AudioFileError
 from middleware.engine.dsp import loudness as L
+from middleware.errors import AudioFileError
 from middleware.tools import signals as S
 
 SR = 48000

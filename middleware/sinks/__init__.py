@@ -1,9 +1,9 @@
 """Where rendered audio goes: a miniaudio device, a WAV file, or nowhere (null)."""
 
+from ..rt.ring import FrameRing
 from .base import Renderable
 from .device import DeviceSink
 from .null import NullSink
-from ..rt.ring import FrameRing
 from .wav import WavSink, read_wav_info, read_wav_metadata, render_to_wav
 
 __all__ = [

@@ -39,8 +39,8 @@ import miniaudio
 import numpy as np
 
 from ..errors import DeviceError, EngineError
-from .base import Renderable, check_block
 from ..rt.ring import FrameRing
+from .base import Renderable, check_block
 
 NULL_FALLBACK_MESSAGE = "no audio device found; using miniaudio's NULL backend (silent, real-time paced)"
 
