@@ -229,6 +229,14 @@ class Spec:
             out["description"] = self.description
         return out
 
+    def _any_of(self, defs: dict[str, Any], options: list[dict[str, Any]]) -> dict[str, Any]:
+        """One of ``options``; a titled spec is defined once under ``$defs`` and referenced."""
+        out = self._d({"anyOf": options})
+        if not self.title:
+            return out
+        defs.setdefault(self.title, out)
+        return {"$ref": f"#/$defs/{self.title}"}
+
 
 def _field(ctx: Ctx) -> str:
     return f"{ctx.key}: " if ctx.key else ""
@@ -1002,13 +1010,7 @@ class Choice(Spec):
         return self._wrong(node, ctx)
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        out = {"anyOf": [o.spec.schema(defs) for o in self.options]}
-        if self.title:
-            if self.title not in defs:
-                defs[self.title] = {}
-                defs[self.title] = self._d(out)
-            return {"$ref": f"#/$defs/{self.title}"}
-        return self._d(out)
+        return self._any_of(defs, [o.spec.schema(defs) for o in self.options])
 
 
 @dataclass
@@ -1052,13 +1054,7 @@ class Tagged(Spec):
         return INVALID
 
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        out = {"anyOf": [r.schema(defs) for r in self.records.values()]}
-        if self.title:
-            if self.title not in defs:
-                defs[self.title] = {}
-                defs[self.title] = self._d(out)
-            return {"$ref": f"#/$defs/{self.title}"}
-        return self._d(out)
+        return self._any_of(defs, [r.schema(defs) for r in self.records.values()])
 
 
 def is_number(node: Node) -> bool:
