@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -24,6 +27,17 @@ def noise(seconds: float, seed: int = 0, sr: int = SR, amp: float = 0.25) -> np.
 def max_jump(x: np.ndarray) -> float:
     """Largest sample-to-sample step on any channel: the click metric used across the tests."""
     return float(np.max(np.abs(np.diff(x, axis=0))))
+
+
+def write_wav(path: Path, x: np.ndarray, sr: int = SR) -> Path:
+    """A 16-bit mono WAV of ``x`` (clipped to [-1, 1]) at ``path``, folders made: a scene's test asset."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sr)
+        f.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
 
 
 @pytest.fixture

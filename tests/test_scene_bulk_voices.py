@@ -13,10 +13,10 @@ voice left at its old pose or gain for a block) is orders of magnitude larger.
 from __future__ import annotations
 
 import math
-import wave
 from pathlib import Path
 
 import numpy as np
+from conftest import write_wav
 
 from middleware.config import EngineConfig
 from middleware.player import ScenePlayer
@@ -63,15 +63,6 @@ class PerVoice(VoiceChanges):
         raise AssertionError("the reference refreshes every moved voice in full")
 
 
-def _wav(path: Path, x: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 def _render(tmp: Path, reference: bool) -> tuple[np.ndarray, list]:
     scene = load_scene_text(SCENE, str(tmp / "scene.yaml"), tmp)
     player = ScenePlayer(scene, EngineConfig(block=256, max_voices=64, voice_limit=64), seed=7)
@@ -102,8 +93,8 @@ def _render(tmp: Path, reference: bool) -> tuple[np.ndarray, list]:
 
 def test_bulk_refresh_renders_what_per_voice_calls_render(tmp_path: Path) -> None:
     t = np.arange(SR) / SR
-    _wav(tmp_path / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 330 * t))
-    _wav(tmp_path / "sounds" / "noise.wav", 0.2 * np.random.default_rng(1).uniform(-1, 1, SR))
+    write_wav(tmp_path / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 330 * t))
+    write_wav(tmp_path / "sounds" / "noise.wav", 0.2 * np.random.default_rng(1).uniform(-1, 1, SR))
     bulk, calls = _render(tmp_path, reference=False)
     ref, ref_calls = _render(tmp_path, reference=True)
     assert ref_calls == [] and len(calls) >= 100  # the bulk path really was taken, about once a tick

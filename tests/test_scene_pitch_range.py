@@ -8,10 +8,10 @@ the runtime now clamps pitch into the engine's range the way it clamps gain.
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
+from conftest import sine, write_wav
 
 from middleware.config import EngineConfig
 from middleware.engine.specs import MAX_PITCH_RATIO
@@ -20,16 +20,6 @@ from middleware.scene.load import load_scene_text
 from middleware.scene.model import MAX_PITCH_SEMITONES, semitones_to_ratio
 
 SR = 48000
-
-
-def _wav(path: Path, seconds: float = 1.0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    x = 0.2 * np.sin(2 * np.pi * 110.0 * np.arange(int(seconds * SR)) / SR)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
 
 
 def test_semitone_range_is_derived_from_the_engines_rate_limit() -> None:
@@ -41,7 +31,7 @@ def test_semitone_range_is_derived_from_the_engines_rate_limit() -> None:
 
 def test_pitch_curve_plus_jitter_past_the_range_renders_at_the_limit(tmp_path: Path) -> None:
     for name in ("a", "b"):
-        _wav(tmp_path / "sounds" / f"{name}.wav")
+        write_wav(tmp_path / "sounds" / f"{name}.wav", sine(110.0, 1.0, amp=0.2))
     text = """
 name: pitchy
 parameters:

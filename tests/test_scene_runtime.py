@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+from conftest import write_wav
 
 from middleware.config import EngineConfig
 from middleware.errors import SoundscapeError
@@ -63,22 +63,14 @@ events:
 """
 
 
-def _wav(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 @pytest.fixture
 def player(tmp_path: Path) -> ScenePlayer:
     (tmp_path / "sounds").mkdir()
     t = np.arange(SR // 2) / SR
-    _wav(tmp_path / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 300 * t))
+    write_wav(tmp_path / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 300 * t))
     click = np.zeros(480)
     click[:48] = 0.5
-    _wav(tmp_path / "sounds" / "click.wav", click)
+    write_wav(tmp_path / "sounds" / "click.wav", click)
     scene = load_scene_text(SCENE, str(tmp_path / "scene.yaml"), tmp_path)
     return ScenePlayer(scene, EngineConfig(block=256, max_voices=64, voice_limit=64), seed=3)
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_wav
 from scipy import signal
 
 from middleware.config import EngineConfig
@@ -28,15 +28,6 @@ from middleware.scene.load import load_scene_text
 SR = 48000
 ROOT = Path(__file__).resolve().parents[1]
 MORPH_MODEL = ROOT / "scenes" / "forest" / "models" / "rain_morph.onnx"
-
-
-def _wav(path: Path, x: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def _noise(seconds: float, seed: int = 0, amp: float = 0.25) -> np.ndarray:
@@ -120,9 +111,9 @@ events:
 
 
 def _filter_scene(tmp: Path, body: str) -> ScenePlayer:
-    _wav(tmp / "sounds" / "noise.wav", _noise(2.0, seed=1))
-    _wav(tmp / "sounds" / "noise2.wav", _noise(2.0, seed=2))
-    _wav(tmp / "sounds" / "long.wav", _noise(6.0, seed=3))
+    write_wav(tmp / "sounds" / "noise.wav", _noise(2.0, seed=1))
+    write_wav(tmp / "sounds" / "noise2.wav", _noise(2.0, seed=2))
+    write_wav(tmp / "sounds" / "long.wav", _noise(6.0, seed=3))
     if "morph" in body:
         (tmp / "models").mkdir(exist_ok=True)
         shutil.copy(MORPH_MODEL, tmp / "models" / "morph.onnx")
@@ -160,7 +151,7 @@ def test_lowpass_curve_follows_its_parameter_on_every_playback_path(tmp_path: Pa
 def test_filter_curves_glide_without_clicks(tmp_path: Path, field: str) -> None:
     """A cutoff that jumps (parameter without seek) still ramps inside the voice: no sample-to-sample
     step larger than the steady tone's own (1 kHz, 0.1 amplitude: 0.0131 per sample)."""
-    _wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 2.0))
+    write_wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 2.0))
     curve = "[[0, 16000], [1, 300]]" if field == "lowpass" else "[[0, 20], [1, 6000]]"
     text = f"""
 name: clicks
@@ -191,7 +182,7 @@ emitters:
 
 def test_event_layers_follow_global_parameters_and_overrides(tmp_path: Path) -> None:
     """Gain and pitch curves of a playing event instance follow the game's parameter."""
-    _wav(tmp_path / "sounds" / "tone.wav", _sine(500.0, 2.0))
+    write_wav(tmp_path / "sounds" / "tone.wav", _sine(500.0, 2.0))
     text = """
 name: ev
 parameters:
@@ -226,7 +217,7 @@ events:
 
 
 def test_music_segment_gain_curve_follows_its_parameter(tmp_path: Path) -> None:
-    _wav(tmp_path / "sounds" / "loop.wav", _sine(440.0, 2.4))  # 1 bar at 100 BPM 4/4
+    write_wav(tmp_path / "sounds" / "loop.wav", _sine(440.0, 2.4))  # 1 bar at 100 BPM 4/4
     text = """
 name: music
 parameters:
@@ -286,7 +277,7 @@ events:
 
 def _containers(tmp: Path) -> ScenePlayer:
     for i, name in enumerate("abc"):
-        _wav(tmp / "sounds" / f"{name}.wav", _sine(300.0 + 100 * i, 0.05))
+        write_wav(tmp / "sounds" / f"{name}.wav", _sine(300.0 + 100 * i, 0.05))
     return _player(tmp, CONTAINERS)
 
 
@@ -366,7 +357,7 @@ def _level_db(x: np.ndarray) -> float:
 def test_snapshot_gain_adds_to_the_bus_gain_scaled_by_its_blend(tmp_path: Path) -> None:
     """Tolerance 0.1 dB on steady levels (a 1 kHz tone far below the limiter; windows of whole
     periods), 0.3 dB mid-blend (the blend moves 0.0125 of its way in a 50 ms window: 0.11 dB)."""
-    _wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 1.0, amp=0.05))
+    write_wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 1.0, amp=0.05))
     player = _player(tmp_path, SNAPSHOTS)
     rt = player.runtime
     player.render(SR // 4)
@@ -428,7 +419,7 @@ def test_hot_reload_moves_a_playing_layers_send_levels(tmp_path: Path) -> None:
     """Sends are constants, but a hot reload that changes them reaches the playing voice (the doc:
     a kept layer glides to its new settings). The dry path is silenced (bus at -120 dB), so the
     output is the send alone: -6 dB -> -18 dB is 12 dB down; a removed send goes silent."""
-    _wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 1.0, amp=0.1))
+    write_wav(tmp_path / "sounds" / "tone.wav", _sine(1000.0, 1.0, amp=0.1))
     text = """
 name: sends
 buses:
