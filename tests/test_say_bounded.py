@@ -27,7 +27,7 @@ from middleware.errors import EngineError, ProtocolError
 from middleware.voice import line_key, render_line
 from middleware.voice.gate import SayGate
 from middleware.voice.limits import MAX_TEXT_BYTES, MIB, VoiceLimits, text_problem
-from middleware.voice.lines import LineStore, line_name
+from middleware.voice.lines import PENDING_TIMEOUT_S, LineStore, line_name
 from middleware.voice.lts import pronounceable, text_to_tokens
 from middleware.voice.say import SayQueue
 
@@ -147,7 +147,8 @@ def test_line_store_keeps_lines_while_they_play_and_drops_the_least_recently_use
         store.admit("huge", _line(4.0), {"key": "huge"})
     assert store.drop_idle() == 2 * one  # "a" and "c" ended; "d" was taken, not yet played: it stays
     assert set(store._lines) == {"d"}
-    store.played("d", eng.frame, 0)  # released without playing
+    while eng.frame < (2.0 + PENDING_TIMEOUT_S) * SR:  # taken, never played: released by the timeout
+        eng.render(256)
     assert store.drop_idle() == one and len(store._lines) == 0
     assert eng.bank.used_bytes == base  # everything given back
 

@@ -3,7 +3,9 @@
 Each line is a bank sample ``voice:<cache key>``. A line is *in use* from the moment a caller takes
 it (``admit`` or ``take``) until the last frame of every voice started on it has been rendered
 (``played`` says when a voice starts and for how long; a line that will not be played is released
-with ``played(name, frame, 0)``). Lines not in use are dropped least recently used first, and only
+with ``played(name, frame, 0)``, and one nobody plays within ``PENDING_TIMEOUT_S`` counts as released:
+a runtime that does not report, like the daemon's recording scene, cannot pin lines for ever). Lines
+not in use are dropped least recently used first, and only
 when a new line needs their room, so a line said again soon is still there. A line that cannot fit
 even after dropping every idle one is refused with a ``limit`` error.
 
@@ -27,6 +29,11 @@ RELEASE_MARGIN_S = 0.5
 """Seconds a line stays in use after its last voice's planned end (a voice starts at the block its
 command is applied in, never earlier; the margin covers a late block)."""
 
+PENDING_TIMEOUT_S = 10.0
+"""Seconds a taken line waits to be played before it counts as idle again: the daemon plays a line the
+block after it is ready, so this only frees lines a caller took and never played (a runtime that
+does not report, a prepare_line without play_line)."""
+
 PREFIX = "voice:"
 
 
@@ -43,7 +50,7 @@ class LineStore:
         self.bank = engine.bank
         self.budget = int(budget_bytes if budget_bytes is not None else VoiceLimits().budget_bytes)
         self._lines: OrderedDict[str, int] = OrderedDict()  # name -> bytes; least recently used first
-        self._pending: dict[str, int] = {}  # name -> takes not yet played (or released)
+        self._pending: dict[str, tuple[int, int]] = {}  # name -> (takes not yet played, frame of the last)
         self._until: dict[str, int] = {}  # name -> engine frame after which no voice plays it
         self._played: deque = deque()  # (name, start frame, frames) from the render thread
         self._labels: dict[str, dict[str, Any]] = {}  # name -> label published with each `say`
@@ -81,7 +88,7 @@ class LineStore:
         if label is None:
             return None
         self._lines.move_to_end(name)
-        self._pending[name] = self._pending.get(name, 0) + 1
+        self._take(name)
         return label
 
     def admit(
@@ -105,7 +112,7 @@ class LineStore:
         self._lines[name] = size
         self._labels[name] = label
         self.bytes += size
-        self._pending[name] = self._pending.get(name, 0) + 1
+        self._take(name)
         self.counters["voice_lines_added"] += 1
         return label
 
@@ -125,21 +132,28 @@ class LineStore:
         self._played.append((name, start_frame, frames))
 
     # ------------------------------------------------------------------------------- internals
+    def _take(self, name: str) -> None:
+        count = self._pending.get(name, (0, 0))[0]
+        self._pending[name] = (count + 1, int(self.engine.frame))
+
     def _collect(self) -> None:
         margin = int(RELEASE_MARGIN_S * self.bank.sample_rate)
         played, pending, until = self._played, self._pending, self._until
         while played:
             name, start, frames = played.popleft()
-            left = pending.get(name, 0) - 1
-            if left > 0:
-                pending[name] = left
+            count, taken = pending.get(name, (0, 0))
+            if count > 1:
+                pending[name] = (count - 1, taken)
             else:
                 pending.pop(name, None)
             if frames > 0:
                 until[name] = max(until.get(name, 0), int(start) + int(frames) + margin)
 
     def _busy(self, name: str, now: int) -> bool:
-        return name in self._pending or self._until.get(name, 0) > now
+        taken = self._pending.get(name)
+        if taken is not None and now - taken[1] <= PENDING_TIMEOUT_S * self.bank.sample_rate:
+            return True
+        return self._until.get(name, 0) > now
 
     def _fits(self, size: int) -> bool:
         if self.bytes + size > self.budget:
