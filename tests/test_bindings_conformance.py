@@ -57,7 +57,7 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
         "ended 1",
         "trigger 5",
         "said ogre",
-        "batch 0 0 0 6 0 0",
+        "batch 0 0 0 6 0 0 0",
         "said neutral",
         "load_scene scene_error",
         "stats audio net scene",
@@ -72,7 +72,10 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
     part_b = ["listener", "object", "snapshot", "stop", "set_param", "set_state", "trigger", "object"]
     part_c = ["set_state", "set_param", "trigger", "set_switch", "listener"]
     # a say is played after what was sent with it (rendered on the daemon's main thread)
-    part_d = ["trigger", "stinger", "say", "set_switch", "snapshot", "stinger", "trigger", "stop", "say"]
+    part_d = [
+        "trigger", "stinger", "set_weight", "say",
+        "set_switch", "snapshot", "stinger", "trigger", "stop", "set_weight", "say",
+    ]  # fmt: skip
     assert calls == [*part_a, *part_b, *part_c, *part_d]
     # sample-accurate schedule: t = 100.0, 100.25, 100.5, 101.0 (batch of two) at 48 kHz
     scheduled = [i for i, r in enumerate(reference.records1) if r["at_frame"] is not None]
@@ -86,14 +89,16 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
     assert d[0]["object"] == u and d[0]["switches"] == {"surface": "wood"}
     # a line is recorded by the bank's name for it (one per text and preset): the texts themselves
     # are compared on the wire
-    assert (d[2]["preset"], d[2]["emitter"], d[2]["position"]) == ("ogre", None, [1.0, 0.0, -2.0])
-    assert (d[8]["preset"], d[8]["emitter"], d[8]["position"]) == ("neutral", "door", None)
-    assert d[2]["line"] != d[8]["line"] and d[2]["at_frame"] is None is d[8]["at_frame"]
-    assert d[3]["object"] == u and d[6]["switches"] == {"surface": "grass"}
-    assert d[7] == {"call": "stop", "instance": 5, "release": True, "at_frame": None}
+    assert (d[3]["preset"], d[3]["emitter"], d[3]["position"]) == ("ogre", None, [1.0, 0.0, -2.0])
+    assert (d[10]["preset"], d[10]["emitter"], d[10]["position"]) == ("neutral", "door", None)
+    assert d[3]["line"] != d[10]["line"] and d[3]["at_frame"] is None is d[10]["at_frame"]
+    assert d[4]["object"] == u and d[7]["switches"] == {"surface": "grass"}
+    assert d[8] == {"call": "stop", "instance": 5, "release": True, "at_frame": None}
+    held = {"call": "set_weight", "layer": "door.creak", "at_frame": None}
+    assert (d[2], d[9]) == ({**held, "weight": 0.25}, {**held, "weight": None})  # hold, then release
     assert [r["call"] for r in reference.records2] == ["set_param", "trigger"]
-    # on the wire: 24 messages, the restart, 4 more; each one valid; floats stay floats
-    assert len(reference.wire) == 29 and reference.wire[24] == "restart"
+    # on the wire: 25 messages, the restart, 4 more; each one valid; floats stay floats
+    assert len(reference.wire) == 30 and reference.wire[25] == "restart"
     assert not [w for w in reference.wire if w.startswith("INVALID")]
     assert '["value", {"float": "42.0"}]' in reference.wire[2]
     # between them, the messages hold every message, field and batch item of the protocol table

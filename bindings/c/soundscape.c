@@ -516,6 +516,12 @@ static void w_say(mp_buf *b, const char *text, const char *preset, const char *e
     if (pos) { mp_str(b, "position"); mp_vec3(b, pos); }
 }
 static void w_name(mp_buf *b, const char *name) { mp_str(b, "name"); mp_str(b, name); }
+/* set_weight: a negative weight (SS_RELEASE) omits "weight", which hands the layer back */
+static int n_weight(double weight) { return 1 + (weight >= 0.0); }
+static void w_weight(mp_buf *b, const char *layer, double weight) {
+    mp_str(b, "layer"); mp_str(b, layer);
+    if (weight >= 0.0) { mp_str(b, "weight"); mp_f64(b, weight); }
+}
 
 #define NEED(x) do { if (!(x)) return fail(c, SS_ERR_ARG, "", "%s: " #x " is required", __func__); } while (0)
 
@@ -581,6 +587,13 @@ int ss_stinger(ss_client *c, const char *name, double t) {
     NEED(name);
     begin(c, "stinger", 1, 0, t);
     w_name(&c->out, name);
+    return send_out(c);
+}
+
+int ss_set_weight(ss_client *c, const char *layer, double weight, double t) {
+    NEED(layer);
+    begin(c, "set_weight", n_weight(weight), 0, t);
+    w_weight(&c->out, layer, weight);
     return send_out(c);
 }
 
@@ -729,6 +742,12 @@ int ss_batch_stinger(ss_batch *b, const char *name) {
     BNEED(name);
     ITEM("stinger", 1);
     w_name(w, name);
+    return SS_OK;
+}
+int ss_batch_set_weight(ss_batch *b, const char *layer, double weight) {
+    BNEED(layer);
+    ITEM("set_weight", n_weight(weight));
+    w_weight(w, layer, weight);
     return SS_OK;
 }
 

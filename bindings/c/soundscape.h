@@ -142,6 +142,10 @@ int ss_say(ss_client *c, const char *text, const char *preset, const char *emitt
            double t);
 /* stinger: play a music stinger of the scene, quantised to its beat or bar. */
 int ss_stinger(ss_client *c, const char *name, double t);
+/* set_weight: hold a layer's weight (0..1, layer uid "emitter.layer") over its rules and director;
+ * SS_RELEASE (any negative weight) hands it back. */
+#define SS_RELEASE (-1.0)
+int ss_set_weight(ss_client *c, const char *layer, double weight, double t);
 
 /* trigger: start an event instance; waits for the reply and returns the instance id (>= 1), or a
  * negative SS_ERR_*. position, params and object may be NULL. */
@@ -184,6 +188,7 @@ int ss_batch_trigger_ex(ss_batch *b, const char *event, const ss_trigger_opts *o
 int ss_batch_say(ss_batch *b, const char *text, const char *preset, const char *emitter,
                  const double position[3]);
 int ss_batch_stinger(ss_batch *b, const char *name);
+int ss_batch_set_weight(ss_batch *b, const char *layer, double weight);
 /* Send and free the batch. With `instances` non-NULL, waits for the reply and writes one entry per
  * item (the instance id for triggers, 0 otherwise; at most max_items); otherwise fire-and-forget. */
 int ss_batch_send(ss_batch *b, double t, long long *instances, int max_items);

@@ -30,6 +30,7 @@ RUNTIME_METHODS: dict[str, tuple[str, ...]] = {
     "sync": (),  # a barrier the daemon answers itself
     "say": ("say", "prepare_line", "play_line"),  # the daemon renders off the render thread
     "stinger": ("stinger",),
+    "set_weight": ("override",),
 }
 """The runtime methods each protocol message needs, for every runtime a daemon or renderer drives
 (``SceneRuntime``, the daemon's ``RecordingRuntime``). A conformance test checks that this covers
@@ -81,6 +82,8 @@ def apply_message(rt: SceneRuntime, name: str, f: dict[str, Any], at_frame: int 
         )
     elif name == "stinger":
         rt.stinger(f["name"], at_frame=at_frame)
+    elif name == "set_weight":
+        rt.override(f["layer"], f.get("weight"), at_frame=at_frame)
     elif name == "snapshot":
         rt.snapshot(f["name"], f["on"], at_frame=at_frame)
     elif name == "hello":

@@ -77,7 +77,7 @@ def _pack(obj: Any) -> bytes:
 
 
 _RUNTIME_OPS = frozenset(
-    {"set_param", "set_state", "set_switch", "listener", "object", "snapshot", "stinger"}
+    {"set_param", "set_state", "set_switch", "listener", "object", "snapshot", "stinger", "set_weight"}
 )
 
 
@@ -802,4 +802,5 @@ def _checked_names(scene: Any) -> dict[str, Any]:
     return {
         "event_parameters": event_params,
         "stingers": sorted(music.stingers) if music is not None else [],
+        "layers": sorted(layer.uid for _, layer in scene.all_layers()),
     }

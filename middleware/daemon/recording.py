@@ -30,6 +30,7 @@ CATALOG: dict[str, Any] = {
     "events": ["ping", "hum", "stinger"],
     "snapshots": ["underwater"],
     "emitters": ["door"],  # a name only (say.emitter); the recording scene places nothing
+    "layers": ["door.creak", "door_open.creak"],  # names only (set_weight.layer)
 }
 
 _TONE_SECONDS = {"ping": 0.25, "stinger": 0.3, "hum": 2.0}  # ping ends after slow subscribers connect
@@ -130,6 +131,10 @@ class RecordingRuntime:
         """Record it and beep (a stinger is a sound, like a trigger); any name is accepted."""
         self._rec("stinger", name=name, at_frame=at_frame)
         self.engine.play("stinger", start_frame=at_frame)
+
+    def override(self, layer_uid: str, weight: float | None, at_frame: int | None = None) -> None:
+        """Record a held layer weight (``set_weight``; None releases it)."""
+        self._rec("set_weight", layer=layer_uid, weight=weight, at_frame=at_frame)
 
     def say(
         self,

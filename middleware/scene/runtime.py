@@ -346,8 +346,9 @@ class SceneRuntime:
             raise _unknown("snapshot", name, list(self.scene.snapshots))
         self._post(("snapshot", name, bool(on)), at_frame)
 
-    def override(self, layer_uid: str, weight: float | None) -> None:
-        """Set a layer's weight live (0..1), or None to hand it back to its rules/director."""
+    def override(self, layer_uid: str, weight: float | None, at_frame: int | None = None) -> None:
+        """Set a layer's weight live (0..1), or None to hand it back to its rules/director
+        (protocol ``set_weight``; at ``at_frame`` when given)."""
         known = [layer.uid for _, layer in self.scene.all_layers()]
         if layer_uid not in known:
             raise _unknown("layer", layer_uid, known)
@@ -356,7 +357,7 @@ class SceneRuntime:
             if not 0.0 <= w <= 1.0:
                 raise RuntimeErrorMsg(f"weight={w}: must be within 0..1")
             weight = w
-        self._post(("override", layer_uid, weight), None)
+        self._post(("override", layer_uid, weight), at_frame)
 
     def say(
         self,
@@ -475,7 +476,8 @@ class SceneRuntime:
         layers = {}
         for em in self.emitters.values():
             for li in em.layers.values():
-                if li.active or li.handle is not None:
+                # a layer held by set_weight is listed even when held silent (weight 0 stops it)
+                if li.active or li.handle is not None or li.weight_source == "override":
                     layers[li.layer.uid] = {
                         "gain_db": li.sent.get("gain_db"),
                         "weight": li.weight,

@@ -30,7 +30,9 @@ LATEST_TOPICS = ("scene", "audio", "loudness", "director_tick")
 LOG_SIZE = 2000
 """Event log entries kept for pages that connect late or fall behind."""
 
-COMMANDS = ("set_param", "set_state", "set_switch", "trigger", "stop", "listener", "object", "snapshot")
+COMMANDS = (
+    "set_param", "set_state", "set_switch", "trigger", "stop", "listener", "object", "snapshot", "set_weight",
+)  # fmt: skip
 """Protocol messages the page may send (the daemon validates them like any client's)."""
 
 

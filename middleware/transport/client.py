@@ -227,6 +227,12 @@ class Client:
     def stinger(self, name: str, *, t: float | None = None, sync: bool = False) -> None:
         self._go(sync, "stinger", t, name=name)
 
+    def set_weight(
+        self, layer: str, weight: float | None, *, t: float | None = None, sync: bool = False
+    ) -> None:
+        """Hold ``layer``'s weight (0..1) over its rules and director; ``None`` hands it back."""
+        self._go(sync, "set_weight", t, layer=layer, weight=None if weight is None else float(weight))
+
     def load_scene(self, path: str) -> dict[str, Any]:
         old = self.timeout
         self.timeout = max(old, 10.0)
@@ -325,6 +331,9 @@ class Batch:
 
     def stinger(self, name: str) -> Batch:
         return self.add("stinger", name=name)
+
+    def set_weight(self, layer: str, weight: float | None) -> Batch:
+        return self.add("set_weight", layer=layer, weight=None if weight is None else float(weight))
 
     def send(self) -> list[dict[str, Any]]:
         """Send the batch; with ``sync`` return one result per item (``{"instance": n}`` for triggers)."""

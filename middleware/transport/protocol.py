@@ -480,6 +480,22 @@ _add(
     )
 )
 
+_add(
+    Message(
+        "set_weight",
+        16,
+        "Hold a layer's weight (0..1) whatever its rules or director say, or hand it back with `weight` "
+        "absent or nil. What the studio's teach mode and layer overrides send, so a designer hears the "
+        "weight they set; telemetry shows the layer's `source` as `OVERRIDE` while it is held.",
+        (
+            Field("layer", "name", "layer uid (`emitter.layer` or `event.layer`)", required=True),
+            Field("weight", "number", "the weight to hold; absent or nil: release", lo=0.0, hi=1.0),
+        ),
+        errors=("unknown_name", "out_of_range"),
+        example={"v": 1, "type": "set_weight", "layer": "door_open.creak", "weight": 0.0},
+    )
+)
+
 CODE_TO_NAME: dict[int, str] = {m.code: m.name for m in MESSAGES.values()}
 
 
@@ -1133,6 +1149,7 @@ class Catalog:
     snapshots: frozenset[str] | None = None
     event_parameters: dict[str, dict[str, tuple[float, float]]] | None = None  # an event's own parameters
     stingers: frozenset[str] | None = None
+    layers: frozenset[str] | None = None  # layer uids (set_weight)
 
     @classmethod
     def from_describe(cls, d: Mapping[str, Any] | None) -> Catalog:
@@ -1174,6 +1191,7 @@ class Catalog:
             names("snapshots"),
             None if own is None else {str(e): ranges(p) for e, p in dict(own).items()},
             names("stingers"),
+            names("layers"),
         )
 
     def check(self, req: Request, prefix: str = "") -> None:
@@ -1222,6 +1240,8 @@ class Catalog:
             raise _unknown(prefix + "name", "snapshot", f["name"], self.snapshots)
         elif name == "stinger" and self.stingers is not None and f["name"] not in self.stingers:
             raise _unknown(prefix + "name", "stinger", f["name"], self.stingers)
+        elif name == "set_weight" and self.layers is not None and f["layer"] not in self.layers:
+            raise _unknown(prefix + "layer", "layer", f["layer"], self.layers)
 
     def _check_instance_params(self, event: str, params: Mapping[str, float], prefix: str) -> None:
         """A trigger's ``params``: each the event's own parameter or a scene parameter, within its range

@@ -105,6 +105,7 @@ static class ClientCs
         long i6 = Done(c.Trigger("hum", null, null, U, SoundscapeClient.Now, surface)).Instance;
         Say("trigger " + i6);
         c.Stinger("victory");
+        c.SetWeight("door.creak", 0.25);
         c.Say("Die Brücke ist weg, Fremder.", "ogre", null, new SVec3(1.0, 0.0, -2.0));
         WaitSaid();
         var grass = new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>("surface", "grass") };
@@ -114,7 +115,8 @@ static class ClientCs
             .Stinger("victory")
             .Trigger("ping", null, null, null, grass)
             .Stop(i6, true)
-            .Say("Ja.", null, "door");
+            .Say("Ja.", null, "door")
+            .SetWeight("door.creak", null);
         line = "batch";
         foreach (var r in (List<object>)Done(all.Send()).Reply["results"])
             line += " " + SoundscapeClient.AsLong((Dictionary<string, object>)r, "instance");

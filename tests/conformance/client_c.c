@@ -108,6 +108,7 @@ int main(int argc, char **argv) {
     if (i6 < 0) die(c, "trigger");
     printf("trigger %lld\n", i6);
     ss_stinger(c, "victory", SS_NOW);
+    ss_set_weight(c, "door.creak", 0.25, SS_NOW);
     const double speaker[3] = {1.0, 0.0, -2.0};
     ss_say(c, "Die Br\xc3\xbc" "cke ist weg, Fremder.", "ogre", NULL, speaker, SS_NOW);
     int seen = 0;
@@ -122,10 +123,11 @@ int main(int argc, char **argv) {
     ss_batch_trigger_ex(b, "ping", &ping);
     ss_batch_stop(b, i6, 1);
     ss_batch_say(b, "Ja.", NULL, "door", NULL);
-    long long res6[6];
-    if (ss_batch_send(b, SS_NOW, res6, 6) != SS_OK) die(c, "batch");
+    ss_batch_set_weight(b, "door.creak", SS_RELEASE);
+    long long res6[7];
+    if (ss_batch_send(b, SS_NOW, res6, 7) != SS_OK) die(c, "batch");
     printf("batch");
-    for (int i = 0; i < 6; i++) printf(" %lld", res6[i]);
+    for (int i = 0; i < 7; i++) printf(" %lld", res6[i]);
     printf("\n");
     wait_said(sub, &seen);
     const ss_value *loaded = ss_load_scene(c, "dungeon.yaml");

@@ -102,6 +102,7 @@ func _init() -> void:
 	var i6: int = done(client.trigger("hum", null, {}, U, NAN, {"surface": "wood"}))["instance"]
 	say("trigger %d" % i6)
 	client.stinger("victory")
+	client.set_weight("door.creak", 0.25)
 	client.say("Die Brücke ist weg, Fremder.", "ogre", "", [1.0, 0.0, -2.0])
 	wait_said()
 	items = [
@@ -111,6 +112,7 @@ func _init() -> void:
 		Client.batch_trigger("ping", null, {}, "", {"surface": "grass"}),
 		Client.batch_stop(i6, true),
 		Client.batch_say("Ja.", "", "door"),
+		Client.batch_set_weight("door.creak"),
 	]
 	line = "batch"
 	for r in done(client.send_batch(items))["results"]:

@@ -58,6 +58,7 @@ def main(cmd: str, pub: str, go_file: str) -> int:
     i6 = c.trigger("hum", object=U, switches={"surface": "wood"})
     print("trigger", i6, flush=True)
     c.stinger("victory")
+    c.set_weight("door.creak", 0.25)
     c.say("Die Brücke ist weg, Fremder.", preset="ogre", position=(1.0, 0.0, -2.0))
     said(sub)
     b = c.batch()
@@ -67,6 +68,7 @@ def main(cmd: str, pub: str, go_file: str) -> int:
     b.trigger("ping", switches={"surface": "grass"})
     b.stop(i6, release=True)
     b.say("Ja.", emitter="door")
+    b.set_weight("door.creak", None)
     print("batch", *[r.get("instance", 0) for r in b.send()], flush=True)
     said(sub)
     try:

@@ -87,6 +87,7 @@ BINDINGS: dict[str, Binding] = {
             "sync": ("ss_sync",),
             "say": ("ss_say",),
             "stinger": ("ss_stinger",),
+            "set_weight": ("ss_set_weight",),
         },
         items={
             "set_param": ("ss_batch_set_param",),
@@ -99,6 +100,7 @@ BINDINGS: dict[str, Binding] = {
             "snapshot": ("ss_batch_snapshot",),
             "say": ("ss_batch_say",),
             "stinger": ("ss_batch_stinger",),
+            "set_weight": ("ss_batch_set_weight",),
         },
     ),
     "C#": Binding(
@@ -125,6 +127,7 @@ BINDINGS: dict[str, Binding] = {
             "sync": ("Sync",),
             "say": ("Say",),
             "stinger": ("Stinger",),
+            "set_weight": ("SetWeight",),
         },
         items={
             "set_param": ("SetParam",),
@@ -137,6 +140,7 @@ BINDINGS: dict[str, Binding] = {
             "snapshot": ("Snapshot",),
             "say": ("Say",),
             "stinger": ("Stinger",),
+            "set_weight": ("SetWeight",),
         },
     ),
     "GDScript": Binding(
@@ -161,6 +165,7 @@ BINDINGS: dict[str, Binding] = {
             "sync": ("sync",),
             "say": ("say",),
             "stinger": ("stinger",),
+            "set_weight": ("set_weight",),
         },
         items={
             "set_param": ("batch_set_param",),
@@ -173,6 +178,7 @@ BINDINGS: dict[str, Binding] = {
             "snapshot": ("batch_snapshot",),
             "say": ("batch_say",),
             "stinger": ("batch_stinger",),
+            "set_weight": ("batch_set_weight",),
         },
     ),
 }
@@ -194,6 +200,7 @@ PYTHON_CALLS: dict[str, tuple[str, ...]] = {
     "sync": ("sync",),
     "say": ("say",),
     "stinger": ("stinger",),
+    "set_weight": ("set_weight",),
 }
 """``middleware.client.Client`` methods; its ``Batch`` has a method named like each batchable message."""
 

@@ -538,7 +538,24 @@ function moveListener(c, ev) {
 
 
 // ------------------------------------------------------------------------------------ teach mode
-const T = { built: "", wanted: {} };
+const T = { built: "", wanted: {}, held: new Set(), busy: new Set(), again: new Set() };
+// Teach weights are audible: moving a layer's slider holds that weight in the daemon (set_weight,
+// telemetry source OVERRIDE); keep, A/B and "hand back" release every held layer (set_weight
+// without a weight). One message in flight per layer: the latest value goes out when it returns.
+async function holdWeight(uid) {
+  if (T.busy.has(uid)) { T.again.add(uid); return; }
+  T.busy.add(uid);
+  T.held.add(uid);
+  await send("set_weight", { layer: uid, weight: T.wanted[uid] });
+  T.busy.delete(uid);
+  if (T.again.delete(uid)) holdWeight(uid);
+}
+async function releaseWeights() {
+  const uids = [...T.held];
+  T.held.clear();
+  T.again.clear();
+  await Promise.all(uids.map((uid) => send("set_weight", { layer: uid })));
+}
 function buildTeach() {
   const sc = S.panel && S.panel.scene;
   const box = $("#teach");
@@ -552,7 +569,7 @@ function buildTeach() {
   }
   const rows = d.outputs.map((uid) => {
     const input = el("input", { type: "range", min: 0, max: 1, step: 0.01, id: `teach-${uid}`, "aria-label": uid });
-    input.addEventListener("input", () => { T.wanted[uid] = Number(input.value); byId(`teach-${uid}-value`).textContent = fmt(input.value, 2); });
+    input.addEventListener("input", () => { T.wanted[uid] = Number(input.value); byId(`teach-${uid}-value`).textContent = fmt(input.value, 2); holdWeight(uid); });
     return el("div", { class: "ctl teachrow" }, el("label", { text: uid, title: uid }), input,
       el("span", { class: "value", id: `teach-${uid}-value`, text: "-" }),
       el("span", { class: "badge source", id: `teach-${uid}-now`, text: "-" }));
@@ -565,6 +582,7 @@ function buildTeach() {
     ...rows,
     el("div", { class: "buttons" },
       el("button", { id: "teach-reset", text: "take the weights playing now", onclick: () => resetWanted(true) }),
+      el("button", { id: "teach-release", text: "hand the layers back", onclick: releaseWeights }),
       el("button", { id: "teach-keep", class: "on", text: "keep this example", onclick: keep })),
     el("div", { class: "kv", id: "teach-kept" }),
     el("h2", { text: "2 · Retrain the director" }),
@@ -578,8 +596,8 @@ function buildTeach() {
       el("button", { id: "teach-discard", text: "discard", onclick: () => send("teach_discard", {}) })),
     el("h2", { text: "A/B · compare" }),
     el("div", { class: "buttons" },
-      el("button", { id: "ab-rules", text: "A: the scene's rules", onclick: () => send("teach_ab", { play: "rules" }) }),
-      el("button", { id: "ab-model", text: "B: the director model", onclick: () => send("teach_ab", { play: "model" }) })),
+      el("button", { id: "ab-rules", text: "A: the scene's rules", onclick: () => releaseWeights().then(() => send("teach_ab", { play: "rules" })) }),
+      el("button", { id: "ab-model", text: "B: the director model", onclick: () => releaseWeights().then(() => send("teach_ab", { play: "model" })) })),
   );
   T.wanted = {};
 }
@@ -603,6 +621,7 @@ function resetWanted(force) {
 }
 async function keep() {
   const r = await send("teach_keep", { weights: T.wanted });
+  await releaseWeights();  // kept: the director (or rules) play again
   if (r.ok) toastOk(`kept: ${JSON.stringify(r.result.inputs)} -> ${r.result.file}`);
 }
 function toastOk(text) { const d = el("div", { class: "ok", text }); $("#toast").append(d); setTimeout(() => d.remove(), 3000); }

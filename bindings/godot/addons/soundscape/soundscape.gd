@@ -128,3 +128,7 @@ func say(text: String, preset := "", emitter := "", position = null, t := NAN) -
 
 func stinger(name: String, t := NAN) -> void:
 	client.stinger(name, t)
+
+
+func set_weight(layer: String, weight = null, t := NAN) -> void:
+	client.set_weight(layer, weight, t)

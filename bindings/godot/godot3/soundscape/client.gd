@@ -134,6 +134,12 @@ func stinger(name: String, t := NAN) -> void:
 	_send("stinger", {"name": name}, t)
 
 
+# Hold a layer's weight (0..1; layer uid "emitter.layer") over its rules and director; null hands it
+# back. Telemetry shows the layer's source as OVERRIDE while held.
+func set_weight(layer: String, weight = null, t := NAN) -> void:
+	_send("set_weight", _weight_fields(layer, weight), t)
+
+
 # Barrier: the reply comes once everything sent before is applied by the audio process.
 func sync(t := NAN) -> Dictionary:
 	return _request("sync", {}, t)
@@ -195,6 +201,17 @@ static func batch_say(text: String, preset := "", emitter := "", position = null
 
 static func batch_stinger(name: String) -> Dictionary:
 	return item("stinger", {"name": name})
+
+
+static func batch_set_weight(layer: String, weight = null) -> Dictionary:
+	return item("set_weight", _weight_fields(layer, weight))
+
+
+static func _weight_fields(layer: String, weight) -> Dictionary:
+	var f := {"layer": layer}
+	if weight != null:
+		f["weight"] = float(weight)
+	return f
 
 
 # Several commands applied in the same audio block, atomically. With want_reply the request's

@@ -131,6 +131,10 @@ namespace Soundscape
             return this;
         }
         public SoundscapeBatch Stinger(string name) { SoundscapeClient.WName(Item("stinger", 1), name); return this; }
+        public SoundscapeBatch SetWeight(string layer, double? weight)
+        {
+            SoundscapeClient.WWeight(Item("set_weight", weight.HasValue ? 2 : 1), layer, weight); return this;
+        }
 
         /// <summary>Send with a reply (per-item results: trigger instance ids) or, with
         /// wantReply false, fire-and-forget (returns null).</summary>
@@ -412,6 +416,11 @@ namespace Soundscape
         {
             w.WriteString("name"); w.WriteString(name);
         }
+        internal static void WWeight(MsgPackWriter w, string layer, double? weight)
+        {
+            w.WriteString("layer"); w.WriteString(layer);
+            if (weight.HasValue) { w.WriteString("weight"); w.WriteDouble(weight.Value); }
+        }
 
         /// <summary>hello: learn the scene (reply: protocol, scene {parameters, states, events ...}).</summary>
         public SoundscapeRequest Hello(string name = null)
@@ -493,6 +502,13 @@ namespace Soundscape
         public bool Stinger(string name, double t = Now)
         {
             var w = Begin("stinger", 1, 0, t); WName(w, name); return Enqueue(w);
+        }
+
+        /// <summary>Hold a layer's weight (0..1; layer uid "emitter.layer") over its rules and director;
+        /// null hands it back. Telemetry shows the layer's source as OVERRIDE while held.</summary>
+        public bool SetWeight(string layer, double? weight, double t = Now)
+        {
+            var w = Begin("set_weight", weight.HasValue ? 2 : 1, 0, t); WWeight(w, layer, weight); return Enqueue(w);
         }
 
         /// <summary>Barrier: the reply comes once everything sent before is applied by the audio process.</summary>
