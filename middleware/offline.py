@@ -124,8 +124,19 @@ def render_scene_file(
     seed: int = 0,
     block: int = 256,
     sample_rate: int = 48000,
+    profile: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Convenience for the CLI and tests: load, render, write."""
+    """Convenience for the CLI and tests: load, render, write. With ``profile`` (a player profile
+    file, docs/accessibility.md) the master chain hosts its hearing compensation and its volumes
+    apply, as ``serve --profile`` does; the WAV's metadata names the profile applied."""
     player = ScenePlayer(scene, EngineConfig(sample_rate=sample_rate, block=block, seed=seed), seed=seed)
     timeline = load_timeline(events, sample_rate) if events else []
-    return render_offline(player, timeline, seconds, out)
+    extra = None
+    if profile is not None:
+        from .accessibility.host import apply_player_profile, profile_note
+        from .accessibility.profile import load_profile
+
+        hp = load_profile(profile)
+        apply_player_profile(player.engine, player.runtime, hp)
+        extra = {"profile": {"file": Path(profile).name, **profile_note(hp)}}
+    return render_offline(player, timeline, seconds, out, extra_metadata=extra)

@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (scatter timing, random containers)")
     p.add_argument("--block", type=int, default=256, help="engine block size in frames (default 256)")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="player profile (YAML/JSON, docs/accessibility.md): hearing compensation, mono, dynamic "
+        "range and volumes applied to the render; the WAV's metadata names it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         block=args.block,
         sample_rate=args.rate,
+        profile=args.profile,
     )
     st = info["engine"]
     print(

@@ -21,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -346,6 +347,20 @@ class SceneRuntime:
             raise _unknown("snapshot", name, list(self.scene.snapshots))
         self._post(("snapshot", name, bool(on)), at_frame)
 
+    _player_gain_db: Mapping[str, float] = MappingProxyType({})
+    """The player's volume per bus (dB; accessibility profile), added on top of the scene's and its
+    snapshots' gains: the player's fader, which no snapshot overwrites."""
+
+    def set_player_gains(self, gain_db: Mapping[str, float]) -> None:
+        """Set the player's volume offsets per bus (``accessibility.mix.player_mix``'s ``bus_gain_db``);
+        buses not named go back to 0 dB."""
+        gains = {}
+        for bus, db in gain_db.items():
+            if bus not in self.scene.buses:
+                raise _unknown("bus", bus, list(self.scene.buses))
+            gains[bus] = _finite(f"player gain of bus {bus}", db)
+        self._post(("player_gains", MappingProxyType(gains)), None)
+
     def override(self, layer_uid: str, weight: float | None, at_frame: int | None = None) -> None:
         """Set a layer's weight live (0..1), or None to hand it back to its rules/director
         (protocol ``set_weight``; at ``at_frame`` when given)."""
@@ -608,6 +623,9 @@ class SceneRuntime:
             elif kind == "stinger":
                 if self._music is not None:
                     self._music.queue_stinger(cmd[1], self.frame if at is None else at)
+            elif kind == "player_gains":
+                self._player_gain_db = cmd[1]
+                self._apply_bus_mix()
             elif kind == "override":
                 if cmd[2] is None:
                     self.overrides.pop(cmd[1], None)
@@ -751,6 +769,7 @@ class SceneRuntime:
                 reverb = ReverbSpec(room_size=room, damping=r.damping, wet=wet, dry=r.dry, width=r.width)
             lp = None if lp is not None and lp >= 0.49 * self.sr else lp
             hp = None if hp is not None and hp <= 10.0 else hp
+            gain += self._player_gain_db.get(name, 0.0)  # the player's fader (accessibility profile)
             gain = min(max(gain, _BUS_GAIN.lo), _BUS_GAIN.hi)  # the engine's bus range; snapshots stack
             effects = blend_chain(base.effects, fx_layers) if base.effects else None
             self.engine.set_bus(
