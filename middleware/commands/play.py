@@ -35,6 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="playback device name (default: system default)")
     p.add_argument("--backend", default=None, help="miniaudio backend (e.g. alsa, pulseaudio, null)")
     p.add_argument("--no-reload", action="store_true", help="do not watch the file for edits")
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="player profile (YAML/JSON, docs/accessibility.md): hearing compensation, mono, dynamic "
+        "range and per-group volumes",
+    )
     p.add_argument("--quiet", action="store_true", help="no status line")
     p.add_argument(
         "--teach",
@@ -60,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
     player = ScenePlayer(args.scene)
     rt = player.runtime
+    if args.profile is not None:
+        from ..accessibility.host import apply_player_profile
+        from ..accessibility.profile import load_profile
+
+        apply_player_profile(player.engine, rt, load_profile(args.profile))
     for k, v in _pairs(args.set, "set"):
         try:
             rt.set_param(k, float(v))

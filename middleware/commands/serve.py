@@ -112,6 +112,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="this daemon's certificate (with secret key) for the world feed",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="player profile (YAML/JSON, docs/accessibility.md) applied from the start: hearing "
+        "compensation, mono, dynamic range and per-group volumes",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
     from .studio import add_studio_options  # --studio and the studio page's options
@@ -126,6 +132,16 @@ def _voice_budget(mib: float | None) -> dict:
     from ..voice.limits import MIB, VoiceLimits
 
     return {"voice_budget_bytes": VoiceLimits(budget_bytes=int(mib * MIB)).budget_bytes}
+
+
+def _profile(path: str | None) -> dict:
+    """The audio process's option for --profile: the file checked now (errors name file:line:col),
+    handed over as the plain mapping ``profile_from_dict`` reads back."""
+    if path is None:
+        return {}
+    from ..accessibility.profile import load_profile
+
+    return {"profile": load_profile(path).to_dict()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         world=args.world,
         world_server_key=args.world_server_key,
         world_client_key=args.world_client_key,
-        extra=_voice_budget(args.voice_budget),
+        extra={**_voice_budget(args.voice_budget), **_profile(args.profile)},
     )
 
     def ready(server, info) -> None:

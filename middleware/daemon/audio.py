@@ -109,6 +109,12 @@ class AudioSide:
             names = None if meters == "all" else [b.strip() for b in meters.split(",")]
             self.engine.enable_meters(names, deferred=True)
         self.meters = bool(meters and meters != "none")
+        self.hearing = None  # the player profile's master effect (accessibility.host), if any
+        if opts.get("profile") is not None:  # serve --profile: checked by the CLI, applied before audio
+            from ..accessibility.host import apply_player_profile
+            from ..accessibility.profile import profile_from_dict
+
+            self.hearing = apply_player_profile(self.engine, self.rt, profile_from_dict(opts["profile"]))
         self.pull = ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.LINGER, 0)
         self.pull.setsockopt(zmq.RCVHWM, 10_000)
