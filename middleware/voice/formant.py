@@ -28,7 +28,7 @@ from .lts import Token
 from .phonemes import AFFRIC, APPROX, ASPIR, DIPHTHONG, FRIC, NASAL, PAUSE, PHONEMES, STOP, VOWEL
 
 ENGINE_NAME = "formant"
-ENGINE_VERSION = "1.0"
+ENGINE_VERSION = "1.1"  # bump whenever a line would sound different (synth or preset): the cache key
 
 
 @dataclass(frozen=True)
