@@ -97,8 +97,8 @@ def test_reference_run_is_what_the_script_says(reference: Result) -> None:
     held = {"call": "set_weight", "layer": "door.creak", "at_frame": None}
     assert (d[2], d[9]) == ({**held, "weight": 0.25}, {**held, "weight": None})  # hold, then release
     assert [r["call"] for r in reference.records2] == ["set_param", "trigger"]
-    # on the wire: 25 messages, the restart, 4 more; each one valid; floats stay floats
-    assert len(reference.wire) == 30 and reference.wire[25] == "restart"
+    # on the wire: 26 messages, the restart, 4 more; each one valid; floats stay floats
+    assert len(reference.wire) == 31 and reference.wire[26] == "restart"
     assert not [w for w in reference.wire if w.startswith("INVALID")]
     assert '["value", {"float": "42.0"}]' in reference.wire[2]
     # between them, the messages hold every message, field and batch item of the protocol table

@@ -42,7 +42,7 @@ def test_numeric_type_codes_are_accepted_and_stable():
     expected = {
         "hello": 1, "set_param": 2, "set_state": 3, "set_switch": 4, "trigger": 5, "stop": 6, "listener": 7,
         "object": 8, "snapshot": 9, "load_scene": 10, "stats": 11, "batch": 12, "sync": 13,
-        "say": 14, "stinger": 15, "set_weight": 16,
+        "say": 14, "stinger": 15, "set_weight": 16, "profile": 17,
     }  # fmt: skip
     assert {m.name: m.code for m in P.MESSAGES.values()} == expected
     req = P.decode(enc({"v": 1, "type": 2, "name": "x", "value": 1}))

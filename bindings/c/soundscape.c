@@ -597,6 +597,41 @@ int ss_set_weight(ss_client *c, const char *layer, double weight, double t) {
     return send_out(c);
 }
 
+static void w_bands(mp_buf *b, const char *ear, const double *v) {
+    mp_str(b, ear);
+    mp_array(b, SS_AUDIOGRAM_BANDS);
+    for (int i = 0; i < SS_AUDIOGRAM_BANDS; i++) mp_f64(b, v[i]);
+}
+
+int ss_profile(ss_client *c, const ss_profile_opts *p, double t) {
+    NEED(p && (p->audiogram_left == NULL) == (p->audiogram_right == NULL) && p->n_volume_db >= 0 &&
+         (p->n_volume_db == 0 || p->volume_db));
+    int ears = p->audiogram_left != NULL;
+    int n = (p->name != NULL) + ears + (p->prescription != NULL) + (p->has_max_gain_db != 0) +
+            (p->mono != 0) + (p->dynamic_range != NULL) + (p->n_volume_db > 0) +
+            (p->has_dialogue_boost_db != 0);
+    begin(c, "profile", n, 0, t);
+    mp_buf *b = &c->out;
+    if (p->name) { mp_str(b, "name"); mp_str(b, p->name); }
+    if (ears) {
+        mp_str(b, "audiogram");
+        mp_map(b, 2);
+        w_bands(b, "left", p->audiogram_left);
+        w_bands(b, "right", p->audiogram_right);
+    }
+    if (p->prescription) { mp_str(b, "prescription"); mp_str(b, p->prescription); }
+    if (p->has_max_gain_db) { mp_str(b, "max_gain_db"); mp_f64(b, p->max_gain_db); }
+    if (p->mono) { mp_str(b, "mono"); mp_bool(b, 1); }
+    if (p->dynamic_range) { mp_str(b, "dynamic_range"); mp_str(b, p->dynamic_range); }
+    if (p->n_volume_db > 0) {
+        mp_str(b, "volume_db");
+        mp_map(b, (uint32_t)p->n_volume_db);
+        for (int i = 0; i < p->n_volume_db; i++) { mp_str(b, p->volume_db[i].name); mp_f64(b, p->volume_db[i].value); }
+    }
+    if (p->has_dialogue_boost_db) { mp_str(b, "dialogue_boost_db"); mp_f64(b, p->dialogue_boost_db); }
+    return send_out(c);
+}
+
 long long ss_trigger_ex(ss_client *c, const char *event, const ss_trigger_opts *opts, double t) {
     const ss_trigger_opts *o = opts ? opts : &NO_OPTS;
     NEED(trigger_ok(event, o));

@@ -74,6 +74,24 @@ typedef struct {
     int n_switches;
 } ss_trigger_opts;
 
+/* A player profile (docs/accessibility.md): zero-initialise (`ss_profile_opts p = {0};`), set what
+ * you need; a field left unset takes its default (each message is a complete profile). */
+#define SS_AUDIOGRAM_BANDS 6 /* dB HL at 250, 500, 1000, 2000, 4000, 8000 Hz */
+typedef struct {
+    const char *name;              /* a label; NULL: default */
+    const double *audiogram_left;  /* SS_AUDIOGRAM_BANDS values; set both ears or neither */
+    const double *audiogram_right;
+    const char *prescription;      /* "nal-r" or "half-gain"; NULL: default */
+    int has_max_gain_db;           /* nonzero: send max_gain_db */
+    double max_gain_db;
+    int mono;                      /* nonzero: fold the mix to mono */
+    const char *dynamic_range;     /* "full", "home", "headphones", "night"; NULL: default */
+    const ss_param *volume_db;     /* n_volume_db {group: dB}: dialogue, music, effects, ambience */
+    int n_volume_db;
+    int has_dialogue_boost_db;     /* nonzero: send dialogue_boost_db */
+    double dialogue_boost_db;
+} ss_profile_opts;
+
 /* ---------------------------------------------------------------------------- decoded values */
 /* A decoded msgpack value (replies and telemetry). Owned by the client/subscriber: valid until
  * the next call on the same object. */
@@ -146,6 +164,8 @@ int ss_stinger(ss_client *c, const char *name, double t);
  * SS_RELEASE (any negative weight) hands it back. */
 #define SS_RELEASE (-1.0)
 int ss_set_weight(ss_client *c, const char *layer, double weight, double t);
+/* profile: apply a player profile (hearing compensation, mono, dynamic range, volumes). */
+int ss_profile(ss_client *c, const ss_profile_opts *p, double t);
 
 /* trigger: start an event instance; waits for the reply and returns the instance id (>= 1), or a
  * negative SS_ERR_*. position, params and object may be NULL. */

@@ -27,15 +27,24 @@ def bus_parents(scene: Any) -> dict[str, str | None]:
     return {name: bus.parent for name, bus in scene.buses.items()}
 
 
+def hearing_of(engine: Any) -> HearingCompensation | None:
+    """The compensation already in ``engine``'s master slot, if any (a new profile switches it)."""
+    for slot, fx in getattr(getattr(engine, "buses", None), "master_fx", ()):
+        if slot == SLOT and isinstance(fx, HearingCompensation):
+            return fx
+    return None
+
+
 def apply_player_profile(
     engine: Any, runtime: Any, profile: HearingProfile, effect: HearingCompensation | None = None
 ) -> HearingCompensation:
     """Apply ``profile`` (call off the render thread); returns the master effect to pass next time."""
     if effect is None:
-        effect = HearingCompensation(profile)
+        # Inserted neutral, then switched: a profile arriving while sound plays glides in over RAMP_S
+        # like any later switch (prepared with it, the fold or EQ would start at full on one sample).
+        effect = HearingCompensation()
         engine.set_master_effect(SLOT, effect)  # prepares it here
-    else:
-        effect.set_profile(profile)
+    effect.set_profile(profile)
     scene = getattr(runtime, "scene", None)
     if scene is not None and hasattr(runtime, "set_player_gains"):
         runtime.set_player_gains(player_mix(profile, bus_parents(scene)).bus_gain_db)

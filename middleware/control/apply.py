@@ -31,6 +31,7 @@ RUNTIME_METHODS: dict[str, tuple[str, ...]] = {
     "say": ("say", "prepare_line", "play_line"),  # the daemon renders off the render thread
     "stinger": ("stinger",),
     "set_weight": ("override",),
+    "profile": ("set_player_gains",),  # and the engine's master slot (accessibility.host)
 }
 """The runtime methods each protocol message needs, for every runtime a daemon or renderer drives
 (``SceneRuntime``, the daemon's ``RecordingRuntime``). A conformance test checks that this covers
@@ -82,6 +83,11 @@ def apply_message(rt: SceneRuntime, name: str, f: dict[str, Any], at_frame: int 
         )
     elif name == "stinger":
         rt.stinger(f["name"], at_frame=at_frame)
+    elif name == "profile":  # offline: applied at once (a render applies its timeline between blocks)
+        from ..accessibility.host import apply_player_profile, hearing_of
+        from ..accessibility.profile import profile_from_dict
+
+        apply_player_profile(rt.engine, rt, profile_from_dict(f), hearing_of(rt.engine))
     elif name == "set_weight":
         rt.override(f["layer"], f.get("weight"), at_frame=at_frame)
     elif name == "snapshot":

@@ -110,6 +110,7 @@ class AudioSide:
             self.engine.enable_meters(names, deferred=True)
         self.meters = bool(meters and meters != "none")
         self.hearing = None  # the player profile's master effect (accessibility.host), if any
+        self.profiles: deque = deque()  # profile messages' fields, render thread -> main thread
         if opts.get("profile") is not None:  # serve --profile: checked by the CLI, applied before audio
             from ..accessibility.host import apply_player_profile
             from ..accessibility.profile import profile_from_dict
@@ -447,6 +448,8 @@ class AudioSide:
         elif op == "say":
             # Synthesis is slow: the main thread hands the line to the worker, the render thread plays it.
             self.says.append((f, at, client))
+        elif op == "profile":  # the EQ design takes 5-40 ms of numpy: the main thread does it
+            self.profiles.append((f, client))
         elif op in _RUNTIME_OPS:
             apply_message(rt, op, f, at)
         else:
@@ -473,6 +476,24 @@ class AudioSide:
             self._send_render(["reply", token, False, {"code": "scene_error", "message": message}])
             return
         self._swapped = token
+
+    def profile_pending(self) -> None:
+        """Main thread: apply the newest profile message (each is a complete profile, so older ones
+        waiting behind it have nothing left to say); the compensation glides to it on the render side."""
+        if not self.profiles:
+            return
+        from ..accessibility.host import apply_player_profile
+        from ..accessibility.profile import profile_from_dict
+
+        while len(self.profiles) > 1:
+            self.profiles.popleft()
+        f, client = self.profiles.popleft()
+        try:  # checked by the network process before its reply: a failure here is the daemon's
+            self.hearing = apply_player_profile(self.engine, self.rt, profile_from_dict(f), self.hearing)
+        except Exception as exc:  # main thread: publish through its own socket
+            traceback.print_exc(file=sys.stderr)
+            error = {"re": "profile", "id": None, "code": "internal", "field": None, "message": str(exc)}
+            self._send_main(["pub", [["error", {**error, "client": client}]]])
 
     def say_pending(self) -> None:
         """Main thread: lines the bank holds go to the render thread at once; the others go to the
@@ -742,6 +763,7 @@ def audio_main(opts: dict[str, Any]) -> None:
             try:
                 side.load_pending()
                 side.say_pending()
+                side.profile_pending()
                 outs = side._resolve_outputs()
                 if outs:
                     side._send_main(["pub", outs])

@@ -136,6 +136,10 @@ class RecordingRuntime:
         """Record a held layer weight (``set_weight``; None releases it)."""
         self._rec("set_weight", layer=layer_uid, weight=weight, at_frame=at_frame)
 
+    def set_player_gains(self, gain_db: Any) -> None:
+        """Record the player's bus gains (a ``profile``); the recording scene has no buses to move."""
+        self._rec("set_player_gains", gains=dict(gain_db), at_frame=None)
+
     def say(
         self,
         text: str,

@@ -233,6 +233,15 @@ class Client:
         """Hold ``layer``'s weight (0..1) over its rules and director; ``None`` hands it back."""
         self._go(sync, "set_weight", t, layer=layer, weight=None if weight is None else float(weight))
 
+    def profile(
+        self, profile: Any = None, *, t: float | None = None, sync: bool = False, **fields: Any
+    ) -> None:
+        """Apply a player profile (docs/accessibility.md): a ``HearingProfile``, a mapping of its
+        fields, or the fields as keywords (``mono=True, dynamic_range="night"``). Each message is a
+        complete profile: fields left out take their defaults."""
+        given = profile.to_dict() if hasattr(profile, "to_dict") else dict(profile or {})
+        self._go(sync, "profile", t, **{**given, **fields})
+
     def load_scene(self, path: str) -> dict[str, Any]:
         old = self.timeout
         self.timeout = max(old, 10.0)

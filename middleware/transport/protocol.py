@@ -79,7 +79,7 @@ class Field:
     """One field of a message: its msgpack type, unit, limits and meaning."""
 
     name: str
-    kind: str  # name | string | number | int | bool | vec3 | params | items
+    kind: str  # name | string | number | int | bool | vec3 | params | switches | map | items
     doc: str
     required: bool = False
     unit: str = ""
@@ -99,6 +99,7 @@ class Field:
             "vec3": "[float, float, float]",
             "params": "map str -> float",
             "switches": "map str -> str",
+            "map": "map",
             "items": "array of maps",
         }[self.kind]
 
@@ -108,7 +109,7 @@ class Field:
             return f"1..{self.max_len} chars"
         if self.kind == "params":
             return f"<= {MAX_PARAMS} entries, values finite"
-        if self.kind == "switches":
+        if self.kind in ("switches", "map"):
             return f"<= {MAX_PARAMS} entries"
         if self.kind == "items":
             return f"1..{MAX_BATCH} items"
@@ -496,6 +497,58 @@ _add(
     )
 )
 
+
+def _profile_fields() -> tuple[Field, ...]:
+    """The ``profile`` message's fields: the player profile's own (``accessibility.profile.FIELDS``),
+    each optional (a missing one takes the profile's default); ranges and choices are checked by
+    ``profile_from_dict`` in the message's rule, so they are declared only there."""
+    from ..accessibility.profile import FIELDS
+
+    kinds = {"text": "name", "number": "number", "bool": "bool", "choice": "name"}
+    kinds |= {"audiogram": "map", "volumes": "params"}
+    out = []
+    for pf in FIELDS:
+        doc = pf.doc + (f" ({' | '.join(pf.choices)})" if pf.choices else "")
+        number = pf.kind == "number"
+        out.append(
+            Field(
+                pf.name,
+                kinds[pf.kind],
+                doc,
+                unit=pf.unit,
+                lo=pf.lo if number else None,
+                hi=pf.hi if number else None,
+            )
+        )
+    return tuple(out)
+
+
+def _profile_rule(fields: dict[str, Any], where: str) -> None:
+    from ..accessibility.profile import ProfileError, profile_from_dict
+
+    try:
+        profile_from_dict(fields)
+    except ProfileError as exc:
+        raise _err("out_of_range", where + exc.where, f"profile: {exc}") from None
+
+
+_add(
+    Message(
+        "profile",
+        17,
+        "Apply a player profile (docs/accessibility.md): hearing compensation, mono, dynamic range and "
+        "the player's volume per group of buses. Each message is a complete profile: a field it leaves "
+        "out takes its default. Checked before the reply (a bad value: `out_of_range` naming the field "
+        "path, e.g. `audiogram.left.4000`); the daemon designs the new compensation off the audio "
+        "thread and glides to it over 100 ms.",
+        _profile_fields(),
+        errors=("out_of_range",),
+        example={"v": 1, "type": "profile", "name": "late night", "mono": True, "dynamic_range": "night"},
+        in_batch=False,
+        rule=_profile_rule,
+    )
+)
+
 CODE_TO_NAME: dict[int, str] = {m.code: m.name for m in MESSAGES.values()}
 
 
@@ -614,6 +667,12 @@ def _check_field(f: Field, value: Any, where: str) -> Any:
             if x.__class__ is not str or not x or len(x) > MAX_NAME_LEN:
                 raise _err("wrong_type", f"{where}.{k}", f"{where}.{k}={_show(x)}: expected a name string")
         return dict(value)
+    if kind == "map":  # its entries are the message rule's to check (a profile's audiogram)
+        if value.__class__ is not dict:
+            raise _err("wrong_type", where, f"{where}={_show(value)}: expected a map")
+        if len(value) > MAX_PARAMS:
+            raise _err("too_long", where, f"{where}: {len(value)} entries, at most {MAX_PARAMS}")
+        return value
     raise AssertionError(kind)  # pragma: no cover  ("items" is handled by validate_batch)
 
 
@@ -1297,6 +1356,8 @@ def json_schema() -> dict[str, Any]:
             s = {"type": "object", "additionalProperties": {"type": "number"}, "maxProperties": MAX_PARAMS}
         elif f.kind == "switches":
             s = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": MAX_PARAMS}
+        elif f.kind == "map":
+            s = {"type": "object", "maxProperties": MAX_PARAMS}
         else:
             s = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"$ref": "#/$defs/item"}}
         s["description"] = f.doc + (f" ({f.unit})" if f.unit else "")

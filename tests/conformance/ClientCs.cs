@@ -106,6 +106,22 @@ static class ClientCs
         Say("trigger " + i6);
         c.Stinger("victory");
         c.SetWeight("door.creak", 0.25);
+        c.Profile(new SoundscapeProfile
+        {
+            Name = "conformance",
+            AudiogramLeft = new[] { 10.0, 20.0, 30.0, 40.0, 50.0, 60.0 },
+            AudiogramRight = new[] { 15.0, 20.0, 30.0, 45.0, 60.0, 70.0 },
+            Prescription = "half-gain",
+            MaxGainDb = 20.0,
+            Mono = true,
+            DynamicRange = "home",
+            VolumeDb = new List<KeyValuePair<string, double>>
+            {
+                new KeyValuePair<string, double>("music", -6.0),
+                new KeyValuePair<string, double>("dialogue", 3.0),
+            },
+            DialogueBoostDb = 6.0,
+        });
         c.Say("Die Brücke ist weg, Fremder.", "ogre", null, new SVec3(1.0, 0.0, -2.0));
         WaitSaid();
         var grass = new List<KeyValuePair<string, string>> { new KeyValuePair<string, string>("surface", "grass") };

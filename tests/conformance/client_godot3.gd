@@ -103,6 +103,16 @@ func _init() -> void:
 	say("trigger %d" % i6)
 	client.stinger("victory")
 	client.set_weight("door.creak", 0.25)
+	client.profile({
+		"name": "conformance",
+		"audiogram": {"left": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0], "right": [15.0, 20.0, 30.0, 45.0, 60.0, 70.0]},
+		"prescription": "half-gain",
+		"max_gain_db": 20.0,
+		"mono": true,
+		"dynamic_range": "home",
+		"volume_db": {"music": -6.0, "dialogue": 3.0},
+		"dialogue_boost_db": 6.0,
+	})
 	client.say("Die Brücke ist weg, Fremder.", "ogre", "", [1.0, 0.0, -2.0])
 	wait_said()
 	items = [

@@ -59,6 +59,19 @@ def main(cmd: str, pub: str, go_file: str) -> int:
     print("trigger", i6, flush=True)
     c.stinger("victory")
     c.set_weight("door.creak", 0.25)
+    c.profile(
+        name="conformance",
+        audiogram={
+            "left": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+            "right": [15.0, 20.0, 30.0, 45.0, 60.0, 70.0],
+        },
+        prescription="half-gain",
+        max_gain_db=20.0,
+        mono=True,
+        dynamic_range="home",
+        volume_db={"music": -6.0, "dialogue": 3.0},
+        dialogue_boost_db=6.0,
+    )
     c.say("Die Brücke ist weg, Fremder.", preset="ogre", position=(1.0, 0.0, -2.0))
     said(sub)
     b = c.batch()

@@ -88,6 +88,7 @@ BINDINGS: dict[str, Binding] = {
             "say": ("ss_say",),
             "stinger": ("ss_stinger",),
             "set_weight": ("ss_set_weight",),
+            "profile": ("ss_profile",),
         },
         items={
             "set_param": ("ss_batch_set_param",),
@@ -128,6 +129,7 @@ BINDINGS: dict[str, Binding] = {
             "say": ("Say",),
             "stinger": ("Stinger",),
             "set_weight": ("SetWeight",),
+            "profile": ("Profile",),
         },
         items={
             "set_param": ("SetParam",),
@@ -166,6 +168,7 @@ BINDINGS: dict[str, Binding] = {
             "say": ("say",),
             "stinger": ("stinger",),
             "set_weight": ("set_weight",),
+            "profile": ("profile",),
         },
         items={
             "set_param": ("batch_set_param",),
@@ -201,6 +204,7 @@ PYTHON_CALLS: dict[str, tuple[str, ...]] = {
     "say": ("say",),
     "stinger": ("stinger",),
     "set_weight": ("set_weight",),
+    "profile": ("profile",),
 }
 """``middleware.client.Client`` methods; its ``Batch`` has a method named like each batchable message."""
 

@@ -16,6 +16,11 @@ signal request_done(request)
 const MsgPack = preload("msgpack.gd")
 const PROTOCOL_VERSION := 1
 const MAX_QUEUE := 10000
+# The profile message's fields (docs/accessibility.md); a key not among them is refused here.
+const PROFILE_FIELDS = [
+	"name", "audiogram", "prescription", "max_gain_db", "mono", "dynamic_range", "volume_db",
+	"dialogue_boost_db",
+]
 
 var client_name := "godot"
 var request_timeout_ms := 5000
@@ -130,6 +135,16 @@ func say(text: String, preset := "", emitter := "", position = null, t := NAN) -
 # Play a music stinger of the scene, quantised to its beat or bar.
 func stinger(name: String, t := NAN) -> void:
 	_send("stinger", {"name": name}, t)
+
+
+# Apply a player profile: hearing compensation, mono, dynamic range, per-group volumes. `fields` holds
+# the profile's fields (PROFILE_FIELDS); one left out takes its default (each message is complete).
+func profile(fields: Dictionary, t := NAN) -> void:
+	for key in fields:
+		if not key in PROFILE_FIELDS:
+			push_error("soundscape: profile: unknown field %s; fields: %s" % [key, PROFILE_FIELDS])
+			return
+	_send("profile", fields, t)
 
 
 # Hold a layer's weight (0..1; layer uid "emitter.layer") over its rules and director; null hands it

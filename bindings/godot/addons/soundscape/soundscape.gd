@@ -132,3 +132,7 @@ func stinger(name: String, t := NAN) -> void:
 
 func set_weight(layer: String, weight = null, t := NAN) -> void:
 	client.set_weight(layer, weight, t)
+
+
+func profile(fields: Dictionary, t := NAN) -> void:
+	client.profile(fields, t)

@@ -85,6 +85,21 @@ namespace Soundscape
         }
     }
 
+    /// <summary>A player profile (docs/accessibility.md); a field left null takes its default (each
+    /// message is a complete profile). Audiograms: dB HL at 250, 500, 1000, 2000, 4000, 8000 Hz.</summary>
+    public sealed class SoundscapeProfile
+    {
+        public string Name;
+        public double[] AudiogramLeft;   // set both ears or neither
+        public double[] AudiogramRight;
+        public string Prescription;      // "nal-r" or "half-gain"
+        public double? MaxGainDb;
+        public bool Mono;
+        public string DynamicRange;      // "full", "home", "headphones", "night"
+        public List<KeyValuePair<string, double>> VolumeDb;  // {group: dB}: dialogue, music, effects, ambience
+        public double? DialogueBoostDb;
+    }
+
     /// <summary>Several commands applied by the daemon in the same audio block, atomically.</summary>
     public sealed class SoundscapeBatch
     {
@@ -502,6 +517,41 @@ namespace Soundscape
         public bool Stinger(string name, double t = Now)
         {
             var w = Begin("stinger", 1, 0, t); WName(w, name); return Enqueue(w);
+        }
+
+        /// <summary>Apply a player profile: hearing compensation, mono, dynamic range, volumes.</summary>
+        public bool Profile(SoundscapeProfile p, double t = Now)
+        {
+            if ((p.AudiogramLeft == null) != (p.AudiogramRight == null))
+                throw new ArgumentException("profile: set both AudiogramLeft and AudiogramRight, or neither");
+            bool ears = p.AudiogramLeft != null, vols = p.VolumeDb != null && p.VolumeDb.Count > 0;
+            int n = (p.Name != null ? 1 : 0) + (ears ? 1 : 0) + (p.Prescription != null ? 1 : 0)
+                + (p.MaxGainDb.HasValue ? 1 : 0) + (p.Mono ? 1 : 0) + (p.DynamicRange != null ? 1 : 0)
+                + (vols ? 1 : 0) + (p.DialogueBoostDb.HasValue ? 1 : 0);
+            var w = Begin("profile", n, 0, t);
+            if (p.Name != null) { w.WriteString("name"); w.WriteString(p.Name); }
+            if (ears)
+            {
+                w.WriteString("audiogram"); w.WriteMapHeader(2);
+                w.WriteString("left"); WBands(w, p.AudiogramLeft);
+                w.WriteString("right"); WBands(w, p.AudiogramRight);
+            }
+            if (p.Prescription != null) { w.WriteString("prescription"); w.WriteString(p.Prescription); }
+            if (p.MaxGainDb.HasValue) { w.WriteString("max_gain_db"); w.WriteDouble(p.MaxGainDb.Value); }
+            if (p.Mono) { w.WriteString("mono"); w.WriteBool(true); }
+            if (p.DynamicRange != null) { w.WriteString("dynamic_range"); w.WriteString(p.DynamicRange); }
+            if (vols)
+            {
+                w.WriteString("volume_db"); w.WriteMapHeader(p.VolumeDb.Count);
+                foreach (var kv in p.VolumeDb) { w.WriteString(kv.Key); w.WriteDouble(kv.Value); }
+            }
+            if (p.DialogueBoostDb.HasValue) { w.WriteString("dialogue_boost_db"); w.WriteDouble(p.DialogueBoostDb.Value); }
+            return Enqueue(w);
+        }
+        static void WBands(MsgPackWriter w, double[] v)
+        {
+            w.WriteArrayHeader(v.Length);
+            foreach (var x in v) w.WriteDouble(x);
         }
 
         /// <summary>Hold a layer's weight (0..1; layer uid "emitter.layer") over its rules and director;
