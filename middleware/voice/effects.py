@@ -97,8 +97,9 @@ def reverb(
 
 
 def _envelope(a: np.ndarray, sr: int, attack_s: float, release_s: float) -> np.ndarray:
-    """Peak envelope of ``a`` (>= 0): fast rise, slow fall (one-pole each way, via the biquad-free
-    max of a decaying hold computed block-wise so there is no per-sample Python loop)."""
+    """Peak envelope of ``a`` (>= 0), one value per 5 ms block held over the block: rises toward a
+    block's peak with ``attack_s``, falls with ``release_s`` (a Python step per block, not per sample:
+    a line of 10 s is 2000 steps)."""
     hop = max(1, int(0.005 * sr))
     n = -(-a.size // hop)
     blocks = np.pad(a, (0, n * hop - a.size)).reshape(n, hop).max(axis=1)
