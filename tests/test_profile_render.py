@@ -20,6 +20,9 @@ name: stereo
 buses:
   music: {}
   ambience: {}
+snapshots:
+  hush:
+    buses: {music: {gain_db: -6}}
 emitters:
   left:
     bus: music
@@ -101,6 +104,27 @@ def test_player_volumes_move_their_bus_and_only_theirs(folder: Path):
     # the bus gain is exact; the limiter is idle at these levels: 0.2 dB covers FFT leakage
     assert band(a, 440.0) - band(b, 440.0) == pytest.approx(12.0, abs=0.2)
     assert band(a, 150.0) - band(b, 150.0) == pytest.approx(0.0, abs=0.2)
+
+
+def test_the_player_volume_stacks_on_a_snapshot_rather_than_being_overwritten(folder: Path):
+    """A snapshot moving the same bus (music -6 dB) and the player's music -12 dB add up: the player's
+    fader is a layer of its own, not a bus setting the snapshot replaces."""
+    (folder / "quiet2.yaml").write_text("volume_db: {music: -12}\n", encoding="utf-8")
+    (folder / "hush.jsonl").write_text('{"t": 0, "type": "snapshot", "name": "hush", "on": true}\n')
+    ev = ("--events", str(folder / "hush.jsonl"))
+    plain = _render(folder, "hush_plain.wav", *ev)
+    quiet = _render(folder, "hush_quiet.wav", *ev, "--profile", str(folder / "quiet2.yaml"))
+    assert plain.returncode == 0 and quiet.returncode == 0, quiet.stderr
+    a, _ = sf.read(folder / "hush_plain.wav", dtype="float32")
+    b, _ = sf.read(folder / "hush_quiet.wav", dtype="float32")
+    tail = slice(SR, None)  # the snapshot has blended in by then
+
+    def band(x: np.ndarray, hz: float) -> float:
+        spec = np.abs(np.fft.rfft(x[tail].mean(axis=1)))
+        k = round(hz * x[tail].shape[0] / SR)
+        return 20.0 * np.log10(spec[k - 2 : k + 3].max())
+
+    assert band(a, 440.0) - band(b, 440.0) == pytest.approx(12.0, abs=0.2)
 
 
 def test_a_bad_profile_is_a_clear_error_naming_the_field(folder: Path):
