@@ -3,7 +3,7 @@ its wheel, no download) must recognise each preset's rendering of ten sentences 
 at least as often as the neutral voice's score minus one.
 
 Why a recogniser: pitch and formant shifts and effects (reverb, growl) can leave a voice in character and
-unintelligible; ogre and ghost were recognised 0/10 where neutral was 9/10. Rendering and decoding are
+unintelligible; ogre was recognised 1/10 and ghost 0/10 where neutral was 9/10. Rendering and decoding are
 deterministic, so each score is a fixed number for a given engine version; the bound is relative to the
 neutral voice (not a constant) because scores move by a point or two when the engine's noise seeds change.
 The character itself (pitch, formants, effects) is measured in tests/test_voice.py.
@@ -20,13 +20,6 @@ from middleware.voice.effects import reverb
 
 needs_asr = pytest.mark.skipif(not asr.available(), reason="pocketsphinx (test extra) is not installed")
 
-# Presets that do not reach the bound yet, with the reason; strict, so one that starts passing fails
-# here until it is taken off the list.
-KNOWN_SHORT: dict[str, str] = {
-    "ogre": "7/10 against neutral 9/10: its growl (32 Hz tremolo, soft clip) costs two sentences; "
-    "the tract (x0.78 -> x0.95) and rate (0.8 -> 0.9) changes took it from 0/10",
-}
-
 
 @pytest.fixture(scope="module")
 def neutral_score(tmp_path_factory) -> int:
@@ -39,13 +32,7 @@ def neutral_score(tmp_path_factory) -> int:
 @needs_asr
 @pytest.mark.parametrize(
     "preset",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_SHORT[name]))
-        if name in KNOWN_SHORT
-        else name
-        for name in PRESETS
-        if name != "neutral"
-    ],
+    [name for name in PRESETS if name != "neutral"],
 )
 def test_preset_is_as_intelligible_as_neutral_minus_one(preset, neutral_score, tmp_path):
     score, misses = asr.score(preset, tmp_path)
