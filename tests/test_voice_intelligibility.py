@@ -5,7 +5,8 @@ at least as often as the neutral voice's score minus one.
 Why a recogniser: pitch and formant shifts and effects (reverb, growl) can leave a voice in character and
 unintelligible; ogre was recognised 1/10 and ghost 0/10 where neutral was 9/10. Rendering and decoding are
 deterministic, so each score is a fixed number for a given engine version; the bound is relative to the
-neutral voice (not a constant) because scores move by a point or two when the engine's noise seeds change.
+neutral voice (not a constant) because scores move when the noise seeds change (see docs/voices.md).
+A change of ENGINE_VERSION must rerun this file.
 The character itself (pitch, formants, effects) is measured in tests/test_voice.py.
 """
 
