@@ -83,6 +83,11 @@ def strategies(names: list[str]) -> dict[str, st.SearchStrategy[Any]]:
         "vec3": vec,
         "params": st.one_of(st.dictionaries(text, number, max_size=4), number),
         "switches": st.one_of(st.dictionaries(text, text, max_size=4), number),
+        # nested maps (a profile's audiogram: {ear: {Hz: dB}}), with keys and values of any sort
+        "map": st.one_of(
+            st.dictionaries(text, st.one_of(number, st.dictionaries(text, number, max_size=6)), max_size=3),
+            number,
+        ),
         "key": st.one_of(text, st.integers(), st.tuples(st.integers())),
         "t": st.floats(0.0, 120.0),
         "message": st.sampled_from(list(P.MESSAGES.values())),

@@ -193,6 +193,8 @@ def _nasty_message(msg: P.Message, texts: list[str]) -> dict:
             out[f.name] = {next(pick): 1.0}
         elif f.kind == "switches":
             out[f.name] = {next(pick): next(pick)}
+        elif f.kind == "map":
+            out[f.name] = {next(pick): {next(pick): 1.0}}
         elif f.kind == "items":
             out[f.name] = [
                 {"type": "set_state", "group": next(pick), "value": next(pick)},
