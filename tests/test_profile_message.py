@@ -8,12 +8,12 @@ import json
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_wav
 from test_daemon import start_daemon, stop_daemon
 
 from middleware.client import Client, Subscriber
@@ -41,21 +41,13 @@ LOSS = {"left": [0.0, 0.0, 10.0, 40.0, 60.0, 60.0], "right": [0.0, 0.0, 10.0, 40
 """A steep high-frequency loss: its compensation lifts a 4 kHz tone by many dB and leaves 150 Hz."""
 
 
-def _write(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("profile_message")
     (tmp / "sounds").mkdir()
     t = np.arange(SR) / SR
-    _write(tmp / "sounds" / "tone.wav", 0.1 * np.sin(2 * np.pi * 4000.0 * t))
-    _write(tmp / "sounds" / "low.wav", 0.1 * np.sin(2 * np.pi * 150.0 * t))
+    write_wav(tmp / "sounds" / "tone.wav", 0.1 * np.sin(2 * np.pi * 4000.0 * t))
+    write_wav(tmp / "sounds" / "low.wav", 0.1 * np.sin(2 * np.pi * 150.0 * t))
     (tmp / "scene.yaml").write_text(SCENE, encoding="utf-8")
     return tmp
 
@@ -142,7 +134,7 @@ def test_a_profile_switch_mid_render_has_no_click(folder: Path):
     from one sample to the next (150/210 Hz at 0.1: under 0.003), while an instant fold would jump by
     up to half the L-R difference (about 0.05): the 100 ms glide keeps every step near the steady ones."""
     t = np.arange(SR) / SR
-    _write(folder / "sounds" / "low2.wav", 0.1 * np.sin(2 * np.pi * 210.0 * t))
+    write_wav(folder / "sounds" / "low2.wav", 0.1 * np.sin(2 * np.pi * 210.0 * t))
     (folder / "low.yaml").write_text(LOW_SCENE, encoding="utf-8")
     events = folder / "switch.jsonl"
     events.write_text(json.dumps({"t": 1.0, "type": "profile", "mono": True}) + "\n", encoding="utf-8")

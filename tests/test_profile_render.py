@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_wav
 
 from middleware.sinks.wav import read_wav_metadata
 
@@ -37,21 +37,13 @@ emitters:
 """
 
 
-def _write(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("profile_render")
     (tmp / "sounds").mkdir()
     t = np.arange(SR) / SR
-    _write(tmp / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 440.0 * t))
-    _write(tmp / "sounds" / "low.wav", 0.3 * np.sin(2 * np.pi * 150.0 * t))
+    write_wav(tmp / "sounds" / "tone.wav", 0.3 * np.sin(2 * np.pi * 440.0 * t))
+    write_wav(tmp / "sounds" / "low.wav", 0.3 * np.sin(2 * np.pi * 150.0 * t))
     (tmp / "scene.yaml").write_text(SCENE, encoding="utf-8")
     return tmp
 

@@ -8,11 +8,10 @@ is audible (each bus carries one layer only), its scene telemetry tells the weig
 from __future__ import annotations
 
 import time
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_wav
 from test_daemon import start_daemon, stop_daemon
 
 from middleware.client import Client, Subscriber
@@ -38,21 +37,13 @@ SILENT_LUFS = -70.0
 """Momentary loudness below this is silence (the meter's gate is -70 LUFS; the layers play near -20)."""
 
 
-def _write(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((x * 32767).astype("<i2").tobytes())
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("weights")
     (tmp / "sounds").mkdir()
     t = np.arange(SR) / SR
-    _write(tmp / "sounds" / "tone.wav", 0.2 * np.sin(2 * np.pi * 440.0 * t))
-    _write(tmp / "sounds" / "low.wav", 0.1 * np.sin(2 * np.pi * 220.0 * t))
+    write_wav(tmp / "sounds" / "tone.wav", 0.2 * np.sin(2 * np.pi * 440.0 * t))
+    write_wav(tmp / "sounds" / "low.wav", 0.1 * np.sin(2 * np.pi * 220.0 * t))
     (tmp / "scene.yaml").write_text(SCENE, encoding="utf-8")
     proc, info = start_daemon("--meters", "all", scene=tmp / "scene.yaml")
     client = Client(info["bind"], name="set_weight")
