@@ -17,6 +17,16 @@ SCENE_DESTS = ("scene", "scenes")
 that it exists before the subcommand runs, so a missing scene reads the same everywhere."""
 
 
+def add_profile_option(parser: argparse.ArgumentParser, where: str) -> None:
+    """``--profile FILE``, the player profile, worded once for every command that applies one."""
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="player profile (YAML/JSON, docs/accessibility.md): hearing compensation, mono, dynamic "
+        f"range and per-group volumes, {where}",
+    )
+
+
 class UsageError(SoundscapeError):
     """A command line that cannot run as given: one line on stderr, exit status 2."""
 

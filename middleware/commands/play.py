@@ -12,7 +12,7 @@ import re
 import sys
 import time
 
-from ._common import UsageError
+from ._common import UsageError, add_profile_option
 
 NAME = "play"
 HELP = "play a scene on the sound device (NULL device if none) with live hot reload"
@@ -35,12 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="playback device name (default: system default)")
     p.add_argument("--backend", default=None, help="miniaudio backend (e.g. alsa, pulseaudio, null)")
     p.add_argument("--no-reload", action="store_true", help="do not watch the file for edits")
-    p.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="player profile (YAML/JSON, docs/accessibility.md): hearing compensation, mono, dynamic "
-        "range and per-group volumes",
-    )
+    add_profile_option(p, "applied from the first block")
     p.add_argument("--quiet", action="store_true", help="no status line")
     p.add_argument(
         "--teach",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import UsageError
+from ._common import UsageError, add_profile_option
 
 NAME = "render"
 HELP = "render a scene driven by an events file to WAV (offline, bit-identical for the same seed)"
@@ -21,12 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (scatter timing, random containers)")
     p.add_argument("--block", type=int, default=256, help="engine block size in frames (default 256)")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="player profile (YAML/JSON, docs/accessibility.md): hearing compensation, mono, dynamic "
-        "range and volumes applied to the render; the WAV's metadata names it",
-    )
+    add_profile_option(p, "applied to the render (the WAV's metadata names it)")
 
 
 def run(args: argparse.Namespace) -> int:

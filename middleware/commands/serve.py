@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..config import MAX_INSTANCES
+from ._common import add_profile_option
 
 NAME = "serve"
 HELP = "run the daemon: load a scene, listen for game messages (ZeroMQ), play audio"
@@ -112,12 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="this daemon's certificate (with secret key) for the world feed",
     )
-    parser.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="player profile (YAML/JSON, docs/accessibility.md) applied from the start: hearing "
-        "compensation, mono, dynamic range and per-group volumes",
-    )
+    add_profile_option(parser, "applied from the first block")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
     from .studio import add_studio_options  # --studio and the studio page's options
