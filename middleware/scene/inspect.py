@@ -1,0 +1,146 @@
+"""A read-only picture of a running scene: where everything is and which voices it plays.
+
+The studio's 3D view (the anchor is Wwise's Game Object 3D Viewer) and its voice list need poses
+and voices that the runtime's ``telemetry()`` does not carry. ``world(rt)`` builds them from the
+runtime's *public* attributes only (``listener``, ``objects``, ``emitters``, ``instances``) and the
+engine's public ``voice_info``, so it works on any runtime shape (the daemon's recording runtime has
+none of them and gets empty lists) and never changes what it reads.
+
+It runs where the daemon builds its ``scene`` telemetry, i.e. on the render thread, a few times a
+second: the work is bounded (at most ``MAX_ITEMS`` of each kind, counted beyond that) and plain
+(tuples of rounded floats, no numpy, no I/O), about 20-60 us for a typical scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MAX_ITEMS = 64
+"""Objects, emitters, instances and voices listed at most (each); the totals say how many there were.
+A game may move thousands of objects; the view needs the ones near the action, and the render
+thread must not pay for a thousand."""
+
+DIGITS = 3  # millimetres and 1e-3 gain: finer than a page draws, and short on the wire
+
+
+def _vec(v: Any) -> list[float] | None:
+    if v is None:
+        return None
+    return [round(float(v[0]), DIGITS), round(float(v[1]), DIGITS), round(float(v[2]), DIGITS)]
+
+
+def _att(att: Any) -> tuple[float | None, float | None]:
+    if att is None:
+        return None, None
+    return float(att.min_distance), float(att.max_distance)
+
+
+def _voice(info: Mapping[str, Any] | None, owner: str, kind: str) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    gl, gr = float(info["gain_left"]), float(info["gain_right"])
+    return {
+        "owner": owner,
+        "kind": kind,
+        "state": "virtual" if info["state"] == "virtual" else "real",
+        "gain": round(max(gl, gr), DIGITS),  # the louder side: what the designer hears of it
+        "gain_left": round(gl, DIGITS),
+        "gain_right": round(gr, DIGITS),
+    }
+
+
+def world(rt: Any, ids: Mapping[int, int] | None = None) -> dict[str, Any]:
+    """Listener pose, game objects, emitters, event instances (positions, min/max distance) and the
+    voices they play (real or virtual, gain), as plain lists and maps ready for msgpack/JSON.
+
+    ``ids`` maps the runtime's instance ids to the ids its clients know (the daemon's own numbering);
+    instances are reported under the client's id when there is one.
+    """
+    out: dict[str, Any] = {}
+    listener = getattr(rt, "listener", None)
+    out["listener"] = None
+    if listener is not None:
+        out["listener"] = {"position": _vec(listener.position), "forward": _vec(listener.forward)}
+    objects = getattr(rt, "objects", None) or {}
+    obj_list = []
+    for name, o in objects.items():
+        if len(obj_list) >= MAX_ITEMS:
+            break
+        obj_list.append({"name": name, "position": _vec(o.position), "forward": _vec(o.forward)})
+    out["objects"] = obj_list
+    out["objects_total"] = len(objects)
+
+    engine = getattr(rt, "engine", None)
+    info = getattr(engine, "voice_info", None)
+    voices: list[dict[str, Any]] = []
+    voices_total = 0
+
+    def add_voice(handle: int | None, owner: str, kind: str) -> None:
+        nonlocal voices_total
+        if handle is None or info is None:
+            return
+        voices_total += 1
+        if len(voices) < MAX_ITEMS:
+            v = _voice(info(handle), owner, kind)
+            if v is not None:
+                voices.append(v)
+            else:
+                voices_total -= 1  # ended since the runtime last looked: not a voice any more
+
+    emitters = getattr(rt, "emitters", None) or {}
+    em_list = []
+    for name, em in emitters.items():
+        d = em.emitter
+        lo, hi = _att(getattr(d, "attenuation", None))
+        playing = False
+        for li in em.layers.values():
+            if li.handle is not None:
+                playing = True
+                add_voice(li.handle, li.layer.uid, "emitter")
+            for h in li.one_shots or ():
+                if h != li.handle:
+                    add_voice(h, li.layer.uid, "emitter")
+        if len(em_list) < MAX_ITEMS:
+            em_list.append(
+                {
+                    "name": name,
+                    "position": _vec(em.position),
+                    "follows": d.follows,
+                    "min": lo,
+                    "max": hi,
+                    "playing": playing,
+                }
+            )
+    out["emitters"] = em_list
+    out["emitters_total"] = len(emitters)
+
+    instances = getattr(rt, "instances", None) or {}
+    inst_list = []
+    for riid, inst in instances.items():
+        ev = inst.event
+        iid = ids.get(riid, riid) if ids is not None else riid
+        owner = f"{ev.name}#{iid}"
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles:
+                add_voice(li.handle, f"{owner} {li.layer.id}", "event")
+        if len(inst_list) < MAX_ITEMS:
+            lo, hi = _att(getattr(ev, "attenuation", None))
+            inst_list.append(
+                {
+                    "instance": iid,
+                    "event": ev.name,
+                    "position": _vec(inst.position),
+                    "follows": inst.follows,
+                    "min": lo,
+                    "max": hi,
+                }
+            )
+    out["instances"] = inst_list
+    out["instances_total"] = len(instances)
+    out["voices"] = voices
+    out["voices_total"] = voices_total
+    return out
+
+
+__all__ = ["MAX_ITEMS", "world"]
