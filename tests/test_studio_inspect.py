@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import msgpack
 import numpy as np
 import pytest
 from conftest import write_wav
@@ -53,12 +54,18 @@ def _run(rt, blocks: int = 2) -> None:
         rt.engine.render(BLOCK)
 
 
+def _wire(rt, ids=None) -> dict:
+    """``world`` as a client receives it: through msgpack, as the daemon sends it (which also
+    proves it packs: a payload that did not would cost the page its whole ``scene`` telemetry)."""
+    return msgpack.unpackb(msgpack.packb(world(rt, ids), use_bin_type=True), raw=False)
+
+
 def test_world_has_poses_radii_instances_and_voices(rt):
     rt.set_listener([1, 0, 2], [1, 0, 0])
     rt.set_object("cart", [-3, 0, 5], [0, 0, 1])
     iid = rt.trigger("ping", position=[4, 0, 4])
     _run(rt)
-    w = world(rt, {iid: 77})  # the daemon's client-side id for this instance
+    w = _wire(rt, {iid: 77})  # the daemon's client-side id for this instance
     assert w["listener"] == {"position": [1.0, 0.0, 2.0], "forward": [1.0, 0.0, 0.0]}
     assert w["objects"] == [{"name": "cart", "position": [-3.0, 0.0, 5.0], "forward": [0.0, 0.0, 1.0]}]
     ems = {e["name"]: e for e in w["emitters"]}
@@ -83,7 +90,7 @@ def test_an_object_moved_is_where_world_says(rt):
     _run(rt, 1)
     rt.set_object("cart", [2.5, 0.25, -7.125])
     _run(rt, 1)
-    w = world(rt)
+    w = _wire(rt)
     assert w["objects"][0]["position"] == [2.5, 0.25, -7.125]
     assert {e["name"]: e for e in w["emitters"]}["cart"]["position"] == [2.5, 0.25, -7.125]
 

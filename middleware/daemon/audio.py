@@ -52,11 +52,12 @@ import zmq
 from ..config import EngineConfig
 from ..control.apply import apply_message
 from ..errors import ProtocolError, SoundscapeError
+from ..scene.inspect import world  # the studio's 3D view and voice list (scene telemetry)
 from ..voice.limits import VoiceLimits
 from ..voice.say import SayQueue
 
 STATS_INTERVAL = 0.1  # seconds between audio statistics sent to the network process
-SCENE_TELEMETRY_BLOCKS = 19  # ~0.1 s at 256 frames / 48 kHz
+SCENE_TELEMETRY_BLOCKS = 8  # ~23 Hz at 256 frames / 48 kHz: the studio draws 20-30 frames/s
 MAX_DRAIN_PACKETS = 64  # packets applied per block at most (the rest waits one block: bounded work)
 DRAIN_BUDGET_NS = 1_000_000
 """Time one block may spend applying commands (1 ms of a 5.3 ms block). In callback mode the render
@@ -213,7 +214,8 @@ class AudioSide:
             self._internal("events", exc)
         if self._blocks % SCENE_TELEMETRY_BLOCKS == 0:
             try:
-                self._send_render(["scene", {**self.rt.telemetry(), "voices": self._voice_gains()}])
+                t = {**self.rt.telemetry(), "voices": self._voice_gains(), "world": world(self.rt, self.r2c)}
+                self._send_render(["scene", t])
             except Exception as exc:
                 self._send_render(["scene", {"error": repr(exc)}])
         return out
