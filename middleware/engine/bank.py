@@ -29,6 +29,7 @@ import miniaudio
 import numpy as np
 
 from ..errors import AudioFileError, EngineError
+from ..rt.guard import forbidden
 
 _HEAD = 16
 """Silent floats at the start of the array: what the row of a removed sample points at."""
@@ -259,6 +260,7 @@ class SampleBank:
         return self.add(name, arr, source=os.fspath(path))
 
 
+@forbidden("asset decoding")  # never on the audio thread (rt/guard.py)
 def decode_file(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """Decode an audio file to float32 (frames, channels) at ``sample_rate``.
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..hints import suggestion
+from ..rt.guard import forbidden
 from . import _kernels as K
 
 VERSION = "1.0"
@@ -247,6 +248,7 @@ class Generator:
     SMOOTH_TIME: ClassVar[float] = 0.05
     GAIN: ClassVar[float] = 1.0
 
+    @forbidden("generator construction")  # never on the audio thread (rt/guard.py)
     def __init__(
         self,
         sample_rate: int = 48000,

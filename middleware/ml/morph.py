@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..rt.guard import forbidden
 from .cards import sha256_bytes
 from .sessions import session
 
@@ -143,6 +144,7 @@ def _interp_index(centres_hz: np.ndarray, sr: int, n: int) -> tuple[np.ndarray, 
 class MorphModel:
     """A loaded morph model: the ONNX decoder session plus its anchors, drift and calibration."""
 
+    @forbidden("morph model loading")  # never on the audio thread (rt/guard.py)
     def __init__(self, path: str | Path | bytes) -> None:
         self.path = Path("<bytes>") if isinstance(path, bytes) else Path(path)
         try:
@@ -218,6 +220,7 @@ class MorphStream:
     calls give the same audio.
     """
 
+    @forbidden("morph stream construction")  # never on the audio thread (rt/guard.py)
     def __init__(
         self,
         model: str | Path | MorphModel,

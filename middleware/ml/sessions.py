@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ModelError
+from ..rt.guard import forbidden
 
 
+@forbidden("onnxruntime session creation")  # never on the audio thread (rt/guard.py)
 def session(model: bytes | str | Path, name: str | None = None):
     """A one-thread onnxruntime session (control-rate work must not fan out over the cores).
 

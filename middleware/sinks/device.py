@@ -39,7 +39,9 @@ import miniaudio
 import numpy as np
 
 from ..errors import DeviceError, EngineError
+from ..rt import guard
 from ..rt.ring import FrameRing
+from ..rt.wake import WakeFlag
 from .base import Renderable, check_block
 
 NULL_FALLBACK_MESSAGE = "no audio device found; using miniaudio's NULL backend (silent, real-time paced)"
@@ -146,27 +148,6 @@ def _find_device_id(name: str, backends: list[miniaudio.Backend] | None) -> Any:
     raise DeviceError(f"device_name={name!r}: no playback device matches; available: {names}")
 
 
-class _Signal:
-    """A wake-up flag the audio thread can raise without ever blocking.
-
-    A ``threading.Lock`` used as a binary semaphore: held means "nothing new". Only the callback
-    releases it (``release`` never waits) and only the render thread acquires it (with a timeout).
-    Because a single thread releases, ``locked()`` followed by ``release()`` cannot race.
-    ``threading.Event.set`` would take a Condition lock, which can make the callback wait.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-
-    def raise_(self) -> None:
-        if self._lock.locked():
-            self._lock.release()
-
-    def wait(self, timeout: float) -> bool:
-        return self._lock.acquire(timeout=timeout)
-
-
 def _percentiles_ms(values_ns: np.ndarray) -> tuple[float, float, float]:
     if values_ns.size == 0:
         return 0.0, 0.0, 0.0
@@ -234,7 +215,9 @@ class DeviceSink:
         self._out_bytes = memoryview(self._out).cast("B")
         self._timestamps = np.zeros(_TIMESTAMP_SLOTS, dtype=np.int64)
         self._render_ns = np.zeros(_RENDER_SLOTS, dtype=np.int64)
-        self._signal = _Signal()
+        self._signal = WakeFlag()
+        self._audio_ident: int | None = None  # the device thread, marked for the real-time guard
+        self._error_reported = False
         self._device: miniaudio.PlaybackDevice | None = None
         self._thread: threading.Thread | None = None
         self._running = False
@@ -322,6 +305,7 @@ class DeviceSink:
         counted as an underrun; reporting happens in ``stats()`` on the caller's thread.
 
         In callback mode it also renders, and only what this callback needs (``_render_for_callback``).
+        The first callback marks the device thread for the real-time guard (``rt/guard.py``).
         """
         ring = self._ring
         out = self._out
@@ -336,6 +320,8 @@ class DeviceSink:
         ns_per_frame = 1e9 / self.sample_rate
         slack_periods = self.periods - 1  # queued in the device while it waits for this callback
         frames = yield b""
+        self._audio_ident = threading.get_ident()
+        guard.enter_audio_thread()
         while True:
             now = clock()
             n = self._callbacks
@@ -384,8 +370,9 @@ class DeviceSink:
     def _render_for_callback(self, frames: int) -> None:
         """Callback mode: render whole blocks until the ring holds ``frames`` (the device thread).
 
-        A failing render must not kill the device: the error is kept for ``stats()`` and reported
-        once, and from then on the callback plays silence (counted as underruns), like ring mode.
+        A failing render must not kill the device: the error is kept for ``stats()``, which reports
+        it once from its caller's thread (never printed here, on the device thread), and from then on
+        the callback plays silence (counted as underruns), like ring mode.
         """
         if self.render_error is not None:
             return
@@ -394,7 +381,6 @@ class DeviceSink:
                 self._render_one()
         except Exception as exc:
             self.render_error = exc
-            print(f"render stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def _fill(self) -> None:
         while self._running and self._ring.fill < self.target_frames:
@@ -403,13 +389,26 @@ class DeviceSink:
     def _render_loop(self) -> None:
         # Wait at most one period: a missed wake-up costs at most one period of lookahead.
         timeout = max(0.001, self.period_frames / self.sample_rate)
+        guard.enter_audio_thread()
         try:
             while self._running:
                 self._fill()
                 self._signal.wait(timeout)
         except Exception as exc:  # keep the device alive (silence + underruns) and report
             self.render_error = exc
-            print(f"render thread stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        finally:
+            guard.leave_audio_thread()
+        self._report_render_error()  # unmarked now: this thread is done with audio
+
+    def _report_render_error(self) -> None:
+        """Say once on stderr that rendering stopped (never from the device thread: callback mode
+        reports from ``stats()`` or ``stop()``, on the caller's thread)."""
+        exc = self.render_error
+        if exc is None or self._error_reported:
+            return
+        self._error_reported = True
+        where = "render" if self.render_in_callback else "render thread"
+        print(f"{where} stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     # --------------------------------------------------------------------------------- control
     def start(self) -> DeviceSink:
@@ -418,6 +417,8 @@ class DeviceSink:
             raise DeviceError("start(): the sink is already running")
         self._reset_counters()
         self.render_error = None
+        self._error_reported = False
+        guard.install_from_env()  # SOUNDSCAPE_RT_GUARD: on before the audio thread starts
         device = self._open()
         self._device = device
         self.backend_name = device.backend
@@ -464,6 +465,10 @@ class DeviceSink:
                 raise DeviceError("stop(): the render thread did not finish within 5 s (render() blocked?)")
         if device is not None:
             device.close()
+        if self._audio_ident is not None:  # the device thread is gone; its ident may be reused
+            guard.leave_audio_thread(self._audio_ident)
+            self._audio_ident = None
+        self._report_render_error()
         if self._saved_switch_interval is not None:
             if sys.getswitchinterval() == self.switch_interval:
                 sys.setswitchinterval(self._saved_switch_interval)
@@ -521,7 +526,9 @@ class DeviceSink:
         return self._timestamps[np.arange(n - count, n) & (_TIMESTAMP_SLOTS - 1)]
 
     def stats(self) -> dict[str, Any]:
-        """Counters and timing of the callback and the render thread (safe from any thread)."""
+        """Counters and timing of the callback and the render thread (safe from any thread but the
+        audio one: it reports a render error once on stderr)."""
+        self._report_render_error()
         n = self._callbacks
         intervals = np.diff(self.callback_timestamps())
         i50, i99, imax = _percentiles_ms(intervals)

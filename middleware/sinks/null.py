@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
+from ..rt import guard
 from .base import Renderable, check_block
 
 _RENDER_SLOTS = 1 << 12
@@ -68,21 +69,24 @@ class NullSink:
         if seconds < 0:
             raise EngineError(f"seconds={seconds}: must be >= 0")
         target = self.frames + int(np.ceil(seconds * self.sample_rate / self.block)) * self.block
+        guard.install_from_env()
         self._t0 = time.perf_counter() - self.frames / self.sample_rate
-        while self.frames < target and not self._stop.is_set():
-            if self.realtime:
-                self._pace()
-            self._pull()
+        with guard.audio_thread():  # this thread renders: the real-time guard watches it meanwhile
+            while self.frames < target and not self._stop.is_set():
+                if self.realtime:
+                    self._pace()
+                self._pull()
         return self.stats()
 
     def _loop(self) -> None:
         self._t0 = time.perf_counter() - self.frames / self.sample_rate
         try:
-            while not self._stop.is_set():
-                if self.realtime:
-                    self._pace()
-                if not self._stop.is_set():
-                    self._pull()
+            with guard.audio_thread():  # the render loop: watched by the real-time guard
+                while not self._stop.is_set():
+                    if self.realtime:
+                        self._pace()
+                    if not self._stop.is_set():
+                        self._pull()
         except Exception as exc:
             self.error = exc
 
@@ -90,6 +94,7 @@ class NullSink:
         if self._thread is not None:
             raise EngineError("start(): the null sink is already running")
         self._stop.clear()
+        guard.install_from_env()
         self._thread = threading.Thread(target=self._loop, name="soundscape-null-sink", daemon=True)
         self._thread.start()
         return self

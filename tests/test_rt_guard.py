@@ -1,0 +1,212 @@
+"""The real-time guard (``middleware/rt/guard.py``, issue 14 item 5): a RealtimeSanitizer-like test mode.
+
+* Unit: a guarded call on a marked thread is a violation with its stack; the same call on another
+  thread is not; off, nothing is patched; ``raise`` mode raises at the call.
+* The sinks mark whatever renders (the device callback in callback mode, the render thread in ring
+  mode, a null sink's loop), so a renderable that touches the disk is caught there.
+* A real daemon, run with ``SOUNDSCAPE_RT_GUARD=1`` and driven with every kind of message (triggers,
+  objects, say, hot reload, profile, a scene with a director model and generators), reports zero
+  violations; so does the demo game against a live daemon.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from middleware.config import EngineConfig
+from middleware.rt import guard
+
+
+@pytest.fixture
+def guarded():
+    """The guard on (record mode) for one test, off and empty afterwards."""
+    guard.clear()
+    guard.enable("record")
+    yield guard
+    guard.disable()
+    guard.clear()
+
+
+def _on_thread(fn, marked: bool) -> None:
+    def body() -> None:
+        if marked:
+            with guard.audio_thread():
+                fn()
+        else:
+            fn()
+
+    t = threading.Thread(target=body, name="audio-under-test" if marked else "other")
+    t.start()
+    t.join()
+
+
+def _forbidden_calls(tmp_path) -> None:
+    """One call of each guarded kind."""
+    os.stat(tmp_path)
+    with open(tmp_path / "f.txt", "w") as fh:  # the builtin is what is guarded
+        fh.write("x")
+    (tmp_path / "f.txt").read_bytes()
+    msgpack.unpackb(msgpack.packb({"a": 1}))
+    print("hello", file=io.StringIO())
+    ctx = zmq.Context.instance()
+    a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+    a.bind("inproc://rt-guard-test")
+    b.connect("inproc://rt-guard-test")
+    a.send(b"x")
+    b.recv()
+    a.close(0)
+    b.close(0)
+
+
+def test_guarded_calls_on_a_marked_thread_are_violations_with_their_stack(guarded, tmp_path):
+    _on_thread(lambda: _forbidden_calls(tmp_path), marked=True)
+    whats = {v.what for v in guard.violations()}
+    assert {"os.stat", "open", "msgpack pack", "msgpack unpack", "print", "zmq send", "zmq recv"} <= whats
+    v = next(v for v in guard.violations() if v.what == "msgpack pack")
+    assert v.thread == "audio-under-test"
+    text = v.format()
+    assert "_forbidden_calls" in text and "msgpack.packb" in text  # the caller's frame and its line
+
+
+def test_the_same_calls_on_another_thread_are_not(guarded, tmp_path):
+    _on_thread(lambda: _forbidden_calls(tmp_path), marked=False)
+    _forbidden_calls(tmp_path)  # the test's own thread is not marked either
+    assert guard.violation_count() == 0, [v.format() for v in guard.violations()]
+
+
+def test_project_functions_marked_forbidden_are_caught(guarded):
+    from middleware.engine.bank import decode_file
+    from middleware.generators import create_generator
+    from middleware.ml import sessions
+    from middleware.ml.morph import MorphModel
+
+    def body() -> None:
+        create_generator("wind", sample_rate=48000, seed=1)
+        with pytest.raises(Exception):  # noqa: B017 - a file that is not there: the call is what counts
+            decode_file("/nonexistent.wav", 48000)
+        with pytest.raises(Exception):  # noqa: B017 - not a model
+            sessions.session(b"not a model")
+        with pytest.raises(Exception):  # noqa: B017 - not a model
+            MorphModel(b"not a model")
+
+    _on_thread(body, marked=True)
+    whats = [v.what for v in guard.violations()]
+    for what in (
+        "generator construction",
+        "asset decoding",
+        "onnxruntime session creation",
+        "morph model loading",
+    ):
+        assert what in whats, whats
+    assert "morph stream construction" in {what for _, what in guard._marked}
+
+
+def test_off_by_default_and_free(tmp_path):
+    """Off: the guarded functions are the originals and marked project functions are unwrapped."""
+    from middleware.engine.bank import decode_file
+
+    assert not guard.enabled()
+    assert not hasattr(os.stat, "__rt_guard_original__")
+    assert not hasattr(msgpack.packb, "__rt_guard_original__")
+    assert not hasattr(decode_file, "__rt_guard_original__")
+    _on_thread(lambda: _forbidden_calls(tmp_path), marked=True)
+    assert guard.violation_count() == 0
+    guard.enable()
+    try:
+        assert hasattr(msgpack.packb, "__rt_guard_original__")
+    finally:
+        guard.disable()
+    assert not hasattr(msgpack.packb, "__rt_guard_original__")
+    assert "recv" not in vars(zmq.Socket)  # the inherited method is back, not a copy of it
+
+
+def test_raise_mode_raises_at_the_call(tmp_path):
+    guard.clear()
+    guard.enable("raise")
+    caught: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            os.stat(tmp_path)
+        except guard.RealtimeViolation as exc:
+            caught.append(exc)
+
+    try:
+        _on_thread(body, marked=True)
+    finally:
+        guard.disable()
+        guard.clear()
+    assert len(caught) == 1 and "os.stat" in str(caught[0])
+
+
+def test_env_variable_turns_it_on(monkeypatch):
+    monkeypatch.setenv(guard.ENV, "1")
+    try:
+        assert guard.install_from_env()
+        assert guard.mode() == "record"
+    finally:
+        guard.disable()
+    monkeypatch.setenv(guard.ENV, "bogus")
+    with pytest.raises(ValueError, match="SOUNDSCAPE_RT_GUARD"):
+        guard.install_from_env()
+    monkeypatch.setenv(guard.ENV, "0")
+    assert not guard.install_from_env()
+
+
+# ------------------------------------------------------------------------------------ sinks
+class _StatsOnRender:
+    """A renderable that touches the disk in ``render``: what the guard must catch in every sink."""
+
+    def __init__(self, path) -> None:
+        self.config = EngineConfig(sample_rate=48000, block=256, lookahead_blocks=0)
+        self.path = path
+        self.threads: set[str] = set()
+
+    def render(self, frames: int) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        os.stat(self.path)
+        return np.zeros((frames, 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize("lookahead", [0, 2], ids=["callback-mode", "ring-mode"])
+def test_device_sink_marks_whatever_renders(guarded, tmp_path, lookahead):
+    import time
+
+    from middleware.sinks import DeviceSink
+
+    r = _StatsOnRender(tmp_path)
+    sink = DeviceSink(r, backend="null", lookahead_blocks=lookahead, null_min_lookahead_s=0)
+    sink.start()
+    try:
+        deadline = time.monotonic() + 5
+        while guard.violation_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sink.stop()
+    assert guard.violation_count() > 0
+    assert {v.what for v in guard.violations()} == {"os.stat"}
+    assert all("render" in v.format() for v in guard.violations())
+    # start() renders its first block(s) on the caller's thread, which stays unmarked
+    assert not guard.on_audio_thread()
+
+
+def test_null_sink_marks_its_loop_and_run(guarded, tmp_path):
+    from middleware.sinks import NullSink
+
+    r = _StatsOnRender(tmp_path)
+    NullSink(r).run(0.01)
+    assert guard.violation_count() > 0
+    assert not guard.on_audio_thread()  # run() marks the caller's thread only while it renders
+    guard.clear()
+    with NullSink(r):
+        import time
+
+        time.sleep(0.05)
+    assert guard.violation_count() > 0
