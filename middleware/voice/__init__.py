@@ -9,8 +9,8 @@
   imported; see docs/voices.md).
 
 The line is shaped into the character by the preset's pitch/formant settings and its effect chain
-(:mod:`.presets`, :mod:`.effects`), normalised to ``LINE_LUFS`` and cached by (text, preset, engine,
-engine version, rate). Every result is labelled synthetic: ``info["synthetic"] is True``.
+(:mod:`.presets`, :mod:`.effects`), normalised to ``LINE_LUFS`` and cached by (text, preset and its
+settings, engine, engine version, rate). Every result is labelled synthetic: ``info["synthetic"] is True``.
 
 To play a line in the engine: ``audio, info = render_line(...)`` then
 ``engine.bank.add(f"voice:{info['key']}", audio)`` (a unique, stable name per line); render off the
@@ -88,8 +88,8 @@ def line_key(
     preset or engine."""
     if engine not in ENGINES:
         raise EngineError(f"voice engine={engine!r}: must be one of {', '.join(ENGINES)}")
-    name = get_preset(preset).name
-    return _cache.cache_key(text, name, engine, version or _engine_version(engine), sr)
+    p = get_preset(preset)
+    return _cache.cache_key(text, p.name, engine, version or _engine_version(engine), sr, p.settings_digest)
 
 
 def render_line(
@@ -129,8 +129,7 @@ def render_line(
         tokens = text_to_tokens(text)
         if not tokens or all(t.ph in "_,." for t in tokens):
             raise EngineError(f"voice text={text[:40]!r}: nothing pronounceable (letters or digits needed)")
-        seed = int(key[:8], 16)
-        y = synthesize(tokens, p.voice, sr, seed)
+        y = synthesize(tokens, p.voice, sr, _cache.line_seed(text, p.name, engine, version, sr))
     else:
         from .espeak import render_espeak
 

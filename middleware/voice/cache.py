@@ -1,4 +1,5 @@
-"""On-disk cache of rendered lines, keyed by a hash of (text, preset, engine, engine version, rate).
+"""On-disk cache of rendered lines, keyed by a hash of (text, preset, engine, engine version, rate) and
+of the preset's settings, so editing a preset's pitch, formants or effects renders its lines again.
 
 A line is stored as ``<key>.npy`` (float32 samples) plus ``<key>.json`` (its info dict). Writes go to
 a temporary name and are renamed into place, so concurrent renderers never read a half-written file.
@@ -26,9 +27,24 @@ def default_cache_dir() -> Path:
     return Path(base) / "soundscape" / "voices"
 
 
-def cache_key(text: str, preset: str, engine: str, engine_version: str, sr: int) -> str:
-    blob = json.dumps([text, preset, engine, engine_version, int(sr)], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+def _digest(parts: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def cache_key(text: str, preset: str, engine: str, engine_version: str, sr: int, settings: str = "") -> str:
+    """The line's file name: every input of the rendering, ``settings`` being the preset's settings
+    digest (``VoicePreset.settings_digest``), so a changed preset never reuses stale audio."""
+    return _digest([text, preset, engine, engine_version, int(sr), settings])[:32]
+
+
+def line_seed(text: str, preset: str, engine: str, engine_version: str, sr: int) -> int:
+    """The synthesiser's noise seed for a line: from the line's identity, not from the preset's settings.
+
+    Tuning a preset's pitch or effects must not also draw new noise (aspiration, jitter): the
+    intelligibility scores of tests/test_voice_intelligibility.py move with the seeds, so a settings
+    edit would be judged on different noise. It is the first 32 bits of the key this cache used before
+    it hashed the settings, so every preset keeps the seeds its scores were measured with."""
+    return int(_digest([text, preset, engine, engine_version, int(sr)])[:8], 16)
 
 
 def load(cache_dir: Path, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:

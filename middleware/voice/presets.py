@@ -7,7 +7,10 @@ formant targets exactly); for an external engine (espeak-ng) the same ``pitch_ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from ..errors import EngineError
 from ..hints import suggestion
@@ -22,6 +25,13 @@ class VoicePreset:
     description: str
     voice: VoiceParams
     effects: tuple[tuple[str, dict], ...] = field(default_factory=tuple)
+
+    @cached_property
+    def settings_digest(self) -> str:
+        """sha256 (16 hex) of everything that shapes the sound (voice settings, effects and their
+        parameters; not the name or description): part of the line cache key."""
+        blob = json.dumps([asdict(self.voice), [[n, p] for n, p in self.effects]], sort_keys=True)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     @property
     def pitch_ratio(self) -> float:
