@@ -118,3 +118,13 @@ def test_a_runtime_without_a_world_gives_empty_lists():
     w = world(Bare())
     assert w["listener"] is None
     assert w["objects"] == w["emitters"] == w["instances"] == w["voices"] == []
+
+
+def test_a_runtime_of_another_shape_costs_the_view_not_the_telemetry():
+    """The runtime's records changed shape (an emitter record without the fields it reads): ``world`` says what
+    failed instead of raising, so the daemon's ``scene`` payload still carries params and layers."""
+
+    import types
+
+    w = world(types.SimpleNamespace(emitters={"x": object()}))
+    assert set(w) == {"error"} and "AttributeError" in w["error"], w

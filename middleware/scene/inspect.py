@@ -59,7 +59,18 @@ def world(rt: Any, ids: Mapping[int, int] | None = None) -> dict[str, Any]:
 
     ``ids`` maps the runtime's instance ids to the ids its clients know (the daemon's own numbering);
     instances are reported under the client's id when there is one.
+
+    A view must never cost the telemetry it rides in: if the runtime's shape ever stops matching
+    what this reads, the answer is ``{"error": ...}`` (the page shows it) and the rest of the
+    ``scene`` payload still goes out.
     """
+    try:
+        return _world(rt, ids)
+    except Exception as exc:  # a view's bug, never the game's: say it, keep the telemetry
+        return {"error": f"scene.inspect.world: {type(exc).__name__}: {exc}"}
+
+
+def _world(rt: Any, ids: Mapping[int, int] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     listener = getattr(rt, "listener", None)
     out["listener"] = None
@@ -96,12 +107,9 @@ def world(rt: Any, ids: Mapping[int, int] | None = None) -> dict[str, Any]:
         lo, hi = _att(getattr(d, "attenuation", None))
         playing = False
         for li in em.layers.values():
-            if li.handle is not None:
+            if li.handle is not None:  # a loop, or the last one-shot of a scatter layer
                 playing = True
                 add_voice(li.handle, li.layer.uid, "emitter")
-            for h in li.one_shots or ():
-                if h != li.handle:
-                    add_voice(h, li.layer.uid, "emitter")
         if len(em_list) < MAX_ITEMS:
             em_list.append(
                 {
