@@ -104,7 +104,9 @@ def stop_daemon(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def mover(endpoint: str, names: list[str], rate: float, seconds: float, stop: mp.Event, sent: mp.Value) -> None:
+def mover(
+    endpoint: str, names: list[str], rate: float, seconds: float, stop: mp.Event, sent: mp.Value
+) -> None:
     """Move every object on a circle at ``rate`` Hz, in batches of at most BATCH_ITEMS object items."""
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
@@ -175,7 +177,9 @@ def main() -> int:
             client.sync()
             time.sleep(1.0)
             stop, sent = mp.Event(), mp.Value("q", 0)
-            loader = mp.Process(target=mover, args=(info["bind"], names, args.rate, args.seconds + 5, stop, sent))
+            loader = mp.Process(
+                target=mover, args=(info["bind"], names, args.rate, args.seconds + 5, stop, sent)
+            )
             loader.start()
             time.sleep(2.0)  # steady state
             before = client.stats()
