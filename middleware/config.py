@@ -1,8 +1,10 @@
-"""Engine-wide settings, fixed when an engine is created (like scsynth's boot options)."""
+"""Settings fixed when an engine or a daemon starts (like scsynth's boot options), each default
+declared once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import EngineError
 
@@ -14,6 +16,16 @@ is never told yes and then no. ``soundscape serve --max-instances`` may only low
 MAX_OBJECTS = 4096
 """Game objects (distinct ``object`` names) a runtime keeps transforms for; the network process refuses
 a new name beyond it with ``limit``, and its own set of names stays bounded by it."""
+
+
+COMMAND_ENDPOINT = "tcp://127.0.0.1:5570"
+"""Where the daemon takes commands (ROUTER) and clients connect by default: loopback only."""
+
+TELEMETRY_ENDPOINT = "tcp://127.0.0.1:5571"
+"""Where the daemon publishes telemetry (PUB) and subscribers connect by default: loopback only."""
+
+MAX_MESSAGE_BYTES = 256 * 1024
+"""ZMQ_MAXMSGSIZE of the command socket: larger frames are dropped by libzmq before we see them."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +59,36 @@ class EngineConfig:
             raise EngineError(
                 f"voice_limit={self.voice_limit}: must be within 1..max_voices ({self.max_voices})"
             )
+
+
+@dataclass
+class DaemonOptions:
+    """Everything `soundscape serve` can set, with its default: declared here once, read by the CLI
+    (its flags' defaults and help), the daemon and the docs' tests."""
+
+    scene: str | None = None  # None: the built-in recording scene (tests, conformance)
+    bind: str = COMMAND_ENDPOINT
+    pub: str = TELEMETRY_ENDPOINT
+    device: str | None = None
+    backend: str | None = None
+    block: int = EngineConfig.block
+    lookahead_blocks: int = 0  # 0: render inside the device callback (lowest latency)
+    period_frames: int | None = None
+    sample_rate: int = EngineConfig.sample_rate
+    seed: int = 0
+    schedule_latency: float = 0.05
+    max_schedule_ahead: float = 60.0
+    max_scheduled: int = 4096
+    max_instances: int = MAX_INSTANCES  # may only be lowered: the scene runtime's own cap
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    curve_secret: str | None = None  # a zmq certificate file with a secret key
+    allow_keys: str | None = None  # a folder of allowed clients' public certificate files
+    record: str | None = None
+    fade_out: float = 0.1
+    meters: str = "master"  # buses metered for the `loudness` topic: "master", "a,b", "all" or "none"
+    nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
+    null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
+    world: str | None = None  # a game server's PUB endpoint: the shared world's events (SUB connects)
+    world_server_key: str | None = None  # the game server's public certificate: CURVE on the world feed
+    world_client_key: str | None = None  # this daemon's certificate for it (default: curve_secret's)
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import TELEMETRY_ENDPOINT
 from ._common import UsageError, interactive_terminal
 
 NAME = "monitor"
@@ -20,7 +21,7 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--connect",
-        default="tcp://127.0.0.1:5571",
+        default=TELEMETRY_ENDPOINT,
         metavar="ENDPOINT",
         help="the daemon's telemetry (PUB) socket (default %(default)s)",
     )

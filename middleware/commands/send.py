@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ..config import COMMAND_ENDPOINT
+
 NAME = "send"
 HELP = "send one message to a running daemon, e.g. `soundscape send set_param name=intensity value=0.8`"
 DESCRIPTION = (
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("type", nargs="?", help="message type: hello, set_param, trigger, ...")
     parser.add_argument("fields", nargs="*", metavar="key=value", help="message fields")
     parser.add_argument(
-        "--connect", default="tcp://127.0.0.1:5570", help="daemon command socket (default %(default)s)"
+        "--connect", default=COMMAND_ENDPOINT, help="daemon command socket (default %(default)s)"
     )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the reply")
     parser.add_argument(

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
-from ..config import MAX_INSTANCES
+from ..config import DaemonOptions
 from ._common import add_profile_option
+
+_D = DaemonOptions()  # every flag's default is the daemon's own, declared once in config
 
 NAME = "serve"
 HELP = "run the daemon: load a scene, listen for game messages (ZeroMQ), play audio"
@@ -23,17 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "scene", nargs="?", metavar="SCENE.yaml", help="scene to play (omit with --recording)"
     )
-    parser.add_argument("--bind", default="tcp://127.0.0.1:5570", help="command socket (default %(default)s)")
-    parser.add_argument(
-        "--pub", default="tcp://127.0.0.1:5571", help="telemetry socket (default %(default)s)"
-    )
+    parser.add_argument("--bind", default=_D.bind, help="command socket (default %(default)s)")
+    parser.add_argument("--pub", default=_D.pub, help="telemetry socket (default %(default)s)")
     parser.add_argument("--device", help="playback device name (substring match)")
     parser.add_argument("--backend", help="miniaudio backend, e.g. 'null' for no sound (default: auto)")
-    parser.add_argument("--block", type=int, default=256, help="engine block in frames (default %(default)s)")
+    parser.add_argument(
+        "--block", type=int, default=_D.block, help="engine block in frames (default %(default)s)"
+    )
     parser.add_argument(
         "--lookahead",
         type=int,
-        default=0,
+        default=_D.lookahead_blocks,
         help="blocks rendered ahead of the device callback; 0 renders inside the callback, for the lowest "
         "latency (default %(default)s; 2-4 give slack on a loaded machine, at 5.3 ms per block)",
     )
@@ -48,21 +50,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--schedule-latency",
         type=float,
-        default=0.05,
+        default=_D.schedule_latency,
         metavar="S",
         help="offset added when a client's game clock is anchored, seconds (default %(default)s)",
     )
     parser.add_argument(
         "--max-instances",
         type=int,
-        default=MAX_INSTANCES,
+        default=_D.max_instances,
         help="live event instances at most (default and upper bound: the runtime's %(default)s)",
     )
     parser.add_argument(
-        "--max-scheduled", type=int, default=4096, help="pending timestamped commands per client at most"
+        "--max-scheduled",
+        type=int,
+        default=_D.max_scheduled,
+        help="pending timestamped commands per client at most (default %(default)s)",
     )
     parser.add_argument(
-        "--max-message-bytes", type=int, default=256 * 1024, help="ZMQ_MAXMSGSIZE (default %(default)s)"
+        "--max-message-bytes",
+        type=int,
+        default=_D.max_message_bytes,
+        help="ZMQ_MAXMSGSIZE (default %(default)s)",
     )
     parser.add_argument(
         "--voice-budget",
@@ -86,12 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nice",
         type=int,
-        default=-10,
+        default=_D.nice,
         help="CPU priority the audio process asks for when allowed (default %(default)s; 0 = unchanged)",
     )
     parser.add_argument(
         "--meters",
-        default="master",
+        default=_D.meters,
         help="buses whose loudness (momentary/short-term LUFS) is published on topic 'loudness': "
         "'master' (default), a comma list, 'all' or 'none'",
     )
@@ -114,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="this daemon's certificate (with secret key) for the world feed",
     )
     add_profile_option(parser, "applied from the first block")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=_D.seed)
     parser.add_argument("--json", action="store_true", help="print the startup line as JSON (for scripts)")
     from .studio import add_studio_options  # --studio and the studio page's options
 
@@ -141,7 +149,7 @@ def _profile(path: str | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..daemon import DaemonOptions, run_daemon
+    from ..daemon import run_daemon
     from ..errors import SceneError
 
     if args.scene is None and not args.recording:

@@ -6,6 +6,8 @@ import argparse
 import json
 import time
 
+from ..config import COMMAND_ENDPOINT
+
 NAME = "stats"
 HELP = "print a running daemon's live counters (audio, network, scene)"
 DESCRIPTION = (
@@ -41,7 +43,7 @@ _NET_KEYS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--connect", default="tcp://127.0.0.1:5570", help="daemon command socket (default %(default)s)"
+        "--connect", default=COMMAND_ENDPOINT, help="daemon command socket (default %(default)s)"
     )
     parser.add_argument("--json", action="store_true", help="print the raw stats map as JSON")
     parser.add_argument("--watch", type=float, metavar="S", help="repeat every S seconds until Ctrl-C")

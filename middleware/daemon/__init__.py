@@ -22,48 +22,16 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import zmq
 
 from .. import __version__
-from ..config import MAX_INSTANCES
+from ..config import MAX_INSTANCES, DaemonOptions
 from ..errors import DeviceError, ProtocolError, SceneError, SoundscapeError
-from ..transport import protocol as P
 from ..transport.server import Server
 from .audio import audio_main
-
-
-@dataclass
-class DaemonOptions:
-    scene: str | None = None  # None: the built-in recording scene (tests, conformance)
-    bind: str = "tcp://127.0.0.1:5570"
-    pub: str = "tcp://127.0.0.1:5571"
-    device: str | None = None
-    backend: str | None = None
-    block: int = 256
-    lookahead_blocks: int = 0  # 0: render inside the device callback (lowest latency)
-    period_frames: int | None = None
-    sample_rate: int = 48000
-    seed: int = 0
-    schedule_latency: float = 0.05
-    max_schedule_ahead: float = 60.0
-    max_scheduled: int = 4096
-    max_instances: int = MAX_INSTANCES  # may only be lowered: the scene runtime's own cap
-    max_message_bytes: int = P.DEFAULT_MAX_MESSAGE_BYTES
-    curve_secret: str | None = None  # a zmq certificate file with a secret key
-    allow_keys: str | None = None  # a folder of allowed clients' public certificate files
-    record: str | None = None
-    fade_out: float = 0.1
-    meters: str = "master"  # buses metered for the `loudness` topic: "master", "a,b", "all" or "none"
-    nice: int = -10  # CPU priority the audio process asks for (0: leave it alone)
-    null_min_lookahead: float | None = None  # seconds; None: the sink's default for the NULL backend
-    world: str | None = None  # a game server's PUB endpoint: the shared world's events (SUB connects)
-    world_server_key: str | None = None  # the game server's public certificate: CURVE on the world feed
-    world_client_key: str | None = None  # this daemon's certificate for it (default: curve_secret's)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _load_cert(option: str, path: str, need_secret: bool) -> tuple[bytes, bytes | None]:

@@ -26,6 +26,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from ..config import COMMAND_ENDPOINT, TELEMETRY_ENDPOINT
 from ..errors import ProtocolError
 from .protocol import MESSAGES, PROTOCOL_VERSION
 
@@ -52,7 +53,7 @@ class Client:
 
     def __init__(
         self,
-        endpoint: str = "tcp://127.0.0.1:5570",
+        endpoint: str = COMMAND_ENDPOINT,
         *,
         name: str | None = None,
         timeout: float = 2.0,
@@ -418,7 +419,7 @@ class Subscriber:
 
     def __init__(
         self,
-        endpoint: str = "tcp://127.0.0.1:5571",
+        endpoint: str = TELEMETRY_ENDPOINT,
         topics: Iterable[str] = ("",),
         *,
         curve: dict[str, bytes] | None = None,

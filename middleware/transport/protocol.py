@@ -22,14 +22,14 @@ from typing import Any
 
 import msgpack
 
+from ..config import MAX_MESSAGE_BYTES
 from ..errors import ProtocolError
 from ..hints import suggestion
 
 PROTOCOL_VERSION = 1
 """Bumped only for incompatible changes; additions (messages, optional fields, codes) keep it."""
 
-DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
-"""ZMQ_MAXMSGSIZE of the command socket: larger frames are dropped by libzmq before we see them."""
+DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES  # declared in config: the daemon's options read it too
 
 MAX_NAME_LEN = 128
 MAX_COORD = 1.0e6  # metres: any game world fits; rejects garbage that would overflow distance maths
