@@ -3,20 +3,27 @@
 * the master chain: ``HearingCompensation`` in the engine's master slot ``hearing`` (before the
   limiter), created once; a later profile is handed to it with ``set_profile`` (its EQ is designed in
   the caller's thread, 5-40 ms of numpy: never on the render thread), and it ramps there;
-* the player's volumes: ``player_mix``'s bus gains become the runtime's player layer
-  (``SceneRuntime.set_player_gains``), added on top of what the scene and its snapshots set.
-
-The dialogue boost (``player_mix``'s ducks) is not applied yet: the engine can add ducking rules but
-not remove or replace them, so a profile switch could not take one back (docs/accessibility.md).
+* what depends on the scene (:class:`PlayerSettings`): the player's volumes as the runtime's player
+  gain per bus (added on top of what the scene and its snapshots set), the dialogue boost as the
+  engine's ducking rules of owner ``player`` (replaced as a whole on each profile, gliding), and the
+  preferences as the scene's ``player_<name>`` parameters, which its director reads. The runtime holds
+  the settings and applies them again to every scene it swaps in (hot reload, ``load_scene``), so a
+  new scene's buses get the player's volumes and boost without a new ``profile`` message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from ..engine.specs import DuckSpec
 from .compensation import HearingCompensation
 from .mix import player_mix
-from .profile import HearingProfile
+from .profile import PREFERENCE_PARAM, PREFERENCES, HearingProfile
+
+DUCK_OWNER = "player"
+"""The owner of the dialogue boost's ducking rules in the engine (``Engine.set_ducks``)."""
 
 SLOT = "hearing"
 """The engine's master-effect slot the compensation lives in."""
@@ -35,6 +42,44 @@ def hearing_of(engine: Any) -> HearingCompensation | None:
     return None
 
 
+def preference_params(profile: HearingProfile, scene: Any) -> dict[str, float]:
+    """The scene's preference parameters (``player_<name>``) and their values for ``profile``.
+
+    The amount 0..1 maps linearly onto the parameter's declared range; a preference the profile does
+    not give sets the parameter's default (the designer's mix), so switching to a profile without it
+    takes the previous player's value back."""
+    out = {}
+    for pref in PREFERENCES:
+        p = scene.parameters.get(PREFERENCE_PARAM.format(pref.name))
+        if p is None:
+            continue
+        amount = profile.preferences.get(pref.name)
+        out[p.name] = p.default if amount is None else p.min + amount * (p.max - p.min)
+    return out
+
+
+@dataclass(frozen=True)
+class PlayerSettings:
+    """What a profile asks of whichever scene plays: derived again for each scene (its buses, its
+    parameters), so it is the profile a runtime keeps, not per-bus numbers of a scene it left."""
+
+    profile: HearingProfile
+
+    def bus_gain_db(self, scene: Any) -> Mapping[str, float]:
+        return player_mix(self.profile, bus_parents(scene)).bus_gain_db
+
+    def ducks(self, scene: Any) -> tuple[DuckSpec, ...]:
+        return player_mix(self.profile, bus_parents(scene)).ducks
+
+    def apply(self, runtime: Any) -> None:
+        """Apply to ``runtime``'s current scene (the runtime calls it again after each scene swap)."""
+        scene = runtime.scene
+        runtime.set_player_gains(self.bus_gain_db(scene))
+        runtime.engine.set_ducks(DUCK_OWNER, self.ducks(scene))
+        for name, value in preference_params(self.profile, scene).items():
+            runtime.set_param(name, value)
+
+
 def apply_player_profile(
     engine: Any, runtime: Any, profile: HearingProfile, effect: HearingCompensation | None = None
 ) -> HearingCompensation:
@@ -45,9 +90,13 @@ def apply_player_profile(
         effect = HearingCompensation()
         engine.set_master_effect(SLOT, effect)  # prepares it here
     effect.set_profile(profile)
-    scene = getattr(runtime, "scene", None)
-    if scene is not None and hasattr(runtime, "set_player_gains"):
-        runtime.set_player_gains(player_mix(profile, bus_parents(scene)).bus_gain_db)
+    if getattr(runtime, "scene", None) is None:
+        return effect  # a daemon without a scene: the master chain is all there is
+    settings = PlayerSettings(profile)
+    if hasattr(runtime, "set_player"):
+        runtime.set_player(settings)  # kept by the runtime and applied to every scene it swaps in
+    else:
+        settings.apply(runtime)
     return effect
 
 

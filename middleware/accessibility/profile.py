@@ -18,6 +18,7 @@ Example (YAML)::
     dynamic_range: night            # full | home | headphones | night
     volume_db: {dialogue: 3, music: -6}
     dialogue_boost_db: 6
+    preferences: {ambience: 0.2, startle: 0.9}   # 0..1, 0.5 = as the designer mixed it
 """
 
 from __future__ import annotations
@@ -71,11 +72,50 @@ DYNAMIC_MODES: Mapping[str, DynamicsMode] = MappingProxyType(
 
 
 @dataclass(frozen=True)
+class Preference:
+    """A player preference the scene's director may read (an amount 0..1; 0.5 = as designed).
+
+    A scene that wants it declares a parameter ``player_<name>`` (``PREFERENCE_PARAM``) and lists it
+    among its director's inputs; the designer's examples teach the model what it means for that
+    scene, and the designer's clamps and locks still apply after the model."""
+
+    name: str
+    doc: str
+    for_whom: str
+
+
+PREFERENCES: tuple[Preference, ...] = (
+    Preference(
+        "ambience",
+        "how much of the world's ambience (wind, rain, crowds, room tone) the mix keeps: 0 sparse, 1 rich",
+        "players who lose speech and cues in a dense background (hearing loss, ADHD, autism); "
+        "players who play for the atmosphere",
+    ),
+    Preference(
+        "music",
+        "how much music against the world: 0 little, 1 a lot",
+        "players who need the world's sounds to play (hard of hearing, blind players); players who "
+        "play for the score",
+    ),
+    Preference(
+        "startle",
+        "startle sensitivity: 1 softens sudden loud sounds (thunder, explosions, jump scares), 0 keeps "
+        "their full impact",
+        "players with PTSD, anxiety, hyperacusis or sensory sensitivity; young children",
+    ),
+)
+PREFERENCE_BY_NAME: Mapping[str, Preference] = MappingProxyType({p.name: p for p in PREFERENCES})
+PREFERENCE_PARAM = "player_{}"
+"""The scene parameter a preference sets (``player_ambience``); its range maps the amount 0..1."""
+PREFERENCE_RANGE = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class Field:
     """One profile field: its kind, default, range (numbers, per entry for audiograms/volumes) and meaning."""
 
     name: str
-    kind: str  # text | number | bool | choice | audiogram | volumes
+    kind: str  # text | number | bool | choice | audiogram | volumes | preferences
     default: Any
     lo: float = -math.inf
     hi: float = math.inf
@@ -132,6 +172,15 @@ FIELDS: tuple[Field, ...] = (
         "dB",
         doc="how far every other group is lowered while a dialogue line plays",
     ),
+    Field(
+        "preferences",
+        "preferences",
+        MappingProxyType({}),
+        *PREFERENCE_RANGE,
+        choices=tuple(PREFERENCE_BY_NAME),
+        doc="amounts 0..1 (0.5 = as designed) that a scene's director reads as inputs; missing ones "
+        "leave the scene's default",
+    ),
 )
 FIELD_BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
 
@@ -161,6 +210,7 @@ class HearingProfile:
     dynamic_range: str = _default("dynamic_range")
     volume_db: Mapping[str, float] = field(default_factory=lambda: _default("volume_db"))
     dialogue_boost_db: float = _default("dialogue_boost_db")
+    preferences: Mapping[str, float] = field(default_factory=lambda: _default("preferences"))
 
     @property
     def dynamics(self) -> DynamicsMode:
@@ -172,6 +222,7 @@ class HearingProfile:
         if self.audiogram is not None:
             out["audiogram"] = {ear: list(v) for ear, v in self.audiogram.items()}
         out["volume_db"] = dict(self.volume_db)
+        out["preferences"] = dict(self.preferences)
         return out
 
 
@@ -242,6 +293,18 @@ def _value(fld: Field, value: Any, where: str) -> Any:
         if missing:
             raise ProfileError(f"missing ear(s) {missing}: give both {' and '.join(EARS)}", where)
         return MappingProxyType({ear: _ear(fld, value[ear], f"{where}.{ear}") for ear in EARS})
+    if fld.kind == "preferences":
+        if not isinstance(value, Mapping):
+            raise ProfileError(f"must be a map of {', '.join(fld.choices)} to an amount 0..1", where)
+        prefs = {}
+        for name, v in value.items():
+            if name not in fld.choices:
+                raise ProfileError(
+                    f"unknown preference {name!r}; {did_you_mean(name, fld.choices, 'preferences')}",
+                    f"{where}.{name}",
+                )
+            prefs[name] = _number(fld, v, f"{where}.{name}")
+        return MappingProxyType(prefs)
     # volumes
     if not isinstance(value, Mapping):
         raise ProfileError(f"must be a map of {', '.join(BUS_ROLES)} to dB", where)

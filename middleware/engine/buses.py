@@ -12,8 +12,11 @@ look-ahead limiter.
 Ducking rules read each source bus's level from the previous block (one block, ~5 ms, of detection
 latency) so the order of sibling buses never matters; they stay a rule of their own rather than a
 use of the compressor: a duck lowers its target by a fixed depth once the source passes the
-threshold (the deepest of several rules wins), where a compressor's reduction grows with the
-overshoot, so moving them would change what existing scenes sound like.
+threshold, where a compressor's reduction grows with the overshoot, so moving them would change what
+existing scenes sound like. Rules belong to an owner (the scene, the player's profile): an owner's
+rules are replaced or removed together (``set_ducks``); on one target the deepest rule of each owner
+wins and the owners' depths add (the player's dialogue boost lowers the rest on top of the designer's
+duck). A target whose rules are gone glides back to 0 dB with its last release time.
 """
 
 from __future__ import annotations
@@ -111,7 +114,9 @@ class BusGraph:
         self.block = block
         self.buses: list[BusRuntime] = []
         self.by_name: dict[str, int] = {}
-        self.ducks: list[DuckSpec] = []
+        self.duck_rules: dict[str, tuple[DuckSpec, ...]] = {}  # owner -> its rules (set_ducks)
+        self._duck_plan: tuple[tuple[int, int, int, float, float], ...] = ()  # owner#, src, tgt, thr, dB
+        self._duck_times: dict[int, tuple[float, float]] = {}  # target -> (attack, release), kept
         self.order: list[int] = []
         self.acc = np.zeros((0, block, 2), dtype=np.float32)
         self.keys: list[np.ndarray | None] = []  # bus index -> its last block, if an effect listens to it
@@ -314,10 +319,33 @@ class BusGraph:
         """Latest meter readings per metered bus (readers on other threads get a consistent copy)."""
         return {self.buses[b].spec.name: m.snapshot() for b, m in list(self.meters.items())}
 
-    def add_duck(self, duck: DuckSpec) -> None:
-        self.index(duck.source)
-        self.index(duck.target)
-        self.ducks.append(duck)
+    @property
+    def ducks(self) -> list[DuckSpec]:
+        """Every ducking rule, all owners."""
+        return [d for rules in self.duck_rules.values() for d in rules]
+
+    def add_duck(self, duck: DuckSpec, owner: str = "scene") -> None:
+        self.set_ducks(owner, (*self.duck_rules.get(owner, ()), duck))
+
+    def set_ducks(self, owner: str, ducks: tuple[DuckSpec, ...]) -> None:
+        """Replace ``owner``'s rules with ``ducks`` (empty: remove them). Ducked targets glide to
+        their new depth (or back to 0 dB) with the rules' attack and release: no step."""
+        for d in ducks:
+            self.index(d.source)
+            self.index(d.target)
+        if ducks:
+            self.duck_rules[owner] = tuple(ducks)
+        else:
+            self.duck_rules.pop(owner, None)
+        plan = []
+        times: dict[int, tuple[float, float]] = {}
+        for o, rules in enumerate(self.duck_rules.values()):
+            for d in rules:
+                tgt = self.by_name[d.target]
+                plan.append((o, self.by_name[d.source], tgt, d.threshold_db, d.amount_db))
+                times.setdefault(tgt, (d.attack, d.release))
+        self._duck_plan = tuple(plan)
+        self._duck_times.update(times)  # a target left without rules keeps its last release
 
     def process(self, n: int, out: np.ndarray) -> None:
         """Run every bus for ``n`` frames of ``self.acc`` and write the limited master into ``out``."""
@@ -364,22 +392,28 @@ class BusGraph:
         scale_ramped(master, n, db_to_gain(before), db_to_gain(self.agc_db))
 
     def _update_ducking(self, n: int) -> None:
-        """Move each target's ducking attenuation toward its rule's amount (attack) or 0 (release)."""
-        if not self.ducks:
+        """Move each target's ducking attenuation toward its rules' depth (attack) or 0 (release)."""
+        if not self._duck_times:
             return
-        wanted: dict[int, float] = {}
-        for d in self.ducks:
-            src = self.buses[self.by_name[d.source]]
-            level_db = 10.0 * math.log10(src.level_ms + 1e-20)
+        depth: dict[tuple[int, int], float] = {}  # (target, owner) -> the owner's deepest rule
+        for owner, src, tgt, threshold_db, amount_db in self._duck_plan:
+            level_db = 10.0 * math.log10(self.buses[src].level_ms + 1e-20)
             # Soft knee of 6 dB around the threshold so a source hovering there does not flutter.
-            tgt = self.by_name[d.target]
-            wanted[tgt] = min(wanted.get(tgt, 0.0), duck_gain_db(level_db, d.threshold_db, d.amount_db))
+            key = (tgt, owner)
+            depth[key] = min(depth.get(key, 0.0), duck_gain_db(level_db, threshold_db, amount_db))
+        wanted = dict.fromkeys(self._duck_times, 0.0)  # targets without rules now: back to 0 dB
+        for (tgt, _), db in depth.items():
+            wanted[tgt] += db
         for tgt, want in wanted.items():
             rt = self.buses[tgt]
-            rule = next(d for d in self.ducks if self.by_name[d.target] == tgt)
-            tau = rule.attack if want < rt.duck_db else rule.release
+            if want == rt.duck_db:
+                continue
+            attack, release = self._duck_times[tgt]
+            tau = attack if want < rt.duck_db else release
             k = 1.0 if tau <= 0 else 1.0 - math.exp(-n / (tau * self.sr))
             rt.duck_db += (want - rt.duck_db) * k
+            if abs(want - rt.duck_db) < 1e-6:
+                rt.duck_db = want
 
     def reset_accumulators(self, n: int) -> None:
         self.acc[:, :n, :] = 0.0

@@ -271,6 +271,10 @@ class Engine:
             warm_up_kernels()
 
     # ------------------------------------------------------------------ buses
+    def has_bus(self, name: str) -> bool:
+        """Whether a bus of this name exists (added, even if its first block is still to come)."""
+        return name in self._bus_names
+
     def add_bus(self, spec: BusSpec) -> None:
         """Add a bus under an existing parent (takes effect at the next block)."""
         if spec.name in self._bus_names:
@@ -347,11 +351,27 @@ class Engine:
         """Per-bus BS.1770 readings: momentary/short-term/integrated LUFS; master also true peak."""
         return self.buses.loudness()
 
-    def add_duck(self, spec: DuckSpec) -> None:
+    def add_duck(self, spec: DuckSpec, owner: str = "scene") -> None:
+        """Add one ducking rule to ``owner``'s rules (see ``set_ducks``)."""
+        self._check_duck(spec)
+        self._post(("add_duck", spec, owner))
+
+    def set_ducks(self, owner: str, specs: Sequence[DuckSpec]) -> None:
+        """Replace every ducking rule of ``owner`` (e.g. ``"scene"``, ``"player"``) with ``specs``;
+        an empty sequence removes them. Takes effect at the next block; ducked buses glide to the
+        new depth with the rules' attack/release (a removed rule releases), so a live change never
+        steps. Owners' depths on one bus add up; within an owner the deepest rule wins."""
+        specs = tuple(specs)
+        for spec in specs:
+            self._check_duck(spec)
+        self._post(("set_ducks", str(owner), specs))
+
+    def _check_duck(self, spec: DuckSpec) -> None:
+        if not isinstance(spec, DuckSpec):
+            raise EngineError(f"duck: {spec!r} is not a DuckSpec")
         for name in (spec.source, spec.target):
             if name not in self._bus_names:
                 self._unknown_bus(name)
-        self._post(("add_duck", spec))
 
     def _unknown_bus(self, name: Any) -> None:
         from ..hints import did_you_mean
@@ -785,7 +805,9 @@ class Engine:
         elif kind == "master_fx":
             self.buses.set_master_effect(cmd[1], cmd[2])
         elif kind == "add_duck":
-            self.buses.add_duck(cmd[1])
+            self.buses.add_duck(cmd[1], cmd[2])
+        elif kind == "set_ducks":
+            self.buses.set_ducks(cmd[1], cmd[2])
         elif kind == "agc":
             self.buses.set_loudness_target(cmd[1])
         elif kind == "meters":

@@ -505,7 +505,7 @@ def _profile_fields() -> tuple[Field, ...]:
     from ..accessibility.profile import FIELDS
 
     kinds = {"text": "name", "number": "number", "bool": "bool", "choice": "name"}
-    kinds |= {"audiogram": "map", "volumes": "params"}
+    kinds |= {"audiogram": "map", "volumes": "params", "preferences": "params"}
     out = []
     for pf in FIELDS:
         doc = pf.doc + (f" ({' | '.join(pf.choices)})" if pf.choices else "")
@@ -536,8 +536,9 @@ _add(
     Message(
         "profile",
         17,
-        "Apply a player profile (docs/accessibility.md): hearing compensation, mono, dynamic range and "
-        "the player's volume per group of buses. Each message is a complete profile: a field it leaves "
+        "Apply a player profile (docs/accessibility.md): hearing compensation, mono, dynamic range, "
+        "the player's volume per group of buses, the dialogue boost and the preferences a scene's "
+        "director reads. Each message is a complete profile: a field it leaves "
         "out takes its default. Checked before the reply (a bad value: `out_of_range` naming the field "
         "path, e.g. `audiogram.left.4000`); the daemon designs the new compensation off the audio "
         "thread and glides to it over 100 ms.",
