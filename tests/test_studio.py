@@ -58,6 +58,11 @@ events:
     bus: sfx
     description: a short beep
     layers: [{id: beep, source: sounds/beep.wav, mode: oneshot}]
+  motor:
+    bus: sfx
+    description: a running engine that follows whatever object the trigger names
+    attenuation: {min: 1.5, max: 8}
+    layers: [{id: run, source: sounds/hum.wav}]
 director:
   inputs: [intensity, weather]
   outputs: [brook.water]
@@ -272,8 +277,8 @@ def test_page_loads_with_the_token_and_not_without(browser, studio):
 
 
 def test_a_clients_set_param_appears_on_the_page_within_200ms(page, studio):
-    """Scene telemetry comes every 19 blocks (~0.1 s), the studio forwards it as soon as it
-    arrives (at most 25 frames/s), so a change should show in ~0.1-0.15 s; on this shared 2-core
+    """Scene telemetry comes every 8 blocks (~43 ms), the studio forwards it as soon as it
+    arrives (at most 25 frames/s), so a change should show in ~0.05-0.1 s; on this shared 2-core
     machine we allow the median of 5 tries 0.2 s and the worst 0.4 s."""
     took = []
     for i, v in enumerate((0.11, 0.77, 0.23, 0.91, 0.42)):
@@ -292,9 +297,9 @@ def test_a_clients_set_param_appears_on_the_page_within_200ms(page, studio):
     time.sleep(2.0)
     fps = (page.evaluate("() => window.studio.S.frames") - n0) / 2.0
     print(f"set_param -> page: {[round(t * 1000) for t in took]} ms; live feed {fps:.1f} frames/s")
-    # the studio sends a frame whenever telemetry arrives (scene, audio, loudness at ~10 Hz each,
-    # director ticks at 20 Hz here), at most 25 a second
-    assert 10 <= fps <= 26, fps
+    # the studio sends a frame whenever telemetry arrives (scene at ~23 Hz, audio and loudness at
+    # 10 Hz, director ticks at 20 Hz here), at most 25 a second; the page must draw 20-30 a second
+    assert 20 <= fps <= 26, fps
     assert took[2] < 0.2 and took[-1] < 0.4, took
     _shot(page, "mix")
 
@@ -374,6 +379,95 @@ def test_top_down_view_shows_emitters_and_moves_the_listener(page, studio):
     )
     v = s["scene"]["voices"]["brook.water"]
     assert v["gain_left"] > v["gain_right"], v
+
+
+def test_the_3d_view_shows_an_object_moved_by_a_client_within_200ms(page, studio):
+    """The daemon's scene telemetry carries poses (scene.inspect.world, ~23 Hz): a client moves a
+    game object and the map draws it there, in the canvas's pixels, within 200 ms (median of 5)."""
+    page.click("button[data-view=world]")
+    took = []
+    for i, (x, z) in enumerate(((3.0, 2.0), (-4.5, 1.0), (0.5, -6.0), (7.0, 3.5), (-2.0, -2.5))):
+        studio.client.object("crate", [x, 1.0, z], forward=[1, 0, 0], sync=True)
+        t0 = time.monotonic()
+        page.wait_for_function(
+            "([x, z]) => { const d = (window.studio.W.drawn || {})['object:crate'];"
+            " return d && Math.abs(d.x - x) < 1e-6 && Math.abs(d.z - z) < 1e-6; }",  # the client's floats
+            arg=[x, z],
+            timeout=2000,
+            polling="raf",
+        )
+        took.append(time.monotonic() - t0)
+        time.sleep(0.03 * i)
+    took.sort()
+    print(f"object -> 3D view: {[round(t * 1000) for t in took]} ms")
+    assert took[2] < 0.2 and took[-1] < 0.4, took
+    # drawn, not only stored: the canvas holds the object's colour where the view says it is
+    rgb = page.evaluate(
+        """() => { const d = window.studio.W.drawn['object:crate'];
+                   const px = document.getElementById('world').getContext('2d')
+                       .getImageData(Math.round(d.px) - 2, Math.round(d.py) - 2, 1, 1).data;
+                   return [px[0], px[1], px[2]]; }"""
+    )
+    assert rgb == [0xC7, 0x92, 0xEA], rgb  # COL.object, a filled square around the point
+    # an instance following the object: drawn at the object with its min/max distance rings
+    iid = studio.client.trigger("motor", object="crate")
+    try:
+        studio.client.object("crate", [2.0, 0.0, -3.0], sync=True)
+        page.wait_for_function(
+            "k => { const d = (window.studio.W.drawn || {})[k]; return d && d.x === 2 && d.z === -3; }",
+            arg=f"instance:motor #{iid}",
+            timeout=2000,
+        )
+        inst = page.evaluate(
+            "iid => window.studio.S.latest.scene.world.instances.find(i => i.instance === iid)", iid
+        )
+        assert (inst["min"], inst["max"], inst["follows"]) == (1.5, 8.0, "crate"), inst
+        listener = page.evaluate("() => window.studio.W.drawn.listener")
+        assert listener is not None
+        _shot(page, "world-live")
+    finally:
+        studio.client.stop(iid, sync=True)
+
+
+def test_the_voice_list_shows_a_triggered_instance(page, studio):
+    iid = studio.client.trigger("motor", position=[1.0, 0.0, -2.0])
+    row = f'#voice-list tr[data-voice="motor#{iid} run"]'
+    try:
+        page.wait_for_selector(row, timeout=2000)
+        assert page.inner_text(f"{row} .badge") == "real"
+        assert "dB" in page.inner_text(row)
+        assert page.locator('#voice-list tr[data-voice="bed.hum"]').count() == 1  # an emitter's loop too
+        assert "real" in page.text_content("#voice-count")
+        page.locator("#voice-list").scroll_into_view_if_needed()
+        _shot(page, "voices")
+    finally:
+        studio.client.stop(iid, release=False, sync=True)
+    page.wait_for_selector(row, state="detached", timeout=3000)  # ended: gone from the list
+
+
+def test_the_mix_tab_holds_a_layers_weight_until_released(page, studio):
+    row = '#layers tr[data-layer="bed.hum"]'
+    page.wait_for_selector(f"{row} .source.rule", timeout=3000)
+    slider = page.locator(f"{row} .wover")
+    slider.focus()
+    slider.press("End")  # already 1.0 (a rule layer's weight): no change, nothing sent
+    for _ in range(5):
+        slider.press("ArrowLeft")  # steps of 0.01
+    s = studio.stats_until(lambda s: abs(s["scene"]["layers"]["bed.hum"]["weight"] - 0.95) < 1e-6)
+    lay = s["scene"]["layers"]["bed.hum"]
+    assert lay["source"] == "override" and lay["weight"] == pytest.approx(0.95, abs=1e-6), lay  # float steps
+    page.wait_for_selector(f"{row}.held .source.override", timeout=2000)
+    assert page.is_visible(f"{row} .release")
+    page.locator(f"{row} .wover").blur()
+    _shot(page, "mix-weight-override")
+    page.click(f"{row} .release")
+    s = studio.stats_until(lambda s: s["scene"]["layers"]["bed.hum"]["source"] == "rule")
+    assert s["scene"]["layers"]["bed.hum"] == {
+        **s["scene"]["layers"]["bed.hum"],
+        "source": "rule",
+        "weight": 1.0,
+    }
+    page.wait_for_function(f"() => !document.querySelector('{row}').classList.contains('held')", timeout=2000)
 
 
 # ------------------------------------------------------------------------------------ scene panel

@@ -26,7 +26,7 @@ from .scene_panel import REJECTED, RELOADED, ScenePanel
 from .teach import Teach
 
 STATIC = Path(__file__).parent / "static"
-FPS = 25  # live feed frames per second at most (the daemon's scene telemetry comes at ~10 Hz)
+FPS = 25  # live feed frames per second at most (the daemon's scene telemetry comes at ~23 Hz)
 WATCH_INTERVAL = 0.25  # s between looks at the scene file's modification time
 MAX_WS_MESSAGE = 64 * 1024  # a page's command is a few hundred bytes
 HEADERS = {
@@ -235,9 +235,9 @@ class Studio:
             pv = self.panel.version if self.panel is not None else 0
             frame, since = self.state_json(since, with_static=pv != panel_version or panel_version < 0)
             panel_version = pv
+            wake.clear()  # what arrives from here on makes the next frame (also during the pause below)
             await ws.send_str(_dumps(frame))
             await asyncio.sleep(period)
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), 1.0)
 

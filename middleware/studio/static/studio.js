@@ -85,6 +85,7 @@ function onFrame(f) {
   buildControls();
   renderControls();
   renderLayers();
+  renderVoices();
   renderPerf();
   renderMeters();
   for (const e of f.events || []) addLog(e);
@@ -241,6 +242,37 @@ function sourceLabel(src) {
   if (src === "override") return { cls: "override", text: "OVERRIDE" };
   return { cls: "rule", text: "rule" };
 }
+// Mix-tab weight overrides (set_weight): the slider holds the layer's weight until its OVERRIDE ×
+// hands it back. One message in flight per layer; the latest value follows when it returns.
+const M = { held: new Set(), wanted: {}, busy: new Set(), again: new Set() };
+async function holdWeight(uid, st = T) {
+  if (st.busy.has(uid)) { st.again.add(uid); return; }
+  st.busy.add(uid);
+  st.held.add(uid);
+  await send("set_weight", { layer: uid, weight: st.wanted[uid] });
+  st.busy.delete(uid);
+  if (st.again.delete(uid)) holdWeight(uid, st);
+}
+function releaseLayer(uid) {
+  M.held.delete(uid); M.again.delete(uid); T.held.delete(uid);
+  const row = $(`#layers tr[data-layer="${CSS.escape(uid)}"]`);
+  if (row) row.classList.remove("held");
+  return send("set_weight", { layer: uid });
+}
+function layerRow(uid) {
+  const input = el("input", { type: "range", min: 0, max: 1, step: 0.01, class: "wover", "aria-label": `${uid} weight` });
+  const row = el("tr", { "data-layer": uid }, el("td", { text: uid }),
+    el("td", {}, el("div", { class: "bar" }, el("i"))), el("td", {}, el("span", { class: "badge source" })),
+    el("td", { class: "gain" }),
+    el("td", { class: "over" }, input, el("span", { class: "badge release", text: "OVERRIDE ×",
+      title: "hand the layer back to its rule or the director", onclick: () => releaseLayer(uid) })));
+  input.addEventListener("input", () => {
+    M.wanted[uid] = Number(input.value);
+    row.classList.add("held");
+    holdWeight(uid, M);
+  });
+  return row;
+}
 function renderLayers() {
   const tel = S.latest.scene || {};
   const layers = tel.layers || {};
@@ -249,12 +281,7 @@ function renderLayers() {
   for (const [uid, l] of Object.entries(layers)) {
     seen.add(uid);
     let row = body.querySelector(`tr[data-layer="${CSS.escape(uid)}"]`);
-    if (!row) {
-      row = el("tr", { "data-layer": uid }, el("td", { text: uid }),
-        el("td", {}, el("div", { class: "bar" }, el("i"))), el("td", {}, el("span", { class: "badge source" })),
-        el("td", { class: "gain" }));
-      body.append(row);
-    }
+    if (!row) { row = layerRow(uid); body.append(row); }
     const lab = sourceLabel(l.source);
     const bar = row.querySelector(".bar");
     bar.className = `bar ${lab.cls}`;
@@ -264,8 +291,36 @@ function renderLayers() {
     badge.className = `badge source ${lab.cls}`;
     badge.textContent = lab.text;
     row.querySelector(".gain").textContent = l.gain_db === null || l.gain_db === undefined ? "-" : `${fmt(l.gain_db, 1)} dB`;
+    const held = M.held.has(uid) || l.source === "override";  // held here, in teach mode or by a client
+    row.classList.toggle("held", held);
+    const input = row.querySelector(".wover");
+    if (!M.held.has(uid) && document.activeElement !== input) input.value = l.weight ?? 0;
   }
   for (const row of [...body.children]) if (!seen.has(row.dataset.layer)) row.remove();
+}
+
+// ------------------------------------------------------------------------------------ voices
+const VOICE_ROWS = 24;  // the loudest real voices first, then virtual ones
+function renderVoices() {
+  const w = liveWorld();
+  const body = $("#voice-list tbody");
+  const count = $("#voice-count");
+  if (!w) { count.textContent = "(this daemon sends no voice list)"; body.replaceChildren(); return; }
+  const vs = [...(w.voices || [])].sort((a, b) =>
+    a.state === b.state ? b.gain - a.gain : (a.state === "real" ? -1 : 1));
+  const real = vs.filter((v) => v.state === "real").length;
+  const more = (w.voices_total || 0) - Math.min(vs.length, VOICE_ROWS);
+  count.textContent = `${real} real · ${vs.length - real} virtual${more > 0 ? ` · ${more} more not listed` : ""}`;
+  body.replaceChildren(...vs.slice(0, VOICE_ROWS).map((v) => {
+    const db = v.gain > 0 ? 20 * Math.log10(v.gain) : null;
+    const fill = el("i");
+    fill.style.width = `${Math.round(100 * lufsWidth(db))}%`;  // CSSOM: the CSP refuses style attributes
+    return el("tr", { "data-voice": v.owner, class: `voice-${v.state}` },
+      el("td", { text: v.owner, title: `${v.kind} voice` }),
+      el("td", {}, el("span", { class: `badge ${v.state === "real" ? "real" : "virtual"}`, text: v.state })),
+      el("td", {}, el("div", { class: "bar", title: `L ${fmt(v.gain_left, 3)} · R ${fmt(v.gain_right, 3)}` },
+        fill), el("span", { class: "nums", text: db === null ? "-inf dB" : `${fmt(db, 1)} dB` })));
+  }));
 }
 
 // ------------------------------------------------------------------------------------ perf, meters, music
@@ -300,28 +355,38 @@ function renderMeters() {
   }
   const master = buses.master;
   if (master) {
-    S.history.push(master.momentary_lufs);
-    if (S.history.length > 300) S.history.shift();
-    drawHistory();
+    const now = performance.now();
+    S.history.push([now, master.momentary_lufs, master.short_term_lufs]);
+    while (S.history.length && now - S.history[0][0] > HISTORY_MS) S.history.shift();
+    drawHistory(now);
   }
 }
-function drawHistory() {
+const HISTORY_MS = 30_000;  // the level view's width in time
+function drawHistory(now) {  // scrolls right to left: short-term loudness filled, momentary as a line
   const c = $("#history");
   const g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
-  g.strokeStyle = "#2b303a";
+  const X = (t) => c.width - (now - t) * c.width / HISTORY_MS;
+  const Y = (db) => c.height * (1 - lufsWidth(db));
+  g.font = "10px system-ui";
   for (const db of [-48, -36, -24, -12]) {
-    const y = c.height * (1 - lufsWidth(db));
-    g.beginPath(); g.moveTo(0, y); g.lineTo(c.width, y); g.stroke();
+    g.strokeStyle = "#2b303a"; g.beginPath(); g.moveTo(0, Y(db)); g.lineTo(c.width, Y(db)); g.stroke();
+    g.fillStyle = "#56606f"; g.fillText(`${db}`, 2, Y(db) - 2);
   }
-  g.strokeStyle = "#5fb3ff";
+  for (let s = 5; s < HISTORY_MS / 1000; s += 5) {
+    const x = c.width - s * 1000 * c.width / HISTORY_MS;
+    g.fillStyle = "#56606f"; g.fillText(`-${s}s`, x + 2, c.height - 3);
+  }
+  const h = S.history;
+  if (!h.length) return;
+  g.fillStyle = "rgba(95,179,255,0.25)";
+  g.beginPath(); g.moveTo(X(h[0][0]), c.height);
+  for (const [t, , st] of h) g.lineTo(X(t), Y(st));
+  g.lineTo(X(h[h.length - 1][0]), c.height); g.closePath(); g.fill();
+  g.strokeStyle = "#5fb3ff"; g.lineWidth = 1.5;
   g.beginPath();
-  S.history.forEach((v, i) => {
-    const x = c.width - (S.history.length - 1 - i) * (c.width / 300);
-    const y = c.height * (1 - lufsWidth(v));
-    if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
-  });
-  g.stroke();
+  h.forEach(([t, m], i) => { if (i) g.lineTo(X(t), Y(m)); else g.moveTo(X(t), Y(m)); });
+  g.stroke(); g.lineWidth = 1;
 }
 function renderMusic() {
   const m = (S.latest.scene || {}).music;
@@ -401,9 +466,17 @@ function fitWorld(c, sc) {  // once per scene: frame every placed emitter and th
   W.cx = (x0 + x1) / 2; W.cz = (z0 + z1) / 2;
   W.scale = Math.max(1, Math.min(20, 0.85 * Math.min(c.width / Math.max(x1 - x0, 1), c.height / Math.max(z1 - z0, 1))));
 }
+function liveWorld() { return (S.latest.scene || {}).world || null; }  // scene.inspect.world, ~23 Hz
 function listenerPose() {
+  const w = liveWorld();
+  if (W.listener && !W.drag && W.letGo !== undefined) {  // let go: the daemon's pose once it has ours (or 0.5 s)
+    const p = w && w.listener && w.listener.position;
+    const near = p && Math.hypot(p[0] - W.listener.position[0], p[2] - W.listener.position[2]) < 0.05;
+    if (near || performance.now() - W.letGo > 500) { W.listener = null; W.letGo = undefined; }
+  }
+  if (W.listener) return W.listener;  // the designer is moving it: their hand wins until telemetry agrees
+  if (w && w.listener && w.listener.position) return w.listener;
   const st = (S.studio || {}).listener;
-  if (W.listener) return W.listener;
   if (st && st.position) return { position: st.position, forward: st.forward || [0, 0, -1] };
   const sc = S.scene || {};
   return sc.listener || { position: [0, 0, 0], forward: [0, 0, -1] };
@@ -414,6 +487,53 @@ function listenerFront() {
 }
 function toScreen(c, x, z) { return [c.width / 2 + (x - W.cx) * W.scale, c.height / 2 + (z - W.cz) * W.scale]; }
 function toWorld(c, px, py) { return [(px - c.width / 2) / W.scale + W.cx, (py - c.height / 2) / W.scale + W.cz]; }
+const COL = { listener: "#5fb3ff", emitter: "#5fd38d", idle: "#56606f", instance: "#f2c14e", object: "#c792ea",
+  text: "#e6e6e6", dim: "#8a93a3" };
+// What the 3D view shows, from live telemetry when the daemon sends it (else from the scene file):
+// [{kind, name, pos, min, max, playing, forward}]. The drawn screen positions go to W.drawn (tests read it).
+function worldItems(sc) {
+  const w = liveWorld();
+  const items = [];
+  const layers = (S.latest.scene || {}).layers || {};
+  if (w) {
+    for (const e of w.emitters || []) {
+      items.push({ kind: "emitter", name: e.name, pos: e.position, min: e.min, max: e.max, playing: e.playing,
+        follows: e.follows });
+    }
+    for (const o of w.objects || []) items.push({ kind: "object", name: o.name, pos: o.position, forward: o.forward });
+    for (const i of w.instances || []) {
+      items.push({ kind: "instance", name: `${i.event} #${i.instance}`, pos: i.position, min: i.min, max: i.max,
+        follows: i.follows, playing: true });
+    }
+    return items;
+  }
+  for (const [name, e] of Object.entries(sc.emitters || {})) {
+    items.push({ kind: "emitter", name, pos: e.position || (e.path && e.path[0]) || null,
+      min: (e.attenuation || {}).min, max: (e.attenuation || {}).max, follows: e.follows,
+      playing: (e.layers || []).some((l) => l.uid in layers) });
+  }
+  for (const [iid, m] of Object.entries(S.mine)) {
+    items.push({ kind: "instance", name: `${m.event} #${iid}`, pos: m.position, playing: true });
+  }
+  return items;
+}
+function rings(g, px, py, it, color) {
+  if (!(it.min > 0 || it.max > 0)) return;
+  g.strokeStyle = color;
+  if (it.min > 0) { g.beginPath(); g.arc(px, py, it.min * W.scale, 0, 2 * Math.PI); g.stroke(); }
+  if (it.max > 0) {
+    g.setLineDash([4, 4]); g.beginPath(); g.arc(px, py, it.max * W.scale, 0, 2 * Math.PI); g.stroke(); g.setLineDash([]);
+  }
+}
+function arrow(g, px, py, fx, fz, len, color) {
+  const ang = Math.atan2(fz, fx);
+  g.fillStyle = color;
+  g.beginPath();
+  g.moveTo(px + len * Math.cos(ang), py + len * Math.sin(ang));
+  g.lineTo(px + 0.6 * len * Math.cos(ang + 2.4), py + 0.6 * len * Math.sin(ang + 2.4));
+  g.lineTo(px + 0.6 * len * Math.cos(ang - 2.4), py + 0.6 * len * Math.sin(ang - 2.4));
+  g.closePath(); g.fill();
+}
 function drawWorld() {
   const c = $("#world");
   if (!c || !$("#view-world").classList.contains("active")) return;
@@ -430,53 +550,61 @@ function drawWorld() {
   for (let z = Math.ceil(z0 / step) * step; z <= z1; z += step) {
     const [, py] = toScreen(c, 0, z); g.beginPath(); g.moveTo(0, py); g.lineTo(c.width, py); g.stroke();
   }
-  g.fillStyle = "#8a93a3"; g.font = "11px system-ui";
+  g.fillStyle = COL.dim; g.font = "11px system-ui";
   g.fillText(`grid ${step} m · -z is north (forward) · wheel: zoom · right-drag: pan`, 8, c.height - 8);
-  const layers = (S.latest.scene || {}).layers || {};
-  const info = [];
-  for (const [name, e] of Object.entries(sc.emitters || {})) {
+  for (const e of Object.values(sc.emitters || {})) {  // authored paths, from the scene file
     const pts = e.path;
-    if (pts && pts.length) {
-      g.strokeStyle = "#3c6e52"; g.setLineDash([2, 3]); g.beginPath();
-      pts.forEach((p, i) => { const [px, py] = toScreen(c, p[0], p[2]); if (i) g.lineTo(px, py); else g.moveTo(px, py); });
-      g.closePath(); g.stroke(); g.setLineDash([]);
-    }
-    const pos = e.position || (pts && pts[0]);
-    if (!pos) { if (e.follows) info.push(`${name} follows game object '${e.follows}'`); else info.push(`${name}: 2D bed`); continue; }
-    const [px, py] = toScreen(c, pos[0], pos[2]);
-    const playing = (e.layers || []).some((l) => l.uid in layers);
-    g.strokeStyle = playing ? "#5fd38d" : "#3a4150";
-    g.beginPath(); g.arc(px, py, e.attenuation.min * W.scale, 0, 2 * Math.PI); g.stroke();
-    g.setLineDash([4, 4]); g.beginPath(); g.arc(px, py, e.attenuation.max * W.scale, 0, 2 * Math.PI); g.stroke();
-    g.setLineDash([]);
-    g.fillStyle = playing ? "#5fd38d" : "#56606f";
-    g.beginPath(); g.arc(px, py, 5, 0, 2 * Math.PI); g.fill();
-    g.fillStyle = "#e6e6e6"; g.fillText(name, px + 8, py - 6);
+    if (!pts || !pts.length) continue;
+    g.strokeStyle = "#3c6e52"; g.setLineDash([2, 3]); g.beginPath();
+    pts.forEach((p, i) => { const [px, py] = toScreen(c, p[0], p[2]); if (i) g.lineTo(px, py); else g.moveTo(px, py); });
+    g.closePath(); g.stroke(); g.setLineDash([]);
   }
-  for (const [iid, m] of Object.entries(S.mine)) {
-    const [px, py] = toScreen(c, m.position[0], m.position[2]);
-    g.fillStyle = "#f2c14e";
-    g.beginPath(); g.arc(px, py, 4, 0, 2 * Math.PI); g.fill();
-    g.fillText(`${m.event} #${iid}`, px + 6, py + 12);
+  const items = worldItems(sc);
+  const info = [];
+  const drawn = {};
+  for (const it of items) {
+    if (!it.pos) {
+      if (it.kind === "emitter") info.push(it.follows ? `${it.name} waits for game object '${it.follows}'` : `${it.name}: 2D bed (no place)`);
+      else if (it.kind === "instance") info.push(`${it.name}: 2D (no place)`);
+      continue;
+    }
+    const [px, py] = toScreen(c, it.pos[0], it.pos[2]);
+    drawn[`${it.kind}:${it.name}`] = { x: it.pos[0], y: it.pos[1], z: it.pos[2], px, py };
+    if (it.kind === "object") {
+      g.fillStyle = COL.object;
+      g.fillRect(px - 4, py - 4, 8, 8);
+      if (it.forward) arrow(g, px, py, it.forward[0], it.forward[2], 11, COL.object);
+      g.fillStyle = COL.dim; g.textAlign = "right"; g.fillText(it.name, px - 8, py - 6); g.textAlign = "left";
+      continue;
+    }
+    const color = it.kind === "instance" ? COL.instance : (it.playing ? COL.emitter : COL.idle);
+    rings(g, px, py, it, it.kind === "instance" ? "#8a7330" : color);
+    g.fillStyle = color;
+    g.beginPath(); g.arc(px, py, it.kind === "instance" ? 4 : 5, 0, 2 * Math.PI); g.fill();
+    g.fillStyle = it.kind === "instance" ? COL.instance : COL.text;
+    g.fillText(it.name, px + 8, it.kind === "instance" ? py + 12 : py - 6);
   }
   const l = listenerPose();
   const [lx, ly] = toScreen(c, l.position[0], l.position[2]);
-  const ang = Math.atan2(l.forward[2], l.forward[0]);
-  g.fillStyle = "#5fb3ff";
-  g.beginPath();
-  g.moveTo(lx + 14 * Math.cos(ang), ly + 14 * Math.sin(ang));
-  g.lineTo(lx + 8 * Math.cos(ang + 2.4), ly + 8 * Math.sin(ang + 2.4));
-  g.lineTo(lx + 8 * Math.cos(ang - 2.4), ly + 8 * Math.sin(ang - 2.4));
-  g.closePath(); g.fill();
-  g.fillText("listener", lx + 12, ly + 14);
-  drawSide(sc, layers, l);
+  drawn.listener = { x: l.position[0], y: l.position[1], z: l.position[2], px: lx, py: ly };
+  arrow(g, lx, ly, l.forward[0], l.forward[2], 14, COL.listener);
+  g.fillStyle = COL.listener; g.fillText("listener", lx + 12, ly + 14);
+  W.drawn = drawn;
+  W.drawnAt = performance.now();
+  drawSide(items, l);
+  const w = liveWorld();
+  const more = (n, total, what) => (total > n ? [`${total - n} more ${what} not drawn (the daemon sends ${n})`] : []);
+  if (w) {
+    info.push(...more((w.objects || []).length, w.objects_total || 0, "game objects"));
+    info.push(...more((w.instances || []).length, w.instances_total || 0, "instances"));
+  }
   const n = (S.latest.scene || {}).instances || 0;
   $("#world-info").replaceChildren(el("div", {}, "event instances playing: ", el("b", { text: String(n) }),
-    el("span", { class: "note", text: " (on the map: those fired from this page; the telemetry has no positions yet)" })),
+    w ? "" : el("span", { class: "note", text: " (this daemon sends no positions: the map shows the scene file and events fired here)" })),
     el("div", { text: `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}` }),
     ...info.map((t) => el("div", { text: t })));
 }
-function drawSide(sc, layers, l) {
+function drawSide(items, l) {  // x across (as on the map), height y up: what the top-down view flattens
   const c = $("#side");
   const g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
@@ -484,16 +612,16 @@ function drawSide(sc, layers, l) {
   const sx = (x) => c.width / 2 + (x - W.cx) * W.scale;
   const sy = (y) => ground - y * W.scale;
   g.strokeStyle = "#2b303a"; g.beginPath(); g.moveTo(0, ground); g.lineTo(c.width, ground); g.stroke();
-  g.fillStyle = "#8a93a3"; g.font = "11px system-ui"; g.fillText("y = 0", 4, ground + 14);
-  for (const [name, e] of Object.entries(sc.emitters || {})) {
-    const pos = e.position || (e.path && e.path[0]);
-    if (!pos) continue;
-    const playing = (e.layers || []).some((x) => x.uid in layers);
-    g.fillStyle = playing ? "#5fd38d" : "#56606f";
-    g.beginPath(); g.arc(sx(pos[0]), sy(pos[1]), 4, 0, 2 * Math.PI); g.fill();
-    g.fillStyle = "#e6e6e6"; g.fillText(name, sx(pos[0]) + 6, sy(pos[1]) - 4);
+  g.fillStyle = COL.dim; g.font = "11px system-ui"; g.fillText("y = 0", 4, ground + 14);
+  for (const it of items) {
+    if (!it.pos) continue;
+    const color = it.kind === "object" ? COL.object : it.kind === "instance" ? COL.instance : (it.playing ? COL.emitter : COL.idle);
+    g.fillStyle = color;
+    if (it.kind === "object") g.fillRect(sx(it.pos[0]) - 3, sy(it.pos[1]) - 3, 6, 6);
+    else { g.beginPath(); g.arc(sx(it.pos[0]), sy(it.pos[1]), 4, 0, 2 * Math.PI); g.fill(); }
+    if (it.kind !== "object") { g.fillStyle = COL.text; g.fillText(it.name, sx(it.pos[0]) + 6, sy(it.pos[1]) - 4); }
   }
-  g.fillStyle = "#5fb3ff";
+  g.fillStyle = COL.listener;
   g.beginPath(); g.arc(sx(l.position[0]), sy(l.position[1]), 5, 0, 2 * Math.PI); g.fill();
   g.fillText("listener", sx(l.position[0]) + 7, sy(l.position[1]) + 12);
 }
@@ -508,6 +636,7 @@ function worldInput() {
     }
     const l = listenerPose();
     W.listener = { position: [...l.position], forward: [...l.forward] };
+    W.letGo = undefined;
     W.drag = { turn: ev.shiftKey };
     c.setPointerCapture(ev.pointerId);
     moveListener(c, ev);
@@ -519,7 +648,7 @@ function worldInput() {
       drawWorld();
     } else if (W.drag) moveListener(c, ev);
   });
-  c.addEventListener("pointerup", () => { W.drag = null; W.pan = null; });
+  c.addEventListener("pointerup", () => { if (W.drag) W.letGo = performance.now(); W.drag = null; W.pan = null; });
   c.addEventListener("wheel", (ev) => { ev.preventDefault(); W.scale = Math.max(1, Math.min(60, W.scale * (ev.deltaY < 0 ? 1.15 : 0.87))); drawWorld(); });
 }
 function moveListener(c, ev) {
@@ -542,19 +671,11 @@ const T = { built: "", wanted: {}, held: new Set(), busy: new Set(), again: new 
 // Teach weights are audible: moving a layer's slider holds that weight in the daemon (set_weight,
 // telemetry source OVERRIDE); keep, A/B and "hand back" release every held layer (set_weight
 // without a weight). One message in flight per layer: the latest value goes out when it returns.
-async function holdWeight(uid) {
-  if (T.busy.has(uid)) { T.again.add(uid); return; }
-  T.busy.add(uid);
-  T.held.add(uid);
-  await send("set_weight", { layer: uid, weight: T.wanted[uid] });
-  T.busy.delete(uid);
-  if (T.again.delete(uid)) holdWeight(uid);
-}
 async function releaseWeights() {
   const uids = [...T.held];
   T.held.clear();
   T.again.clear();
-  await Promise.all(uids.map((uid) => send("set_weight", { layer: uid })));
+  await Promise.all(uids.map((uid) => M.held.has(uid) ? null : send("set_weight", { layer: uid })));
 }
 function buildTeach() {
   const sc = S.panel && S.panel.scene;
@@ -569,7 +690,7 @@ function buildTeach() {
   }
   const rows = d.outputs.map((uid) => {
     const input = el("input", { type: "range", min: 0, max: 1, step: 0.01, id: `teach-${uid}`, "aria-label": uid });
-    input.addEventListener("input", () => { T.wanted[uid] = Number(input.value); byId(`teach-${uid}-value`).textContent = fmt(input.value, 2); holdWeight(uid); });
+    input.addEventListener("input", () => { T.wanted[uid] = Number(input.value); byId(`teach-${uid}-value`).textContent = fmt(input.value, 2); holdWeight(uid, T); });
     return el("div", { class: "ctl teachrow" }, el("label", { text: uid, title: uid }), input,
       el("span", { class: "value", id: `teach-${uid}-value`, text: "-" }),
       el("span", { class: "badge source", id: `teach-${uid}-now`, text: "-" }));
