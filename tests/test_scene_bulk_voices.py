@@ -68,7 +68,7 @@ def _render(tmp: Path, reference: bool) -> tuple[np.ndarray, list]:
     player = ScenePlayer(scene, EngineConfig(block=256, max_voices=64, voice_limit=64), seed=7)
     rt = player.runtime
     if reference:
-        rt._voice_changes = PerVoice()
+        rt.voice_changes = PerVoice()
         rt.pose_fast_path = False
     calls: list = []
     real = player.engine.set_voices

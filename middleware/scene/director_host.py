@@ -1,0 +1,97 @@
+"""The ML director's seat in the runtime: load the scene's model, run it at its control rate, and
+hand its weights to the flagged layers (``LayerVoices.update_weight``). A model that is missing,
+corrupt or fails at run time leaves the scene's rules playing, with an ``error`` event saying why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .runtime import SceneRuntime
+
+
+class LayerDirector(Protocol):
+    """What the runtime needs from an ML director (``middleware.ml``): weights for flagged layers.
+
+    ``evaluate`` runs at control rate (``rate_hz``) and must be quick (a small onnxruntime
+    session on one thread); ``label`` names the model and version for telemetry. Weights are linear
+    0..1; the runtime clamps them and designer overrides always win.
+    """
+
+    rate_hz: float
+    label: dict
+
+    def evaluate(self, env: Mapping[str, Any]) -> Mapping[str, float]: ...
+
+
+class DirectorHost:
+    """The attached director (or None: the rules) and its latest weights."""
+
+    def __init__(self, rt: SceneRuntime) -> None:
+        self.rt = rt
+        self.director: LayerDirector | None = None
+        self.weights: dict[str, float] = {}  # layer uid -> weight 0..1, from the last evaluation
+        self.inputs: Mapping[str, Any] = {}  # the environment those weights were computed from
+        self._next_frame = 0
+
+    def attach(self, director: LayerDirector | None) -> None:
+        """Hand flagged layers to ``director`` (None: back to the scene's rules and curves)."""
+        rt = self.rt
+        self.director = director
+        self.weights = {}
+        self._next_frame = rt.frame
+        rt.dirty = True
+        label = director.label if director is not None else {"model": None, "fallback": "rules"}
+        rt.events.append(("director", {"status": "attached" if director else "rules", **label}))
+
+    def load_scene_director(self) -> None:
+        """Load the scene's director model; a missing/corrupt/mismatched one leaves the rules playing."""
+        rt = self.rt
+        d = rt.scene.director
+        if d is None or d.model is None:
+            if self.director is not None:
+                self.attach(None)
+            return
+        from ..errors import ModelError
+
+        try:
+            from ..ml.director import load_director
+
+            constraints = {
+                uid: {"min": c.min, "max": c.max, "lock": c.lock} for uid, c in d.constraints.items()
+            }
+            director = load_director(rt.scene, constraints=constraints, smoothing=d.smoothing)
+        except (ModelError, ImportError, OSError) as exc:
+            rt.events.append(("error", {"director": str(d.model), "message": f"{exc}; playing the rules"}))
+            self.attach(None)
+            return
+        self.attach(director)
+
+    def tick(self) -> None:
+        """Evaluate the director when its next control-rate tick is due."""
+        rt = self.rt
+        d = self.director
+        if d is None or rt.frame < self._next_frame:
+            return
+        self._next_frame = rt.frame + max(1, int(rt.sr / max(d.rate_hz, 1e-3)))
+        try:
+            weights = d.evaluate(rt.env)
+        except Exception as exc:  # a model failing at run time: fall back to the rules, keep playing
+            rt.events.append(("error", {"director": d.label, "message": f"director failed: {exc}"}))
+            self.attach(None)
+            return
+        clean = {}
+        for uid, w in weights.items():
+            w = float(w)
+            clean[uid] = min(max(w, 0.0), 1.0) if math.isfinite(w) else 0.0
+        if clean != self.weights:
+            self.weights = clean
+            self.inputs = dict(rt.env)
+            rt.dirty = True
+        tel = d.telemetry() if hasattr(d, "telemetry") else {"weights": clean, **d.label}
+        if "inputs" not in tel and rt.scene.director is not None:
+            tel = {**tel, "inputs": {k: rt.env.get(k) for k in rt.scene.director.inputs}}
+        rt.events.append(("director_tick", {**tel, "weights": clean}))

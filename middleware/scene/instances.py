@@ -1,0 +1,148 @@
+"""Event instances: what a game ``trigger`` starts (FMOD's EventInstance), followed until its voices end.
+
+An instance takes its place from the trigger, the object it follows or the event's emitter, plays the
+layers its switch and conditions select, follows its object and the game's parameters while it plays,
+and ends when the engine reports its last voice ended. At most ``max_instances`` of one event play:
+a new one steals the oldest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .model import EventDef
+from .state import EventInstance, LayerInstance
+
+if TYPE_CHECKING:
+    from .runtime import SceneRuntime
+
+
+class Instances:
+    """The live event instances (``items``, by id) of one runtime."""
+
+    def __init__(self, rt: SceneRuntime) -> None:
+        self.rt = rt
+        self.items: dict[int, EventInstance] = {}
+        self._handle_owner: dict[int, int] = {}  # voice handle -> event instance id
+        self.known: set[int] = set()  # ids handed to the game and not ended yet (queued ones too)
+
+    def start(self, iid: int, ev: EventDef, pos: Any, local: dict, obj: str | None, at: int | None) -> None:
+        rt = self.rt
+        env = self._env(ev, local)
+        follows = obj or ev.follows
+        vel = (0.0, 0.0, 0.0)
+        if follows is not None:
+            o = rt.objects.get(follows)
+            pos, vel = (o.position, o.velocity) if o else (pos, vel)
+        elif ev.emitter is not None:
+            em = rt.emitters.get(ev.emitter)
+            pos = em.position if em else pos
+        elif isinstance(ev.position, tuple):
+            pos = ev.position
+        elif ev.position is None:
+            pos = None
+        live = [i for i in self.items.values() if i.event.name == ev.name]
+        if len(live) >= ev.max_instances:  # steal the oldest, like FMOD's max instances / steal oldest
+            self.stop(live[0].iid, True, at)
+        inst = EventInstance(iid, ev, env, pos, follows, start_frame=at if at is not None else rt.frame)
+        inst.local, inst.velocity = local, vel
+        switch_value = env.get(ev.switch) if ev.switch else None
+        voices = rt.voices
+        for layer in ev.layers_for(switch_value):
+            if not layer.active(env):
+                continue
+            li = LayerInstance(layer)
+            voices.update_weight(li)
+            if li.weight <= 0.0:
+                continue
+            inst.layers[layer.id] = li
+            h = voices.play(
+                li,
+                ev,
+                pos,
+                vel,
+                env,
+                loop=layer.mode == "loop",
+                fade_in=layer.fade_in if layer.mode == "loop" else 0.0,
+                start_frame=at,
+            )
+            if h is not None:
+                li.handle = h
+                inst.handles.add(h)
+                self._handle_owner[h] = iid
+        self.items[iid] = inst
+        rt.events.append(("instance_started", {"id": iid, "event": ev.name, "frame": inst.start_frame}))
+        if not inst.handles:
+            self._end(iid)
+
+    def _env(self, ev: EventDef, local: Mapping[str, Any]) -> dict[str, Any]:
+        """What an instance's curves read: the game's parameters, its own ones over them, defaults."""
+        env = {**self.rt.env, **local}
+        for p in ev.parameters.values():
+            env.setdefault(p.name, p.default)
+        return env
+
+    def update(self) -> None:
+        for inst in list(self.items.values()):
+            self._update(inst)
+
+    def _update(self, inst: EventInstance) -> None:
+        """A playing instance follows its object (or emitter), the game's parameters and live
+        weights, like an emitter's layers do: its curves are not frozen at the trigger."""
+        rt = self.rt
+        if rt.frame <= inst.start_frame:
+            return  # its voices start in this block: a change now would reach the engine before them
+        moved = False
+        if inst.follows is not None:
+            o = rt.objects.get(inst.follows)
+            if o is not None and o.position != inst.position:
+                inst.position, inst.velocity, moved = o.position, o.velocity, True
+        elif inst.event.emitter is not None:
+            em = rt.emitters.get(inst.event.emitter)
+            if em is not None and em.position is not None and em.position != inst.position:
+                inst.position, inst.velocity, moved = em.position, em.velocity, True
+        synced = inst.synced
+        inst.synced = True
+        if not (rt.dirty or moved or not synced):
+            return
+        if synced and not rt.dirty and rt.pose_fast_path:  # only its object moved: pose alone
+            for li in inst.layers.values():
+                if li.handle is not None and li.handle in inst.handles and li.sent:
+                    rt.voice_changes.add_pose(li.handle, inst.position, inst.velocity)
+            return
+        inst.env = self._env(inst.event, inst.local)
+        voices = rt.voices
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles:
+                voices.update_weight(li)
+                voices.refresh(li, inst.event, inst.position, inst.velocity, inst.env, pose=moved)
+
+    def stop(self, iid: int, release: bool, at: int | None) -> None:
+        inst = self.items.get(iid)
+        if inst is None:
+            return
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles:
+                rel = li.layer.fade_out if release else 0.005  # 5 ms even for "no release": never a hard cut
+                self.rt.engine.stop(li.handle, release=rel, at_frame=at)
+
+    def _end(self, iid: int) -> None:
+        inst = self.items.pop(iid, None)
+        self.known.discard(iid)
+        if inst is not None:
+            self.rt.events.append(
+                ("instance_ended", {"id": iid, "event": inst.event.name, "frame": self.rt.frame})
+            )
+
+    def ended(self, handle: int) -> None:
+        """A voice ended in the engine: its instance ends with its last voice."""
+        iid = self._handle_owner.pop(handle, None)
+        if iid is None:
+            return
+        inst = self.items.get(iid)
+        if inst is None:
+            return
+        inst.handles.discard(handle)
+        if not inst.handles:
+            self._end(iid)
