@@ -83,7 +83,7 @@ def _idw(Xtr: np.ndarray, Ytr: np.ndarray, Mtr: np.ndarray, x: np.ndarray, power
             continue
         dj = d[have]
         if np.any(dj < 1e-9):
-            out[j] = Ytr[have][np.argmin(dj)]
+            out[j] = Ytr[have, j][np.argmin(dj)]  # an example at the very same inputs
             continue
         w = 1.0 / dj**power
         out[j] = float((w * Ytr[have, j]).sum() / w.sum())
