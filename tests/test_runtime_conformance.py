@@ -3,10 +3,11 @@
 The message list comes from ``transport.protocol.MESSAGES`` (nothing hard-coded here), so a message
 added to the protocol fails these tests until every runtime performs it:
 
-- ``control.apply.RUNTIME_METHODS`` names, for each message, the runtime methods it needs, and both
-  runtimes (``SceneRuntime``, the daemon's ``RecordingRuntime``) have them;
-- each message's own documented example is performed through ``control.apply`` (the offline
-  renderer's mapping) on both runtimes, which then keep rendering;
+- each message's own documented example is performed through the message table
+  (``control.handlers``, by way of the offline renderer's ``control.apply``) on both runtimes
+  (``SceneRuntime``, the daemon's ``RecordingRuntime``), which then keep rendering (that every
+  message has a handler and every runtime implements ``control.runtime_protocol.Runtime`` is
+  ``tests/test_dispatch_conformance.py``'s);
 - a real daemon serving the recording scene (``serve --recording``) takes every example over ZeroMQ
   and never answers ``internal`` (a missing method shows up as exactly that).
 """
@@ -25,7 +26,7 @@ from test_daemon import start_daemon, stop_daemon
 
 from middleware.client import Client, Subscriber
 from middleware.config import EngineConfig
-from middleware.control.apply import RUNTIME_METHODS, apply_request
+from middleware.control.apply import apply_request
 from middleware.daemon.recording import RecordingRuntime
 from middleware.engine import Engine
 from middleware.errors import ProtocolError, SoundscapeError
@@ -116,22 +117,6 @@ def _example(name: str, instance: int | None = None) -> dict[str, Any]:
 
 
 RUNTIMES = ("scene", "recording")
-
-
-def test_every_protocol_message_says_which_runtime_methods_it_needs() -> None:
-    assert set(RUNTIME_METHODS) == set(MESSAGES)
-
-
-@pytest.mark.parametrize("kind", RUNTIMES)
-def test_every_runtime_has_every_method_a_message_needs(kind: str, tmp_path: Path) -> None:
-    rt = _make(kind, tmp_path).runtime
-    missing = [
-        f"{message}: {method}"
-        for message, methods in RUNTIME_METHODS.items()
-        for method in methods
-        if not callable(getattr(rt, method, None))
-    ]
-    assert not missing, f"{type(rt).__name__} lacks {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(MESSAGES))

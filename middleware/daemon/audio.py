@@ -50,7 +50,8 @@ import numpy as np
 import zmq
 
 from ..config import EngineConfig
-from ..control.apply import apply_message
+from ..control.handler import Instances, Lane
+from ..control.handlers import HANDLERS
 from ..errors import ProtocolError, SoundscapeError
 from ..scene.inspect import world  # the studio's 3D view and voice list (scene telemetry)
 from ..voice.limits import VoiceLimits
@@ -75,11 +76,6 @@ _COALESCE = frozenset({"object", "set_param", "listener"})
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
-
-
-_RUNTIME_OPS = frozenset(
-    {"set_param", "set_state", "set_switch", "listener", "object", "snapshot", "stinger", "set_weight"}
-)
 
 
 class AudioSide:
@@ -409,21 +405,19 @@ class AudioSide:
         return frame
 
     def _apply_one(self, op: str, f: dict, at: int | None, client: int) -> None:
-        """Triggers, stops and lines need the daemon's own bookkeeping; every other message means
-        exactly what ``control.apply`` says (the offline renderer uses the same mapping)."""
-        rt = self.rt
-        if op == "trigger":
+        """Perform one message on the render thread: what its handler in ``control.handlers`` says
+        (the offline renderer and the recording runtime use the same table), plus what only the
+        daemon does: mapping its instance ids to the runtime's, and handing slow preparation (a
+        line's synthesis, an EQ design) to the main thread."""
+        handler = HANDLERS.get(op)
+        if handler is None or handler.lane not in (Lane.RENDER, Lane.PREPARED):
+            raise ProtocolError(
+                f"audio process: {op!r} is not performed on the render thread", "internal", "type"
+            )
+        if handler.instances is Instances.NEW:
             ciid = f["instance"]
             try:
-                extra = {"switches": f["switches"]} if f.get("switches") else {}
-                riid = rt.trigger(
-                    f["event"],
-                    position=f.get("position"),
-                    params=f.get("params"),
-                    object=f.get("object"),
-                    at_frame=at,
-                    **extra,
-                )
+                riid = handler.perform(self.rt, f, at)["instance"]
             except Exception:
                 self._send_render(
                     [
@@ -436,26 +430,24 @@ class AudioSide:
             self.r2c[riid] = ciid
             frame = self.engine.frame if at is None else at
             self.out_pending.append((ciid, f["event"], frame, time.perf_counter_ns()))
-        elif op == "stop":
-            # The network process knew the instance live when it accepted the stop; if it ended in the
-            # meantime, the stop has nothing left to do, which is not an error.
+        elif handler.instances is Instances.LIVE:
+            # The network process knew the instance live when it accepted the message; if it ended in
+            # the meantime, there is nothing left to do, which is not an error.
             riid = self.c2r.get(f["instance"])
             if riid is None:
                 self.counters["stops_after_end"] += 1
                 return
             try:
-                rt.stop(riid, release=f["release"], at_frame=at)
+                handler.perform(self.rt, {**f, "instance": riid}, at)
             except SoundscapeError:  # ended in the runtime, its instance_ended not out yet
                 self.counters["stops_after_end"] += 1
-        elif op == "say":
-            # Synthesis is slow: the main thread hands the line to the worker, the render thread plays it.
-            self.says.append((f, at, client))
-        elif op == "profile":  # the EQ design takes 5-40 ms of numpy: the main thread does it
-            self.profiles.append((f, client))
-        elif op in _RUNTIME_OPS:
-            apply_message(rt, op, f, at)
+        elif handler.lane is Lane.PREPARED:
+            if handler.spoken:  # synthesis is slow: the main thread's worker renders, this thread plays
+                self.says.append((f, at, client))
+            else:  # the player profile's EQ design takes 5-40 ms of numpy: the main thread does it
+                self.profiles.append((f, client))
         else:
-            raise ProtocolError(f"audio process: unknown op {op!r}", "internal", "type")
+            handler.perform(self.rt, f, at)
 
     def _load_scene(self, body: dict) -> None:
         # Parsing YAML and decoding assets must not happen on the render thread: the main thread

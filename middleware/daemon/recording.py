@@ -1,8 +1,9 @@
 """A scene runtime that records what it is told and beeps on triggers: for tests and conformance.
 
-It has the same interface as ``middleware.scene.runtime.SceneRuntime`` (one method per protocol
-message), a fixed catalogue (:data:`CATALOG`) and no scene file. Each call is appended to
-``calls`` and, when a path is given, written as one JSON line, so a conformance suite can compare
+It implements ``control.runtime_protocol.Runtime`` like ``middleware.scene.runtime.SceneRuntime``
+(what every protocol message's handler calls), with a fixed catalogue (:data:`CATALOG`) and no
+scene file. Each call is appended to ``calls`` and, when a path is given, written as one JSON line,
+so a conformance suite can compare
 what several client bindings made the daemon decode (values, types, order). A ``trigger`` plays a
 short tone through the real engine at the requested frame, so event-to-sound latency can be
 measured without any scene.
@@ -38,6 +39,8 @@ _TONE_SECONDS = {"ping": 0.25, "stinger": 0.3, "hum": 2.0}  # ping ends after sl
 
 class RecordingRuntime:
     """Record every call; play a tone per trigger; report instance start/end events."""
+
+    scene = None  # no scene file: ``load_scene`` has no folder to load from
 
     def __init__(self, scene_def: Any, engine: Any, seed: int = 0, record_path: str | None = None) -> None:
         self.engine = engine
@@ -172,15 +175,21 @@ class RecordingRuntime:
         )
         self.events.append(("say", {**label, "frame": self.engine.frame if at_frame is None else at_frame}))
 
-    def reload(self, new_scene_def: Any) -> None:
+    def prepare(self, scene: Any) -> None:
+        """Nothing to decode: the tones were made at construction."""
+
+    def reload(self, scene: Any) -> None:
         self._rec("reload")
 
-    def update(self, n_frames: int) -> None:
+    def update(self, n: int) -> None:
         now = self.engine.frame
         ended = [iid for iid, (h, f) in self._voices.items() if now > f and not self.engine.is_playing(h)]
         for iid in ended:
             del self._voices[iid]
             self.events.append(("instance_ended", {"instance": iid}))
+
+    def after_render(self) -> None:
+        """Nothing leaves with a block here (no captions)."""
 
     def describe(self) -> dict[str, Any]:
         return CATALOG

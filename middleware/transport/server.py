@@ -50,6 +50,8 @@ import msgpack
 import zmq
 
 from ..config import MAX_INSTANCES, MAX_OBJECTS
+from ..control.handler import Handler, Instances, Lane
+from ..control.handlers import HANDLERS
 from ..errors import ProtocolError
 from ..voice.gate import SayGate
 from . import protocol as P
@@ -88,7 +90,6 @@ otherwise keep a burst's peak for the rest of the run."""
 TRIM_QUIET = 0.5
 
 _COALESCE = {"object": "name", "set_param": "name", "listener": None}
-_FLUSH_AFTER = frozenset({"trigger", "stop", "batch", "sync", "load_scene"})
 
 WORLD_TOPIC = b"world"
 WORLD_STATE_TOPIC = b"world_state"
@@ -220,6 +221,14 @@ class Server:
         self.live: set[int] = set()
         self._iids = itertools.count(1)
         self._tokens = itertools.count(1)
+        self._lanes = {  # where each message goes, by its handler's lane (control.handler.Lane)
+            Lane.LOCAL: self._answer,
+            Lane.BARRIER: self._barrier,
+            Lane.SCENE: self._load_scene,
+            Lane.BATCH: self._dispatch_batch,
+            Lane.RENDER: self._forward,
+            Lane.PREPARED: self._forward,
+        }
         self.deferred: dict[int, tuple[list[bytes], int | None, str, float]] = {}
         self.clients: OrderedDict[bytes, int] = OrderedDict()
         self.client_names: dict[int, str] = {}
@@ -746,83 +755,93 @@ class Server:
         return key
 
     def _dispatch(self, envelope: list[bytes], req: P.Request) -> None:
-        name = req.msg.name
-        client = self._client(envelope[0])
-        rid = req.id
-        if name == "hello":
-            if "name" in req.fields:
-                self.client_names[client] = req.fields["name"]
-            if rid is not None:  # without an id, no reply (fire-and-forget), as for every message
-                self._reply(envelope, P.ok_reply(name, rid, self._hello()))
-            return
-        if name == "stats":
-            if rid is not None:
-                self._reply(envelope, P.ok_reply(name, rid, {"stats": self.stats()}))
-            return
-        if name == "sync":
-            self._flush_pending()
-            token = next(self._tokens)
-            self.deferred[token] = (envelope, rid, name, time.monotonic())
-            if req.t is not None:  # re-anchor this client's clock here too (the horizon is checked here)
-                self.anchors[client] = (req.t, time.monotonic())
-            self._out.append(["sync", client, req.t, token])
-            self._flush()
-            return
-        if name == "load_scene":
-            path = self._scene_path(req.fields["path"])
-            token = next(self._tokens)
-            self.deferred[token] = (envelope, rid, name, time.monotonic())
-            self._out.append(["load_scene", client, None, {"path": str(path), "token": token}])
-            self._flush()
-            return
-        if name == "batch":
-            self._dispatch_batch(envelope, req, client)
-            return
+        """Hand a valid message to its lane: the message table (``control.handlers``) says which."""
+        handler = HANDLERS[req.msg.name]
+        self._lanes[handler.lane](envelope, req, self._client(envelope[0]), handler)
+
+    def _answer(self, envelope: list[bytes], req: P.Request, client: int, handler: Handler) -> None:
+        """A message this process answers from its own state (``hello``, ``stats``)."""
+        result = handler.answer(self, req.fields, client)
+        if req.id is not None:  # without an id, no reply (fire-and-forget), as for every message
+            self._reply(envelope, P.ok_reply(req.msg.name, req.id, result))
+
+    def _barrier(self, envelope: list[bytes], req: P.Request, client: int, handler: Handler) -> None:
+        """``sync``: answered when the audio process reaches it (everything before it applied)."""
+        self._flush_pending()
+        token = next(self._tokens)
+        self.deferred[token] = (envelope, req.id, req.msg.name, time.monotonic())
+        if req.t is not None:  # re-anchor this client's clock here too (the horizon is checked here)
+            self.anchors[client] = (req.t, time.monotonic())
+        self._out.append([req.msg.name, client, req.t, token])
+        self._flush()
+
+    def _load_scene(self, envelope: list[bytes], req: P.Request, client: int, handler: Handler) -> None:
+        """``load_scene``: the path is checked here; the reply waits for the audio process's swap."""
+        path = self._scene_path(req.fields["path"])
+        token = next(self._tokens)
+        self.deferred[token] = (envelope, req.id, req.msg.name, time.monotonic())
+        self._out.append([req.msg.name, client, None, {"path": str(path), "token": token}])
+        self._flush()
+
+    def _forward(self, envelope: list[bytes], req: P.Request, client: int, handler: Handler) -> None:
+        """A message the audio process performs: checked against this daemon's state (scene names,
+        instance and object caps, live instances, the say gate, the client's clock), then sent on."""
+        name, rid, fields = req.msg.name, req.id, req.fields
         self._check(req, admit=False)
-        if name == "trigger":
+        if handler.instances is Instances.NEW:
             self._check_capacity(1)
-        elif name == "stop":
-            self._check_live(req.fields["instance"], "instance")
+        elif handler.instances is Instances.LIVE:
+            self._check_live(fields["instance"], "instance")
         timing = self._check_time(client, req.t) if req.t is not None else None
-        if name == "say":  # preset, emitter, text bytes, then the client's rate; tags fields with the id
-            self.say_gate.admit(client, rid, [(req.fields, "")], self.describe)
+        if handler.spoken:  # preset, emitter, text bytes, then the client's rate; tags fields with the id
+            self.say_gate.admit(client, rid, [(fields, "")], self.describe)
         # Accepted: from here on nothing refuses the message.
         result = None
         if timing is not None:
             self._commit_time(client, *timing)
-        if name == "object":
-            self.object_names.add(req.fields["name"])
-        elif name == "trigger":
+        if handler.object_field is not None:
+            self.object_names.add(fields[handler.object_field])
+        if handler.instances is Instances.NEW:
             iid = self._new_instance()
-            req.fields["instance"] = iid
+            fields["instance"] = iid
             result = {"instance": iid}
         self._flush_pending()
-        self._out.append(
-            [name, client, req.t, req.fields] if rid is None else [name, client, req.t, req.fields, rid]
-        )
-        if name in _FLUSH_AFTER:  # a trigger or stop reaches the audio process before its reply leaves
+        self._out.append([name, client, req.t, fields] if rid is None else [name, client, req.t, fields, rid])
+        if handler.flush:  # a trigger or stop reaches the audio process before its reply leaves
             self._flush()
         if rid is not None:
             self._reply(envelope, P.ok_reply(name, rid, result))
 
-    def _dispatch_batch(self, envelope: list[bytes], req: P.Request, client: int) -> None:
+    def hello(self) -> dict[str, Any]:
+        """``hello``'s reply (``control.handler.NetworkSide``)."""
+        return self._hello()
+
+    def name_client(self, client: int, name: str) -> None:
+        """Show ``client`` under ``name`` in logs and errors (``hello``'s field)."""
+        self.client_names[client] = name
+
+    def _dispatch_batch(self, envelope: list[bytes], req: P.Request, client: int, handler: Handler) -> None:
         """Check every item (and the batch's time and caps) before anything is applied or answered."""
         rid = req.id
         items = req.items or []
+        handlers = [HANDLERS[item.msg.name] for item in items]
         new_objects: set[str] = set()
-        for i, item in enumerate(items):
+        n_trig = 0
+        says = []
+        for i, (item, h) in enumerate(zip(items, handlers, strict=True)):
             self.catalog.check(item, f"items[{i}].")
-            kind = item.msg.name
-            if kind == "stop":
+            if h.instances is Instances.LIVE:
                 self._check_live(item.fields["instance"], f"items[{i}].instance")
-            elif kind == "object" and item.fields["name"] not in self.object_names:
-                new_objects.add(item.fields["name"])
-                self._check_objects(len(new_objects), f"items[{i}].name")
-        n_trig = sum(1 for it in items if it.msg.name == "trigger")
+            elif h.instances is Instances.NEW:
+                n_trig += 1
+            if h.object_field is not None and item.fields[h.object_field] not in self.object_names:
+                new_objects.add(item.fields[h.object_field])
+                self._check_objects(len(new_objects), f"items[{i}].{h.object_field}")
+            if h.spoken:
+                says.append((item.fields, f"items[{i}]."))
         if n_trig:
             self._check_capacity(n_trig)
         timing = self._check_time(client, req.t) if req.t is not None else None
-        says = [(it.fields, f"items[{i}].") for i, it in enumerate(items) if it.msg.name == "say"]
         self.say_gate.admit(client, rid, says, self.describe)  # preset, emitter, text bytes, rate
         # Accepted: from here on nothing refuses the batch.
         self.object_names.update(new_objects)
@@ -843,9 +862,9 @@ class Server:
             return
         results = []
         body = []
-        for item in items:
+        for item, h in zip(items, handlers, strict=True):
             fields = item.fields
-            if item.msg.name == "trigger":
+            if h.instances is Instances.NEW:
                 iid = self._new_instance()
                 fields["instance"] = iid
                 results.append({"instance": iid})
@@ -864,10 +883,11 @@ class Server:
         """Everything about one message that depends on this daemon's state, not the message alone:
         the scene's names and ranges, and room for a new object's name (``admit``: take it now)."""
         self.catalog.check(req)
-        if req.msg.name == "object":
-            name = req.fields["name"]
+        field = HANDLERS[req.msg.name].object_field
+        if field is not None:
+            name = req.fields[field]
             if name not in self.object_names:
-                self._check_objects(1, "name")
+                self._check_objects(1, field)
                 if admit:
                     self.object_names.add(name)
 
