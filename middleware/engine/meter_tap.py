@@ -11,6 +11,8 @@ never waited for.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..rt.ring import FrameRing
@@ -31,6 +33,7 @@ class MeterTap:
         self._ring = FrameRing(max(1024, round(TAP_SECONDS * sr)), 2)
         self._buf = np.zeros((4096, 2), dtype=np.float32)
         self.dropped_frames = 0  # render thread only
+        self.spectrum: Any = None  # a spectrum.Spectrum fed the same frames on the reader's thread
 
     def push(self, block: np.ndarray) -> None:
         """Render thread: copy the block for the meter (drops what does not fit)."""
@@ -43,6 +46,8 @@ class MeterTap:
         total = 0
         while (n := self._ring.read_into(self._buf, min(self._ring.fill, self._buf.shape[0]))) > 0:
             self.meter.push(self._buf[:n])
+            if self.spectrum is not None:
+                self.spectrum.push(self._buf[:n])
             total += n
         return total
 
