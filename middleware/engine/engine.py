@@ -17,10 +17,12 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 
+from ..checks import finite, vec3
 from ..config import EngineConfig
 from ..errors import EngineError
 from .bank import SampleBank
@@ -143,25 +145,9 @@ class StreamState:
     done: bool = False
 
 
-def _finite(name: str, value: Any) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise EngineError(f"{name}={value!r}: must be a number") from None
-    if not math.isfinite(f):
-        raise EngineError(f"{name}={value!r}: must be finite (not NaN or infinite)")
-    return f
-
-
-def _vec3(name: str, value: Any) -> tuple[float, float, float]:
-    try:
-        items = list(value)
-    except TypeError:
-        raise EngineError(f"{name}={value!r}: must be a sequence of 3 numbers [x, y, z]") from None
-    if len(items) != 3:
-        raise EngineError(f"{name}={value!r}: must have exactly 3 numbers [x, y, z]")
-    x, y, z = (_finite(f"{name}[{i}]", v) for i, v in enumerate(items))
-    return x, y, z
+# the project's one number and vector checks (middleware/checks.py), raising the engine's error
+_finite = partial(finite, error=EngineError)
+_vec3 = partial(vec3, error=EngineError)
 
 
 def _pitch(value: Any) -> float:

@@ -41,6 +41,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ...checks import vec3
 from ...errors import EngineError
 
 SPEED_OF_SOUND = 343.0
@@ -51,11 +52,9 @@ DOPPLER_MIN = 0.5
 DOPPLER_MAX = 2.0
 
 
-def _vec3(v, name: str) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float64)
-    if a.shape != (3,) or not np.all(np.isfinite(a)):
-        raise EngineError(f"{name}={v!r}: must be 3 finite numbers (x, y, z)")
-    return a
+def _array3(v, name: str) -> np.ndarray:
+    """``v`` as a float64 array of 3 (the project's one vector check: ``middleware.checks.vec3``)."""
+    return np.asarray(vec3(name, v, EngineError), dtype=np.float64)
 
 
 def listener_basis(forward=(0.0, 0.0, -1.0), up=(0.0, 1.0, 0.0)) -> np.ndarray:
@@ -64,8 +63,8 @@ def listener_basis(forward=(0.0, 0.0, -1.0), up=(0.0, 1.0, 0.0)) -> np.ndarray:
     ``up`` is re-orthogonalised against ``forward`` (Gram-Schmidt) so a slightly tilted up vector from a
     game camera still gives a proper basis. Raises EngineError for zero or parallel vectors.
     """
-    f = _vec3(forward, "forward")
-    u = _vec3(up, "up")
+    f = _array3(forward, "forward")
+    u = _array3(up, "up")
     nf = np.linalg.norm(f)
     if nf < 1e-9:
         raise EngineError(f"forward={tuple(f)}: must not be the zero vector")
@@ -86,7 +85,7 @@ def relative_geometry(
 
     All outputs are float64 ``(n,)``; see the module docstring for the exact definitions.
     """
-    lp = _vec3(listener_pos, "listener position")
+    lp = _array3(listener_pos, "listener position")
     basis = listener_basis(forward, up)
     p = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     local = (p - lp) @ basis.T  # columns: x (right), y (up), z (forward)
@@ -108,8 +107,8 @@ def doppler_factor(
     c: float = SPEED_OF_SOUND,
 ) -> np.ndarray:
     """Per-voice Doppler pitch factor (see module docstring for the exact convention), float64 (n,)."""
-    lp = _vec3(listener_pos, "listener position")
-    lv = _vec3(listener_vel, "listener velocity")
+    lp = _array3(listener_pos, "listener position")
+    lv = _array3(listener_vel, "listener velocity")
     p = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     v = np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
     amt = np.broadcast_to(np.asarray(amount, dtype=np.float64), (p.shape[0],))
