@@ -360,6 +360,32 @@ def test_layers_meters_and_performance_are_live(page, studio):
     page.fill("#log-filter", "")
 
 
+def test_the_master_spectrogram_scrolls_with_what_plays(page, studio):
+    """The daemon publishes the master's spectrum (engine.spectrum, off the render thread) with its
+    loudness, 10 times a second; the page draws a column for each new one."""
+    page.wait_for_function("() => window.studio.SPEC.frames > 0", timeout=3000)
+    f0 = page.evaluate("() => window.studio.SPEC.frames")
+    page.wait_for_function(f"() => window.studio.SPEC.frames > {f0}", timeout=2000)  # new ones keep coming
+    spec = page.evaluate("() => window.studio.S.latest.spectrum")
+    assert spec["bus"] == "master" and len(spec["db"]) == len(spec["hz"]) == 40
+    k = max(range(40), key=lambda i: spec["db"][i])
+    assert 80 < spec["hz"][k] < 150, (spec["hz"][k], spec["db"])  # every loop here is a 110 Hz hum
+    # drawn: the newest column (right edge) is brightest in the hum's band and dark far above it
+    column = page.evaluate(
+        """() => { const c = document.getElementById('spectrogram');
+                   const d = c.getContext('2d').getImageData(c.width - 1, 0, 1, c.height).data;
+                   const out = [];
+                   for (let y = 0; y < c.height; y++) out.push(d[4 * y] + d[4 * y + 1] + d[4 * y + 2]);
+                   return out; }"""
+    )
+    h = len(column)
+    hum_row = h - 1 - int((k + 0.5) * h / 40)
+    assert column[hum_row] > 3 * max(column[: h // 4]), (column[hum_row], column[: h // 4])  # 10 kHz +: dark
+    page.locator("#spectrogram").scroll_into_view_if_needed()
+    time.sleep(1.0)  # a second of columns for the screenshot
+    _shot(page, "spectrogram")
+
+
 def test_top_down_view_shows_emitters_and_moves_the_listener(page, studio):
     page.click("button[data-view=world]")
     box = page.locator("#world").bounding_box()

@@ -2,9 +2,9 @@
 
 One thread owns a DEALER ``Client`` (commands, request/reply) and a ``Subscriber`` on the daemon's
 PUB telemetry (ZeroMQ sockets are single-threaded). It keeps the latest value of each periodic
-topic (``scene``, ``audio``, ``loudness``, ``director_tick``) and a bounded log of everything else
-(instances, stingers, beats, errors, reloads), and runs commands the web side queues. The audio
-process never knows the studio is there: it is one more client.
+topic (``scene``, ``audio``, ``loudness``, ``spectrum``, ``director_tick``) and a bounded log of
+everything else (instances, stingers, beats, errors, reloads), and runs commands the web side
+queues. The audio process never knows the studio is there: it is one more client.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..errors import ProtocolError
 from ..transport.client import Client, Subscriber
 from ..transport.protocol import MESSAGES
 
-LATEST_TOPICS = ("scene", "audio", "loudness", "director_tick")
+LATEST_TOPICS = ("scene", "audio", "loudness", "spectrum", "director_tick")
 """Periodic topics: only the newest payload matters (the page draws it)."""
 
 LOG_SIZE = 2000

@@ -88,6 +88,7 @@ function onFrame(f) {
   renderVoices();
   renderPerf();
   renderMeters();
+  renderSpectrum();
   for (const e of f.events || []) addLog(e);
   renderMusic();
   if (f.events && f.events.length) renderLog();
@@ -387,6 +388,43 @@ function drawHistory(now) {  // scrolls right to left: short-term loudness fille
   g.beginPath();
   h.forEach(([t, m], i) => { if (i) g.lineTo(X(t), Y(m)); else g.moveTo(X(t), Y(m)); });
   g.stroke(); g.lineWidth = 1;
+}
+// The master spectrogram: one column per new `spectrum` payload (10 a second), scrolled by time so
+// it lines up with the level view above. The canvas scrolls its own pixels; the left strip holds labels.
+const SPEC = { frames: -1, t: 0, acc: 0, labelled: "" };
+const SPEC_LABEL = 34;
+function heat(db) {
+  const v = Math.max(0, Math.min(1, (db + 100) / 90));
+  return `hsl(${Math.round(250 - 210 * v)}, 85%, ${Math.round(4 + 60 * v)}%)`;
+}
+function renderSpectrum() {
+  const sp = S.latest.spectrum;
+  const c = $("#spectrogram");
+  if (!sp || !c || sp.frames === SPEC.frames) return;
+  SPEC.frames = sp.frames;
+  const g = c.getContext("2d");
+  const w = c.width - SPEC_LABEL, h = c.height, n = sp.db.length, bh = h / n;
+  const now = performance.now();
+  SPEC.acc += SPEC.t ? (now - SPEC.t) * w / HISTORY_MS : 2;
+  SPEC.t = now;
+  const dx = Math.min(w, Math.floor(SPEC.acc));
+  if (dx < 1) return;
+  SPEC.acc -= dx;
+  g.drawImage(c, SPEC_LABEL + dx, 0, w - dx, h, SPEC_LABEL, 0, w - dx, h);
+  for (let i = 0; i < n; i++) {
+    g.fillStyle = heat(sp.db[i]);
+    g.fillRect(c.width - dx, Math.floor(h - (i + 1) * bh), dx, Math.ceil(bh));
+  }
+  const key = sp.hz.join(",");
+  if (SPEC.labelled !== key) {  // frequency labels at the bands holding them
+    SPEC.labelled = key;
+    g.fillStyle = "#101216"; g.fillRect(0, 0, SPEC_LABEL, h);
+    g.fillStyle = "#8a93a3"; g.font = "10px system-ui";
+    for (const [f, text] of [[100, "100"], [1000, "1k"], [10000, "10k"]]) {
+      const i = sp.hz.findIndex((x) => x >= f);
+      if (i >= 0) g.fillText(text, 4, h - i * bh - 2);
+    }
+  }
 }
 function renderMusic() {
   const m = (S.latest.scene || {}).music;
@@ -815,7 +853,7 @@ function showView(name) {
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === `view-${name}`);
   drawWorld();
 }
-window.studio = { S, W, send, showView };
+window.studio = { S, W, SPEC, send, showView };
 document.addEventListener("DOMContentLoaded", () => {
   tabs();
   worldInput();
