@@ -3,14 +3,20 @@
 Why a process of its own (see docs/protocol.md, "Process layout"): pyminiaudio's device callback
 is Python code and needs the GIL every period. Decoding and validating 10k-100k messages per second
 is pure-Python work that would hold the GIL for most of each period, so it lives in the network
-process. This process only runs three threads:
+process. This process runs these threads (docs/audio-threading.md, "The daemon's audio process"):
 
-* the device callback (copies rendered frames out of a ring, see ``sinks/device.py``);
-* the render thread, which before each engine block drains the control socket (already validated,
-  already coalesced commands), applies them to the runtime, ticks it and renders. Applying commands
-  here, on the render thread, is what makes a ``batch`` land in one block and needs no locks;
-* the main thread, which every 0.1 s sends audio statistics back and turns trigger frames into the
-  wall-clock time at which their first sample left the device callback (``instance_out``).
+* the render path: the device callback in callback mode (the default), or the sink's render thread
+  in ring mode. Before each engine block it pops already-decoded, already-validated, already
+  coalesced commands from the receiver's queue, applies them to the runtime, ticks it and renders.
+  Applying commands here is what makes a ``batch`` land in one block and needs no locks. It never
+  touches ZeroMQ or msgpack, prints or reads files: ``SOUNDSCAPE_RT_GUARD=1`` checks that;
+* the receiver (``soundscape-receive``): ZeroMQ receive and msgpack decode of the network
+  process's packets, into a single-producer single-consumer queue (``inbox``);
+* the sender (``soundscape-send``): msgpack encode and ZeroMQ send of what the render path hands
+  it as plain data (replies, events, scene telemetry), and printing of its tracebacks;
+* the main thread, which loads and prepares scenes, hands lines to the synthesis worker, applies
+  profiles, every 0.1 s sends audio statistics back and turns trigger frames into the wall-clock
+  time at which their first sample left the device callback (``instance_out``).
 
 Link format (msgpack, internal, may change with the daemon): the network process PUSHes a list of
 commands ``[op, client, t, body]`` (``[op, client, t, body, id]`` when the request had an id, so
@@ -52,7 +58,10 @@ import zmq
 from ..config import EngineConfig
 from ..control.handler import Instances, Lane
 from ..control.handlers import HANDLERS
+from ..engine.spectrum import spectrum_topic  # the studio's spectrogram, computed on this main thread
 from ..errors import ProtocolError, SoundscapeError
+from ..rt import guard
+from ..rt.wake import WakeFlag
 from ..scene.inspect import world  # the studio's 3D view and voice list (scene telemetry)
 from ..voice.limits import VoiceLimits
 from ..voice.say import SayQueue
@@ -67,6 +76,15 @@ budget wait for the next block (and, if the flood lasts, the network process's b
 and counts them)."""
 
 
+INBOX_PACKETS = 4096
+"""Decoded packets the receiver keeps ahead of the render path at most; beyond it the receiver waits
+and ZeroMQ's own queue (``RCVHWM``) and the network process's bounded queue take the backlog."""
+OUTBOX_ITEMS = 4096
+"""Messages the render path may leave for the sender at most; beyond it they are dropped and
+counted (``pub_dropped``), as a full ZeroMQ queue drops them."""
+RECEIVE_POLL_MS = 50  # the receiver and sender look at ``shutdown`` this often when idle
+
+
 SCHEDULE_SLACK = 10.0
 """Seconds beyond ``max_schedule_ahead`` this process still takes a timed command: the network process
 checks the horizon on its own clock before replying; this is only a guard against a clock gone wrong."""
@@ -76,6 +94,26 @@ _COALESCE = frozenset({"object", "set_param", "listener"})
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
+
+
+class _Traceback:
+    """An exception the render path hands the sender to print (printing is I/O: not on the render path)."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Swapped:
+    """The runtime swapped scenes: the sender describes ``scene`` and replies to ``token`` (building
+    the description is not the render path's work)."""
+
+    __slots__ = ("scene", "token")
+
+    def __init__(self, token: int, scene: Any) -> None:
+        self.token = token
+        self.scene = scene
 
 
 class AudioSide:
@@ -132,6 +170,14 @@ class AudioSide:
         self.c2r: dict[int, int] = {}  # client-visible instance id -> runtime instance id
         self.r2c: dict[int, int] = {}
         self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
+        # The render path's only links to the outside, both single-producer single-consumer deques:
+        self.inbox: deque = deque()  # decoded packets (lists of commands), receiver -> render path
+        self.outbox: deque = deque()  # plain data to encode and send, render path -> sender
+        self._out_wake = WakeFlag()  # raised by the render path, waited on by the sender
+        self._threads: list[threading.Thread] = []
+        self._threads_stop = threading.Event()
+        self._send_dropped = 0  # written by the sender only (ZeroMQ queue full)
+        self._guard_reported = 0  # violations printed so far (main thread)
         self.shutdown = threading.Event()
         self.loads: deque = deque()  # load_scene requests, render thread -> main thread
         self.says: deque = deque()  # say requests (fields, frame, client), render thread -> main thread
@@ -200,7 +246,7 @@ class AudioSide:
             self._internal("update", exc)
         if self._swapped is not None:  # the runtime has swapped in this update: say what it plays now
             token, self._swapped = self._swapped, None
-            self._send_render(["reply", token, True, {"scene": describe(self.rt)}])
+            self._send_render(_Swapped(token, getattr(self.rt, "scene", None)))  # described by the sender
         out = self.engine.render(frames)
         self._blocks += 1
         try:
@@ -237,14 +283,78 @@ class AudioSide:
         text = f"{where}: {type(exc).__name__}: {exc}"
         if text != self._update_error:
             self._update_error = text
-            traceback.print_exception(exc, file=sys.stderr)
+            self._send_render(_Traceback(exc))  # printed by the sender, not on the render path
             self._send_render(["pub", [["error", {"code": "internal", "message": text}]]])
 
     def _send_render(self, obj: Any) -> None:
-        try:
-            self.push_render.send(_pack(obj), zmq.NOBLOCK)
-        except zmq.Again:
+        """Render path: hand ``obj`` (plain data) to the sender thread, which encodes and sends it.
+        Never blocks: when the sender is that far behind, the message is dropped and counted."""
+        outbox = self.outbox
+        if len(outbox) >= OUTBOX_ITEMS:
             self.counters["pub_dropped"] += 1
+            return
+        outbox.append(obj)
+        self._out_wake.raise_()
+
+    # ------------------------------------------------------------------ receiver and sender
+    def start_threads(self) -> None:
+        """Start the receiver and the sender (before the sink starts: its first block drains)."""
+        loops = {"soundscape-receive": self._receive_loop, "soundscape-send": self._send_loop}
+        for name, target in loops.items():
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop_threads(self) -> None:
+        """After the sink stopped: let the sender flush what the last blocks left, then join both."""
+        self._threads_stop.set()
+        self._out_wake.raise_()
+        for t in self._threads:
+            t.join(timeout=5.0)
+        self._threads.clear()
+
+    def _receive_loop(self) -> None:
+        """Receiver thread: ZeroMQ receive and msgpack decode, in order, into ``inbox``."""
+        pull, inbox, stop = self.pull, self.inbox, self._threads_stop
+        unpackb = msgpack.unpackb
+        while not stop.is_set():
+            if len(inbox) >= INBOX_PACKETS:  # the render path is behind: leave the rest queued in ZeroMQ
+                stop.wait(0.001)
+                continue
+            try:
+                if not pull.poll(RECEIVE_POLL_MS):
+                    continue
+                while len(inbox) < INBOX_PACKETS:
+                    inbox.append(unpackb(pull.recv(zmq.NOBLOCK), raw=False))
+            except zmq.Again:
+                continue
+            except zmq.ZMQError:  # the socket closed under us at shutdown
+                return
+            except Exception as exc:  # a packet this process cannot decode: a bug, never the client's
+                traceback.print_exc(file=sys.stderr)
+                self.outbox.append(["pub", [["error", {"code": "internal", "message": f"receive: {exc}"}]]])
+
+    def _send_loop(self) -> None:
+        """Sender thread: what the render path left in ``outbox``, encoded and sent without blocking."""
+        outbox, wake, stop, push = self.outbox, self._out_wake, self._threads_stop, self.push_render
+        while True:
+            wake.wait(RECEIVE_POLL_MS / 1000)
+            while outbox:
+                item = outbox.popleft()
+                try:
+                    if isinstance(item, _Traceback):
+                        traceback.print_exception(item.exc, file=sys.stderr)
+                        continue
+                    if isinstance(item, _Swapped):
+                        scene = describe(self.rt) if item.scene is None else describe_def(self.rt, item.scene)
+                        item = ["reply", item.token, True, {"scene": scene}]
+                    push.send(_pack(item), zmq.NOBLOCK)
+                except zmq.Again:
+                    self._send_dropped += 1
+                except Exception:  # a value msgpack cannot encode: a bug; keep sending the rest
+                    traceback.print_exc(file=sys.stderr)
+            if stop.is_set():
+                return
 
     def _drain(self) -> None:
         """Apply every packet that arrived since the last block, coalescing continuous updates.
@@ -254,7 +364,7 @@ class AudioSide:
         within one flush; so a client streaming 100-item batches costs one runtime call per object
         per block, not one per item.
         """
-        pull = self.pull
+        inbox = self.inbox
         now = self.engine.frame
         heap = self.scheduled
         while heap and heap[0] <= now:
@@ -263,7 +373,7 @@ class AudioSide:
         counters = self.counters
         clock = time.perf_counter_ns
         deadline = clock() + DRAIN_BUDGET_NS
-        unpackb, coalesce = msgpack.unpackb, _COALESCE
+        coalesce = _COALESCE
         packets = coalesced = 0
         for _ in range(MAX_DRAIN_PACKETS):
             if clock() > deadline:
@@ -272,12 +382,10 @@ class AudioSide:
             if self._carry is not None:  # what followed last block's swap
                 cmds, self._carry = self._carry, None
             else:
-                try:
-                    data = pull.recv(zmq.NOBLOCK)
-                except zmq.Again:
+                if not inbox:
                     break
+                cmds = inbox.popleft()  # decoded by the receiver thread
                 packets += 1
-                cmds = unpackb(data, raw=False)
             for i, cmd in enumerate(cmds):
                 op, client, t, body = cmd[0], cmd[1], cmd[2], cmd[3]
                 if t is None:
@@ -378,7 +486,7 @@ class AudioSide:
         where = exc.where if isinstance(exc, ProtocolError) else None
         if not isinstance(exc, SoundscapeError):
             code = "internal"
-            traceback.print_exc(file=sys.stderr)
+            self._send_render(_Traceback(exc))  # printed by the sender, not on the render path
         where = prefix + where if where else (prefix[:-1] or None)
         error = {"re": op, "id": rid, "code": code, "field": where, "message": str(exc), "client": client}
         self._send_render(["pub", [["error", error]]])
@@ -626,11 +734,20 @@ class AudioSide:
         s = dict(self.sink.stats()) if self.sink is not None else {}
         s.update(self.engine.stats())
         s.update(self.counters)
+        s["pub_dropped"] += self._send_dropped
+        s["inbox"] = len(self.inbox)
         s.update(self.say_queue.stats())
         s["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
         s["scheduled_pending"] = len(self.scheduled)
         s["instances_mapped"] = len(self.c2r)
+        s["rt_guard"] = guard.mode()  # None: off (SOUNDSCAPE_RT_GUARD)
+        s["rt_violations"] = guard.violation_count()
         return s
+
+    def report_violations(self) -> None:
+        """Main thread: print each new real-time guard violation with its stack, once."""
+        if guard.enabled():
+            self._guard_reported = guard.report(self._guard_reported)
 
     def fade_out(self, seconds: float) -> None:
         """Ramp master down over ``seconds`` (in steps of one block ramp each), then wait for it to play."""
@@ -693,6 +810,7 @@ def audio_main(opts: dict[str, Any]) -> None:
     parent = os.getppid()
     _die_with_parent()
     nice = _raise_priority(int(opts.get("nice", -10)))
+    guard.install_from_env()  # SOUNDSCAPE_RT_GUARD: before anything renders
     ctx = zmq.Context()
     try:
         side = AudioSide(opts, ctx)
@@ -727,6 +845,7 @@ def audio_main(opts: dict[str, Any]) -> None:
     # callback) only walks what was allocated since.
     gc.collect()
     gc.freeze()
+    side.start_threads()
     side.sink.start()
     st = side.sink.stats()
     side.push_main.send(
@@ -758,6 +877,7 @@ def audio_main(opts: dict[str, Any]) -> None:
                 side.load_pending()
                 side.say_pending()
                 side.profile_pending()
+                side.report_violations()
                 outs = side._resolve_outputs()
                 if outs:
                     side._send_main(["pub", outs])
@@ -768,7 +888,8 @@ def audio_main(opts: dict[str, Any]) -> None:
                     next_stats = now + STATS_INTERVAL
                     side._send_main(["audio", side.audio_stats()])
                     if side.meters:
-                        side._send_main(["pub", [["loudness", {"buses": side.engine.loudness()}]]])
+                        loud = [["loudness", {"buses": side.engine.loudness()}], *spectrum_topic(side.engine)]
+                        side._send_main(["pub", loud])
             except Exception as exc:  # a bug here must not stop the audio: report it and go on
                 failures += 1
                 if failures <= 3:
@@ -777,8 +898,10 @@ def audio_main(opts: dict[str, Any]) -> None:
                     side._send_main(["pub", [["error", err]]])
         side.fade_out(float(opts.get("fade_out", 0.1)))
     finally:
-        final = side.audio_stats()
         side.sink.stop()
+        side.stop_threads()  # the sender flushes what the last blocks left
+        side.report_violations()
+        final = side.audio_stats()
         close = getattr(side.rt, "close", None)
         if close is not None:
             close()

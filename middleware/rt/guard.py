@@ -59,6 +59,11 @@ class Violation:
     thread: str
     stack: traceback.StackSummary
 
+    def key(self) -> tuple[str, str, int]:
+        """What was called and the line that called it: the same violation made every block is one."""
+        caller = self.stack[-1] if len(self.stack) else None
+        return (self.what, caller.filename if caller else "", caller.lineno if caller else 0)
+
     def format(self) -> str:
         """The call and its stack, innermost last (source lines are looked up here, off the audio
         thread, not when the violation was recorded)."""
@@ -71,6 +76,7 @@ _audio_threads: set[int] = set()  # idents of the threads marked as audio thread
 _mode: str | None = None  # None: off
 _kept: deque[Violation] = deque(maxlen=MAX_KEPT)
 _count = 0
+_printed: set[tuple[str, str, int]] = set()  # keys of the violations report() printed
 _local = threading.local()  # .busy: inside the guard's own bookkeeping (no recursion)
 _installed: list[tuple[Any, str, Any]] = []  # (owner, attribute, original or _INHERITED) patched by enable()
 _INHERITED = object()  # the attribute came from a base class: restoring deletes the override
@@ -138,6 +144,7 @@ def violation_count() -> int:
 def clear() -> None:
     global _count
     _kept.clear()
+    _printed.clear()
     _count = 0
 
 
@@ -312,17 +319,24 @@ def install_from_env() -> bool:
 
 def report(since: int = 0, file: Any = None) -> int:
     """Print the violations recorded after the first ``since`` (never call it on the audio thread);
-    returns the count to pass next time, so a periodic caller prints each violation once (those
-    that fell out of the last ``MAX_KEPT`` are only counted)."""
+    returns the count to pass next time. Each distinct one (what, and where it was called from) is
+    printed once with its stack; repeats of it (a call made every block) are only counted, so a
+    periodic caller cannot flood stderr."""
     count = _count
     new = count - since
     if new <= 0:
         return count
     out = file if file is not None else sys.stderr
-    kept = list(_kept)
-    for v in kept[-min(new, len(kept)) :]:
+    kept = list(_kept)[-min(new, MAX_KEPT) :]
+    repeats = new - len(kept)
+    for v in kept:
+        key = v.key()
+        if key in _printed:
+            repeats += 1
+            continue
+        _printed.add(key)
         out.write(f"{ENV}: {v.format()}")
-    if new > len(kept):
-        out.write(f"{ENV}: {new - len(kept)} more violation(s) not kept\n")
+    if repeats:
+        out.write(f"{ENV}: {repeats} more violation(s), repeats of those printed\n")
     out.flush()
     return count
