@@ -42,8 +42,11 @@ class CommandScheduler:
             self._queue.append(_Timed(at_frame, cmd))
 
     def drain(self, end: int, apply: Callable[[Any, int | None], None]) -> None:
-        """Apply every command due before frame ``end``: untimed ones with ``None``, timed ones
-        with their frame (those queued for later wait in the heap)."""
+        """Apply every command due before frame ``end``: first those that arrived since the last
+        drain, in arrival order (untimed ones with ``None``, timed ones already due with their frame;
+        timed ones for a later block go to the heap), then the heap's due ones in (frame, post) order.
+        So a command that waited in the heap applies after this drain's arrivals, even one for an
+        earlier frame (the engine's own command queue orders them the same way)."""
         queue, future = self._queue, self._future
         while queue:
             cmd = queue.popleft()
@@ -59,6 +62,6 @@ class CommandScheduler:
             apply(cmd, at)
 
     def pending(self) -> list:
-        """Every command not applied yet, queued ones first (for inspection and tests)."""
+        """Every command not applied yet: queued ones in arrival order, then waiting ones in due order."""
         queued = [c.cmd if type(c) is _Timed else c for c in self._queue]
-        return queued + [c for _, _, c in self._future]
+        return queued + [c for _, _, c in sorted(self._future, key=lambda e: e[:2])]
