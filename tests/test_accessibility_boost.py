@@ -110,3 +110,40 @@ def test_switching_the_profile_live_changes_the_boost_without_a_click(tmp_path: 
     assert _db(_amp(parts[-1][-WINDOW:], 220.0), alone) == pytest.approx(0.0, abs=DB_TOL)
     y = np.concatenate(parts)[SR // 4 :]  # from a settled music tone on: every switch is inside
     assert max_jump(y) <= 1.02 * steady, (max_jump(y), steady)
+
+
+DUCKED = """\
+name: ducked
+buses:
+  music: {rule}
+  voice: {{}}
+emitters:
+  score:
+    bus: music
+    layers:
+      - {{id: tone, source: sounds/music.wav, mode: loop, fade_in: 0}}
+  speaker:
+    bus: voice
+    layers:
+      - {{id: words, source: sounds/line.wav, mode: loop, fade_in: 0}}
+"""
+
+
+def test_a_hot_reload_changes_and_removes_the_scenes_own_ducks(tmp_path: Path) -> None:
+    """The same class as the boost: the scene's ducking rules were only ever added, so a reload that
+    deepened a duck kept the old depth and one that removed it kept ducking."""
+    write_wav(tmp_path / "sounds" / "music.wav", sine(220.0, 1.0, amp=0.1))
+    write_wav(tmp_path / "sounds" / "line.wav", sine(330.0, 1.0, amp=0.05))
+    files = {}
+    for name, rule in (("six", -6), ("twelve", -12), ("none", None)):
+        files[name] = tmp_path / f"{name}.yaml"
+        duck = "{}" if rule is None else f"{{duck: [{{by: voice, amount_db: {rule}}}]}}"
+        files[name].write_text(DUCKED.format(rule=duck), encoding="utf-8")
+    player = ScenePlayer(load_scene(files["six"]), EngineConfig(block=256, max_voices=8, voice_limit=8))
+    ref = ScenePlayer(load_scene(files["none"]), EngineConfig(block=256, max_voices=8, voice_limit=8))
+    full = _amp(ref.render(SR)[-WINDOW:], 220.0)  # the music with the line, no duck at all
+    assert _db(_amp(player.render(SR)[-WINDOW:], 220.0), full) == pytest.approx(-6.0, abs=DB_TOL)
+    player.reload(load_scene(files["twelve"]))
+    assert _db(_amp(player.render(SR)[-WINDOW:], 220.0), full) == pytest.approx(-12.0, abs=DB_TOL)
+    player.reload(load_scene(files["none"]))
+    assert _db(_amp(player.render(3 * SR)[-WINDOW:], 220.0), full) == pytest.approx(0.0, abs=DB_TOL)

@@ -6,9 +6,10 @@
 * what depends on the scene (:class:`PlayerSettings`): the player's volumes as the runtime's player
   gain per bus (added on top of what the scene and its snapshots set), the dialogue boost as the
   engine's ducking rules of owner ``player`` (replaced as a whole on each profile, gliding), and the
-  preferences as the scene's ``player_<name>`` parameters, which its director reads. The runtime holds
-  the settings and applies them again to every scene it swaps in (hot reload, ``load_scene``), so a
-  new scene's buses get the player's volumes and boost without a new ``profile`` message.
+  preferences as the scene's ``player_<name>`` parameters, which its director reads. The runtime's
+  mixer keeps the settings and derives them again for every scene it swaps in (hot reload,
+  ``load_scene``; the director host sets the preferences), so a new scene's buses get the player's
+  volumes and boost without a new ``profile`` message.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def preference_params(profile: HearingProfile, scene: Any) -> dict[str, float]:
 @dataclass(frozen=True)
 class PlayerSettings:
     """What a profile asks of whichever scene plays: derived again for each scene (its buses, its
-    parameters), so it is the profile a runtime keeps, not per-bus numbers of a scene it left."""
+    parameters), so it is the profile a runtime keeps, not per-bus numbers of a scene it left.
+    Satisfies ``scene.mixer.PlayerLayer``; the director host reads ``params`` on a scene swap."""
 
     profile: HearingProfile
 
@@ -71,13 +73,12 @@ class PlayerSettings:
     def ducks(self, scene: Any) -> tuple[DuckSpec, ...]:
         return player_mix(self.profile, bus_parents(scene)).ducks
 
-    def apply(self, runtime: Any) -> None:
-        """Apply to ``runtime``'s current scene (the runtime calls it again after each scene swap)."""
-        scene = runtime.scene
-        runtime.set_player_gains(self.bus_gain_db(scene))
-        runtime.engine.set_ducks(DUCK_OWNER, self.ducks(scene))
-        for name, value in preference_params(self.profile, scene).items():
-            runtime.set_param(name, value)
+    def set_ducks(self, engine: Any, scene: Any) -> None:
+        """The dialogue boost for ``scene``'s buses, replacing the previous profile's (it glides)."""
+        engine.set_ducks(DUCK_OWNER, self.ducks(scene))
+
+    def params(self, scene: Any) -> dict[str, float]:
+        return preference_params(self.profile, scene)
 
 
 def apply_player_profile(
@@ -90,13 +91,20 @@ def apply_player_profile(
         effect = HearingCompensation()
         engine.set_master_effect(SLOT, effect)  # prepares it here
     effect.set_profile(profile)
-    if getattr(runtime, "scene", None) is None:
+    scene = getattr(runtime, "scene", None)
+    if scene is None:
         return effect  # a daemon without a scene: the master chain is all there is
     settings = PlayerSettings(profile)
-    if hasattr(runtime, "set_player"):
-        runtime.set_player(settings)  # kept by the runtime and applied to every scene it swaps in
+    mixer = getattr(runtime, "mixer", None)
+    if mixer is not None:
+        # Kept by the mixer, which derives the gains and the boost again for the scene playing when
+        # the posted gains land, and for every scene swapped in later (hot reload, load_scene).
+        mixer.player = settings
     else:
-        settings.apply(runtime)
+        settings.set_ducks(engine, scene)
+    runtime.set_player_gains(settings.bus_gain_db(scene))
+    for name, value in settings.params(scene).items():
+        runtime.set_param(name, value)
     return effect
 
 

@@ -48,8 +48,15 @@ class DirectorHost:
         rt.events.append(("director", {"status": "attached" if director else "rules", **label}))
 
     def load_scene_director(self) -> None:
-        """Load the scene's director model; a missing/corrupt/mismatched one leaves the rules playing."""
+        """Load the scene's director model; a missing/corrupt/mismatched one leaves the rules playing.
+
+        The player's preferences (``player_<name>`` parameters, from the profile the mixer holds) are
+        set first, so a scene swapped in reads the player's values rather than its defaults."""
         rt = self.rt
+        player = getattr(rt.mixer, "player", None)  # the profile's preferences, for this scene's inputs
+        if player is not None:
+            for name, value in player.params(rt.scene).items():
+                rt.env[name] = rt.targets[name] = value
         d = rt.scene.director
         if d is None or d.model is None:
             if self.director is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine import BusSpec, DuckSpec, Engine, ReverbSpec
 from ..engine.effects import blend_chain
@@ -19,6 +19,17 @@ from ..engine.specs import BUS_BOUNDS
 from .model import BusDef, SceneDef
 
 _BUS_GAIN = BUS_BOUNDS["gain_db"]
+SCENE_DUCKS = "scene"
+"""The owner of the scene's own ducking rules in the engine (``Engine.set_ducks``)."""
+
+
+class PlayerLayer(Protocol):
+    """The player's profile as the mixer needs it (``accessibility.host.PlayerSettings``): asked again
+    for every scene the runtime plays, since volumes and the dialogue boost follow the scene's buses."""
+
+    def bus_gain_db(self, scene: SceneDef) -> Mapping[str, float]: ...
+
+    def set_ducks(self, engine: Engine, scene: SceneDef) -> None: ...
 
 
 class Mixer:
@@ -28,12 +39,16 @@ class Mixer:
         self.engine = engine
         self.sr = engine.sample_rate
         self.base: dict[str, BusDef] = {}  # each bus's own settings, as the scene defines them
-        self._ducks: set[tuple[str, str]] = set()  # (by, target) pairs already in the engine
         self.snapshot_on: dict[str, bool] = {}  # snapshots the game switched on
         self.snapshot_amount: dict[str, float] = {}  # how far each has blended in (0..1)
         self.player_gain_db: Mapping[str, float] = MappingProxyType({})
         """The player's volume per bus (dB; accessibility profile), added on top of the scene's and
         its snapshots' gains: the player's fader, which no snapshot overwrites."""
+        self.player: PlayerLayer | None = None
+        """The player's profile, once one is applied (``accessibility.host`` sets it, then posts the
+        runtime's ``set_player_gains``): the gains and boost are derived from it for the scene playing
+        when the command lands and again for every scene swapped in, never kept per bus of a scene
+        the runtime has left."""
 
     # ---------------------------------------------------------------- scene setup and reload
     def setup(self, scene: SceneDef) -> None:
@@ -63,28 +78,39 @@ class Mixer:
             self.base[b.name] = b
         master = scene.buses.get("master")
         self.engine.set_loudness_target(master.loudness_lufs if master is not None else None)
-        for b in scene.buses.values():
-            for d in b.ducking:
-                key = (d.by, b.name)
-                if key not in self._ducks:
-                    self.engine.add_duck(
-                        DuckSpec(
-                            source=d.by,
-                            target=b.name,
-                            amount_db=d.amount_db,
-                            threshold_db=d.threshold_db,
-                            attack=d.attack,
-                            release=d.release,
-                        )
-                    )
-                    self._ducks.add(key)
+        # The scene's rules replace the previous scene's as a whole: a changed amount or a removed
+        # rule takes effect on hot reload (the ducked bus glides to it; adding only kept the old one).
+        self.engine.set_ducks(
+            SCENE_DUCKS,
+            [
+                DuckSpec(
+                    source=d.by,
+                    target=b.name,
+                    amount_db=d.amount_db,
+                    threshold_db=d.threshold_db,
+                    attack=d.attack,
+                    release=d.release,
+                )
+                for b in scene.buses.values()
+                for d in b.ducking
+            ],
+        )
 
     def reload_buses(self, scene: SceneDef) -> None:
-        """Swap to ``scene``'s buses: removed ones are muted (the engine keeps its buses)."""
+        """Swap to ``scene``'s buses: removed ones are muted (the engine keeps its buses). The
+        player's volumes and boost are derived again for the new buses and laid on at once (setup
+        alone left every bus at its own gain, without the player's fader)."""
         self.setup(scene)
         for name in self.base.keys() - set(scene.buses) - {"master"}:
             self.engine.set_bus(name, muted=True)
             del self.base[name]
+        self._derive_player(scene)
+        self.apply(scene)
+
+    def _derive_player(self, scene: SceneDef) -> None:
+        if self.player is not None:
+            self.player_gain_db = self.player.bus_gain_db(scene)
+            self.player.set_ducks(self.engine, scene)
 
     def reload_snapshots(self, scene: SceneDef) -> None:
         """Forget removed snapshots and lay the active ones over the buses' new settings."""
@@ -96,7 +122,10 @@ class Mixer:
 
     # ---------------------------------------------------------------- control rate
     def set_player_gains(self, scene: SceneDef, gains: Mapping[str, float]) -> None:
+        """The player's gains per bus; with a ``player`` set they are derived from it for ``scene``
+        (the caller computed them for the scene playing when it posted, which may have been swapped)."""
         self.player_gain_db = gains
+        self._derive_player(scene)
         self.apply(scene)
 
     def update_snapshots(self, scene: SceneDef, env: Mapping[str, Any], n: int) -> None:
