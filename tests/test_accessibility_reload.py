@@ -1,6 +1,7 @@
 """The player's volumes, boost and preferences survive a scene swap (issue 17): a real daemon on real
 sockets plays a scene with a profile, then ``load_scene`` swaps in the same scene edited (hot reload)
-and another scene whose music bus has another name; the player's -20 dB on music must hold on each.
+and another scene whose music bus has another name; the player's -20 dB on music must hold on each,
+and the ambience preference must land on the new scene's own ``player_ambience`` range.
 
 Measured: the music bus's BS.1770 momentary loudness from the daemon's ``loudness`` topic (meters on
 every bus, post-fader), a steady looping tone, so the level only moves with the gains."""
@@ -38,7 +39,7 @@ emitters:
 SCENE_B = """\
 name: second
 parameters:
-  player_ambience: {range: [0, 1], default: 0.5}
+  player_ambience: {range: [0, 10], default: 5}  # another range: the amount 0.9 maps to 9
 buses:
   score: {}
 emitters:
@@ -85,13 +86,14 @@ def test_the_players_volume_survives_hot_reload_and_load_scene(folder: Path) -> 
         reloaded = _level(sub, "music")
         client.load_scene(str(folder / "b.yaml"))  # another scene: its music bus is called 'score'
         other = _level(sub, "score")
-        prefs = client.stats()["scene"]
+        params = client.stats()["scene"]["params"]
         print(f"music plain {plain:.1f}, reloaded {reloaded:.1f}, other scene {other:.1f} LUFS")
         # Before the fix: the reload set every bus to its own gain (the player's -20 dB gone) and the
         # other scene's 'score' never got the player's music volume (the gains were per bus name).
         assert reloaded == pytest.approx(plain + PLAYER_DB, abs=TOL)
         assert other == pytest.approx(plain + PLAYER_DB, abs=TOL)
-        assert prefs is not None
+        # the preference follows too: mapped onto the new scene's range, not carried over as a number
+        assert params["player_ambience"] == pytest.approx(9.0, abs=1e-9)
     finally:
         client.close()
         sub.close()
