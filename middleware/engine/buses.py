@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import EngineError
+from .commands import UNCHANGED, Unchanged
 from .dsp.dynamics import duck_gain_db
 from .dsp.limiter import Limiter
 from .effects import Effect, EffectSpec
@@ -188,23 +189,24 @@ class BusGraph:
     def set(
         self,
         name: str,
-        gain_db: float | None = None,
-        lowpass_hz: float | bool | None = False,
-        highpass_hz: float | bool | None = False,
-        muted: bool | None = None,
+        gain_db: float | Unchanged = UNCHANGED,
+        lowpass_hz: float | Unchanged | None = UNCHANGED,
+        highpass_hz: float | Unchanged | None = UNCHANGED,
+        muted: bool | Unchanged = UNCHANGED,
     ) -> None:
-        """Change a bus; every change ramps over the next block. ``False`` = leave unchanged."""
+        """Change a bus; every change ramps over the next block. A cutoff of None removes that
+        filter; ``UNCHANGED`` leaves a field as it is."""
         rt = self.buses[self.index(name)]
         spec = rt.spec
-        if gain_db is not None:
+        if gain_db is not UNCHANGED:
             spec = BusSpec(**{**spec.__dict__, "gain_db": float(gain_db)})
-        if lowpass_hz is not False:
+        if lowpass_hz is not UNCHANGED:
             spec = BusSpec(**{**spec.__dict__, "lowpass_hz": lowpass_hz})
             rt.lowpass.update(rt.lowpass.spec.with_values(cutoff_hz=lowpass_hz))
-        if highpass_hz is not False:
+        if highpass_hz is not UNCHANGED:
             spec = BusSpec(**{**spec.__dict__, "highpass_hz": highpass_hz})
             rt.highpass.update(rt.highpass.spec.with_values(cutoff_hz=highpass_hz))
-        if muted is not None:
+        if muted is not UNCHANGED:
             spec = BusSpec(**{**spec.__dict__, "muted": bool(muted)})
         rt.spec = spec
         rt.gain1 = 0.0 if spec.muted else db_to_gain(spec.gain_db)

@@ -1,9 +1,11 @@
 """The engine: voices, buses and the master limiter, rendered block by block.
 
 API calls (play, set_voice, stop, set_listener, bus changes) validate their arguments in the calling
-thread, raising :class:`EngineError` at once, then append a command to a deque. ``render`` drains
-the deque at the start of each block, so a control thread and a render thread never share a lock
-(design rule 5: control reaches the renderer through one queue of timestamped commands).
+thread, raising :class:`EngineError` at once, then append a command (a frozen record of
+``engine/commands.py``) to a deque. ``render`` drains the deque at the start of each block and
+applies each command with the method ``_APPLY`` names for its class, so a control thread and a
+render thread never share a lock (design rule 5: control reaches the renderer through one queue of
+timestamped commands).
 Commands may carry an absolute frame: voice starts and stops land on that exact frame; other
 changes apply at the start of the block containing it.
 """
@@ -15,7 +17,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -27,6 +29,24 @@ from ..config import EngineConfig
 from ..errors import EngineError
 from .bank import SampleBank
 from .buses import BusGraph, db_to_gain
+from .commands import (
+    UNCHANGED,
+    AddBus,
+    AddDuck,
+    AttachStream,
+    EnableMeters,
+    PlayVoice,
+    SetBus,
+    SetBusEffects,
+    SetDucks,
+    SetListener,
+    SetLoudnessTarget,
+    SetMasterEffect,
+    SetVoice,
+    SetVoices,
+    StopVoice,
+    Unchanged,
+)
 from .dsp.pan import make_rolloff
 from .effects import EffectSpec
 from .effects import warm_up as warm_up_effects
@@ -115,6 +135,7 @@ from .voices import (
 
 _MAX_PITCH = MAX_PITCH_RATIO
 _NO_SLOTS = np.zeros(0, dtype=np.int64)
+_tuple_new = tuple.__new__
 # A real voice ranks as if this much louder (1 dB) when the engine picks which voices stay real, so two
 # voices of near-equal audibility do not trade places (each swap is a one-block fade) every block.
 KEEP_REAL_BONUS = 10.0 ** (1.0 / 20.0)
@@ -135,6 +156,15 @@ class StreamSource(Protocol):
     """Anything rendered block by block: ``render(frames) -> float32 (frames,) | (frames, channels)``."""
 
     def render(self, frames: int) -> np.ndarray: ...
+
+
+class _Timed:
+    """A queued command for a given frame (a class of its own, so no command can look like one)."""
+
+    __slots__ = ("cmd", "frame")
+
+    def __init__(self, frame: int, cmd: Any) -> None:
+        self.frame, self.cmd = frame, cmd
 
 
 @dataclass
@@ -268,34 +298,44 @@ class Engine:
         if spec.parent is None or spec.parent not in self._bus_names:
             self._unknown_bus(spec.parent)
         self._bus_names.add(spec.name)
-        self._post(("add_bus", spec, self.buses.stage_effects(spec.name, spec.effects)))
+        self._post(AddBus(spec, self.buses.stage_effects(spec.name, spec.effects)))
 
     def set_bus(
         self,
         name: str,
         *,
-        gain_db: float | None = None,
-        lowpass_hz: Any = False,
-        highpass_hz: Any = False,
-        muted: bool | None = None,
-        reverb: ReverbSpec | None = None,
-        effects: tuple[EffectSpec, ...] | None = None,
+        gain_db: float | Unchanged | None = UNCHANGED,
+        lowpass_hz: float | Unchanged | None = UNCHANGED,
+        highpass_hz: float | Unchanged | None = UNCHANGED,
+        muted: bool | Unchanged | None = UNCHANGED,
+        reverb: ReverbSpec | Unchanged | None = UNCHANGED,
+        effects: tuple[EffectSpec, ...] | Unchanged | None = UNCHANGED,
     ) -> None:
         """Change a bus's gain, filters, mute, reverb or effect chain; ramps over one block (an
-        effect's parameters over their own ramp times; a chain of another shape is swapped)."""
+        effect's parameters over their own ramp times; a chain of another shape is swapped).
+
+        A field left out (``UNCHANGED``) keeps its value. A cutoff of None removes that filter;
+        ``gain_db``, ``muted``, ``reverb`` and ``effects`` have no "off", so None leaves them too
+        (a scene bus without reverb passes its None along)."""
         if name not in self._bus_names:
             self._unknown_bus(name)
-        if gain_db is not None:
+        if gain_db is None:
+            gain_db = UNCHANGED
+        elif gain_db is not UNCHANGED:
             gain_db = _finite("gain_db", gain_db)
             BUS_BOUNDS["gain_db"].check(f"bus '{name}'", "gain_db", gain_db)
-        if lowpass_hz not in (False, None):
+        if lowpass_hz is not UNCHANGED and lowpass_hz is not None:
             lowpass_hz = _cutoff("lowpass_hz", lowpass_hz, self.sample_rate)
-        if highpass_hz not in (False, None):
+        if highpass_hz is not UNCHANGED and highpass_hz is not None:
             highpass_hz = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
-        self._post(("set_bus", name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
-        if effects is not None:
+        muted = UNCHANGED if muted is None or muted is UNCHANGED else bool(muted)
+        if reverb is None:
+            reverb = UNCHANGED
+        self._post(SetBus(name, gain_db, lowpass_hz, highpass_hz, muted, reverb))
+        if effects is not None and effects is not UNCHANGED:
+            effects = tuple(effects)
             check_chain(f"bus '{name}'", effects)
-            self._post(("bus_fx", name, effects, self.buses.stage_effects(name, effects)))
+            self._post(SetBusEffects(name, effects, self.buses.stage_effects(name, effects)))
 
     def set_master_effect(self, slot: str, instance: Any | None) -> None:
         """Host ``instance`` in master's slot ``slot``, after the master fader and automatic gain,
@@ -309,7 +349,7 @@ class Engine:
                 if not callable(getattr(instance, m, None)):
                     raise EngineError(f"master effect {slot!r}: {type(instance).__name__} has no {m}()")
             instance.prepare(self.sample_rate, self.block)
-        self._post(("master_fx", str(slot), instance))
+        self._post(SetMasterEffect(str(slot), instance))
 
     def enable_meters(self, buses: list[str] | None = None, deferred: bool = False) -> None:
         """Meter loudness on these buses (None: every bus, including ones added later by name).
@@ -320,7 +360,7 @@ class Engine:
         for name in buses or []:
             if name not in self._bus_names:
                 self._unknown_bus(name)
-        self._post(("meters", buses, bool(deferred)))
+        self._post(EnableMeters(None if buses is None else tuple(buses), bool(deferred)))
 
     def drain_meters(self) -> None:
         """Meter what deferred meters queued since the last call (see ``enable_meters``)."""
@@ -331,7 +371,7 @@ class Engine:
         if lufs is not None:
             lufs = _finite("loudness target", lufs)
             LOUDNESS_TARGET.check("master", "loudness target", lufs)
-        self._post(("agc", lufs))
+        self._post(SetLoudnessTarget(lufs))
 
     def loudness(self) -> dict[str, dict[str, float]]:
         """Per-bus BS.1770 readings: momentary/short-term/integrated LUFS; master also true peak."""
@@ -340,7 +380,7 @@ class Engine:
     def add_duck(self, spec: DuckSpec, owner: str = "scene") -> None:
         """Add one ducking rule to ``owner``'s rules (see ``set_ducks``)."""
         self._check_duck(spec)
-        self._post(("add_duck", spec, owner))
+        self._post(AddDuck(spec, str(owner)))
 
     def set_ducks(self, owner: str, specs: Sequence[DuckSpec]) -> None:
         """Replace every ducking rule of ``owner`` (e.g. ``"scene"``, ``"player"``) with ``specs``;
@@ -350,7 +390,7 @@ class Engine:
         specs = tuple(specs)
         for spec in specs:
             self._check_duck(spec)
-        self._post(("set_ducks", str(owner), specs))
+        self._post(SetDucks(str(owner), specs))
 
     def _check_duck(self, spec: DuckSpec) -> None:
         if not isinstance(spec, DuckSpec):
@@ -423,31 +463,35 @@ class Engine:
         dop = _finite("doppler", doppler)
         if not 0.0 <= dop <= 10.0:
             raise EngineError(f"doppler={dop}: must be within 0 (off) .. 10")
+        pitch = _pitch(pitch)
+        lp = _cutoff("lowpass_hz", lowpass_hz, self.sample_rate)
+        hp = _cutoff("highpass_hz", highpass_hz, self.sample_rate)
         handle = next(self._handles)
-        args = {
-            "smp": smp,
-            "bus": bus,
-            "gain": db_to_gain(g),
-            "pitch": _pitch(pitch),
-            "pan": pan,
-            "loop": bool(loop),
-            "offset": offset,
-            "fade_in": fade_in,
-            "lp": _cutoff("lowpass_hz", lowpass_hz, self.sample_rate),
-            "hp": _cutoff("highpass_hz", highpass_hz, self.sample_rate),
-            "sends": send_list,
-            "priority": int(priority),
-            "spatial": spatial,
-            "pos": pos,
-            "vel": vel,
-            "mind": mind,
-            "maxd": maxd,
-            "roll_mode": roll_mode,
-            "roll_table": roll_table,
-            "doppler": dop,
-            "binaural": bool(binaural) and spatial,
-        }
-        self._post(("play", handle, args), start_frame)
+        cmd = PlayVoice(
+            handle=handle,
+            sample=smp,
+            bus=bus,
+            gain=db_to_gain(g),
+            pitch=pitch,
+            pan=pan,
+            loop=bool(loop),
+            offset=offset,
+            fade_in=fade_in,
+            lowpass_hz=lp,
+            highpass_hz=hp,
+            sends=tuple(send_list),
+            priority=int(priority),
+            spatial=spatial,
+            position=pos,
+            velocity=vel,
+            min_distance=mind,
+            max_distance=maxd,
+            rolloff_mode=roll_mode,
+            rolloff_table=roll_table,
+            doppler=dop,
+            binaural=bool(binaural) and spatial,
+        )
+        self._post(cmd, start_frame)
         return handle
 
     def play_stream(self, source: StreamSource, **kwargs: Any) -> int:
@@ -471,7 +515,7 @@ class Engine:
         region = self._stream_region(ch)
         handle = self.play(self.bank.info(region).name, loop=True, **kwargs)
         # Same frame as the play command, so it is applied right after the voice exists.
-        self._post(("stream", handle, StreamState(source, region, ch)), kwargs.get("start_frame"))
+        self._post(AttachStream(handle, StreamState(source, region, ch)), kwargs.get("start_frame"))
         return handle
 
     def reserve_streams(self, count: int, channels: int = 2) -> None:
@@ -498,32 +542,37 @@ class Engine:
 
     def set_voice(self, handle: int, *, at_frame: int | None = None, **changes: Any) -> None:
         """Change a playing voice: gain_db, pitch, pan, lowpass_hz, highpass_hz, position, velocity, sends."""
-        clean: dict[str, Any] = {}
+        gain = pitch = pan = lp = hp = pos = vel = sends = UNCHANGED
         for key, value in changes.items():
             if key == "gain_db":
                 g = _finite(key, value)
                 if g > 24.0:
                     raise EngineError(f"gain_db={g}: must be <= 24 dB")
-                clean["gain"] = db_to_gain(g)
+                gain = db_to_gain(g)
             elif key == "pitch":
-                clean["pitch"] = _pitch(value)
+                pitch = _pitch(value)
             elif key == "pan":
-                p = _finite(key, value)
-                if not -1.0 <= p <= 1.0:
-                    raise EngineError(f"pan={p}: must be within -1 .. 1")
-                clean["pan"] = p
-            elif key in ("lowpass_hz", "highpass_hz"):
-                clean["lp" if key == "lowpass_hz" else "hp"] = _cutoff(key, value, self.sample_rate)
-            elif key in ("position", "velocity"):
-                clean[key[:3]] = _vec3(key, value)
+                pan = _finite(key, value)
+                if not -1.0 <= pan <= 1.0:
+                    raise EngineError(f"pan={pan}: must be within -1 .. 1")
+            elif key == "lowpass_hz":
+                lp = _cutoff(key, value, self.sample_rate)
+            elif key == "highpass_hz":
+                hp = _cutoff(key, value, self.sample_rate)
+            elif key == "position":
+                pos = _vec3(key, value)
+            elif key == "velocity":
+                vel = _vec3(key, value)
             elif key == "sends":
-                clean["sends"] = {n: db_to_gain(_finite(f"sends[{n}]", v)) for n, v in value.items()}
+                sends = {n: db_to_gain(_finite(f"sends[{n}]", v)) for n, v in value.items()}
             else:
                 raise EngineError(
                     f"set_voice: unknown field '{key}'; allowed: gain_db, pitch, pan, lowpass_hz,"
                     " highpass_hz, position, velocity, sends"
                 )
-        self._post(("set", int(handle), clean), at_frame)
+        # SetVoice's fields in their order, built like a tuple (its keyword constructor costs more).
+        cmd = _tuple_new(SetVoice, (int(handle), gain, pitch, pan, lp, hp, pos, vel, sends))
+        self._post(cmd, at_frame)
 
     def set_voices(
         self,
@@ -570,7 +619,7 @@ class Engine:
             if bad >= 0:
                 self._bulk_error(name, a, bad, limits)
             col += a.shape[1]
-        self._post(("setv", h, np.array(cols, dtype=np.int64), values), at_frame)
+        self._post(SetVoices(h, np.array(cols, dtype=np.int64), values), at_frame)
 
     @staticmethod
     def _bulk_array(name: str, value: Any, n: int) -> np.ndarray:
@@ -623,7 +672,7 @@ class Engine:
         rel = _finite("release", release)
         if rel < 0:
             raise EngineError(f"release={rel}: must be >= 0 seconds")
-        self._post(("stop", int(handle), rel, at_frame), at_frame)
+        self._post(StopVoice(int(handle), rel), at_frame)
 
     def set_listener(
         self,
@@ -647,11 +696,11 @@ class Engine:
         if un < 1e-9:
             raise EngineError("listener up: must not be parallel to forward")
         u = u / un
-        self._post(("listener", np.concatenate([p, f, u, v])), at_frame)
+        self._post(SetListener(np.concatenate([p, f, u, v])), at_frame)
 
     def is_playing(self, handle: int) -> bool:
         return handle in self._slot_of or any(
-            c[0] == "play" and c[1] == handle for c in list(self._cmds) + [x[2] for x in self._future]
+            c.__class__ is PlayVoice and c.handle == handle for c in self.pending_commands()
         )
 
     def voice_info(self, handle: int) -> dict | None:
@@ -704,11 +753,11 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ internals
-    def _post(self, cmd: tuple, at_frame: int | None = None) -> None:
+    def _post(self, cmd: Any, at_frame: int | None = None) -> None:
         if at_frame is not None:
             if not isinstance(at_frame, (int, np.integer)) or at_frame < 0:
                 raise EngineError(f"at_frame={at_frame!r}: must be a non-negative integer frame")
-            self._cmds.append(("@", int(at_frame), cmd))
+            self._cmds.append(_Timed(int(at_frame), cmd))
         else:
             self._cmds.append(cmd)
 
@@ -731,75 +780,89 @@ class Engine:
     def _drain(self, n: int) -> None:
         end = self.frame + n
         cmds = self._cmds
+        apply = self._APPLY
         while cmds:
             cmd = cmds.popleft()
-            if cmd[0] == "@":
-                _, at, inner = cmd
-                if at >= end:
-                    heapq.heappush(self._future, (at, next(self._seq), inner))
+            if cmd.__class__ is _Timed:
+                if cmd.frame >= end:
+                    heapq.heappush(self._future, (cmd.frame, next(self._seq), cmd.cmd))
                     continue
-                self._apply(inner, at)
+                apply[cmd.cmd.__class__](self, cmd.cmd, cmd.frame)
             else:
-                self._apply(cmd, None)
+                apply[cmd.__class__](self, cmd, None)
         while self._future and self._future[0][0] < end:
-            at, _, inner = heapq.heappop(self._future)
-            self._apply(inner, at)
+            at, _, cmd = heapq.heappop(self._future)
+            apply[cmd.__class__](self, cmd, at)
 
-    def _apply(self, cmd: tuple, at: int | None) -> None:
-        kind = cmd[0]
-        if kind == "play":
-            self._start_voice(cmd[1], cmd[2], at)
-        elif kind == "set":
-            self._set_voice(cmd[1], cmd[2])
-        elif kind == "setv":
-            if self._handle_index is None:
-                self._index_handles()
-            live_h, live_s = self._handle_index
-            stale = apply_params(self.voices.I, self.voices.P, live_h, live_s, cmd[1], cmd[2], cmd[3])
-            if stale:
-                self.counters["stale_handles"] += int(stale)
-        elif kind == "stop":
-            slot = self._slot_of.get(cmd[1])
-            if slot is None:
-                self.counters["stale_handles"] += 1
-                return
-            I = self.voices.I
-            if I[slot, STOP] == -2:
-                return  # already releasing
-            I[slot, STOP] = max(self.frame, at if at is not None else self.frame)
-            self.voices.F[slot, RELEASE] = cmd[2] * self.sample_rate
-        elif kind == "stream":
-            slot = self._slot_of.get(cmd[1])
-            if slot is None:  # the voice could not start (pool full): give the region back
-                self._stream_pool[cmd[2].channels].append(cmd[2].region)
-            else:
-                self._streams[slot] = cmd[2]
-        elif kind == "listener":
-            self.listener = cmd[1]
-            self._listener_moved = True
-        elif kind == "add_bus":
-            self.buses.add(cmd[1], cmd[2])
-            if self._meter_all:
-                self.buses.enable_meters([cmd[1].name], self._meter_deferred)
-        elif kind == "set_bus":
-            _, name, gain_db, lp, hp, muted, reverb = cmd
-            self.buses.set(name, gain_db=gain_db, lowpass_hz=lp, highpass_hz=hp, muted=muted)
-            if reverb is not None:
-                self.buses.set_reverb(name, reverb)
-        elif kind == "bus_fx":
-            self.buses.set_effects(cmd[1], cmd[2], cmd[3])
-        elif kind == "master_fx":
-            self.buses.set_master_effect(cmd[1], cmd[2])
-        elif kind == "add_duck":
-            self.buses.add_duck(cmd[1], cmd[2])
-        elif kind == "set_ducks":
-            self.buses.set_ducks(cmd[1], cmd[2])
-        elif kind == "agc":
-            self.buses.set_loudness_target(cmd[1])
-        elif kind == "meters":
-            self._meter_all = cmd[1] is None
-            self._meter_deferred = cmd[2]
-            self.buses.enable_meters(cmd[1], cmd[2])
+    # Each command's applier: (engine, command, frame it was queued for or None). ``_APPLY`` (after
+    # the class) maps every command class of ``engine/commands.py`` to one of these.
+    def _apply_set_voices(self, cmd: SetVoices, at: int | None) -> None:
+        if self._handle_index is None:
+            self._index_handles()
+        live_h, live_s = self._handle_index
+        stale = apply_params(
+            self.voices.I, self.voices.P, live_h, live_s, cmd.handles, cmd.columns, cmd.values
+        )
+        if stale:
+            self.counters["stale_handles"] += int(stale)
+
+    def _apply_stop(self, cmd: StopVoice, at: int | None) -> None:
+        slot = self._slot_of.get(cmd.handle)
+        if slot is None:
+            self.counters["stale_handles"] += 1
+            return
+        I = self.voices.I
+        if I[slot, STOP] == -2:
+            return  # already releasing
+        I[slot, STOP] = max(self.frame, at if at is not None else self.frame)
+        self.voices.F[slot, RELEASE] = cmd.release * self.sample_rate
+
+    def _apply_stream(self, cmd: AttachStream, at: int | None) -> None:
+        slot = self._slot_of.get(cmd.handle)
+        if slot is None:  # the voice could not start (pool full): give the region back
+            self._stream_pool[cmd.stream.channels].append(cmd.stream.region)
+        else:
+            self._streams[slot] = cmd.stream
+
+    def _apply_listener(self, cmd: SetListener, at: int | None) -> None:
+        self.listener = cmd.pose
+        self._listener_moved = True
+
+    def _apply_add_bus(self, cmd: AddBus, at: int | None) -> None:
+        self.buses.add(cmd.spec, cmd.chain)
+        if self._meter_all:
+            self.buses.enable_meters([cmd.spec.name], self._meter_deferred)
+
+    def _apply_set_bus(self, cmd: SetBus, at: int | None) -> None:
+        self.buses.set(
+            cmd.name,
+            gain_db=cmd.gain_db,
+            lowpass_hz=cmd.lowpass_hz,
+            highpass_hz=cmd.highpass_hz,
+            muted=cmd.muted,
+        )
+        if cmd.reverb is not UNCHANGED:
+            self.buses.set_reverb(cmd.name, cmd.reverb)
+
+    def _apply_bus_effects(self, cmd: SetBusEffects, at: int | None) -> None:
+        self.buses.set_effects(cmd.name, cmd.specs, cmd.chain)
+
+    def _apply_master_effect(self, cmd: SetMasterEffect, at: int | None) -> None:
+        self.buses.set_master_effect(cmd.slot, cmd.instance)
+
+    def _apply_add_duck(self, cmd: AddDuck, at: int | None) -> None:
+        self.buses.add_duck(cmd.spec, cmd.owner)
+
+    def _apply_set_ducks(self, cmd: SetDucks, at: int | None) -> None:
+        self.buses.set_ducks(cmd.owner, cmd.specs)
+
+    def _apply_loudness_target(self, cmd: SetLoudnessTarget, at: int | None) -> None:
+        self.buses.set_loudness_target(cmd.lufs)
+
+    def _apply_meters(self, cmd: EnableMeters, at: int | None) -> None:
+        self._meter_all = cmd.buses is None
+        self._meter_deferred = cmd.deferred
+        self.buses.enable_meters(None if cmd.buses is None else list(cmd.buses), cmd.deferred)
 
     def _index_handles(self) -> None:
         """Sorted handles of the voices in use and their slots, for set_voices (rebuilt lazily after
@@ -809,7 +872,7 @@ class Engine:
         order = np.argsort(hs)
         self._handle_index = (np.ascontiguousarray(hs[order]), np.ascontiguousarray(live[order]))
 
-    def _start_voice(self, handle: int, a: dict, at: int | None) -> None:
+    def _start_voice(self, a: PlayVoice, at: int | None) -> None:
         if not self._free_slots:
             self.counters["voices_dropped"] += 1
             return
@@ -817,48 +880,49 @@ class Engine:
         vt = self.voices
         I, F, P = vt.I, vt.F, vt.P
         zero_state(F, I, vt.delay, slot)
-        off, frames, ch = self.bank.table[a["smp"]]
+        handle = a.handle
+        off, frames, ch = self.bank.table[a.sample]
         I[slot, ST] = PLAYING
-        I[slot, SMP] = a["smp"]
+        I[slot, SMP] = a.sample
         I[slot, OFS] = off
         I[slot, LEN] = frames
         I[slot, CH] = ch
-        I[slot, LOOP] = 1 if a["loop"] else 0
+        I[slot, LOOP] = 1 if a.loop else 0
         I[slot, LS] = 0
         I[slot, LE] = frames
-        I[slot, BUS] = self.buses.index(a["bus"])
+        I[slot, BUS] = self.buses.index(a.bus)
         I[slot, START] = max(self.frame, at if at is not None else self.frame)
         I[slot, STOP] = -1
         I[slot, HANDLE] = handle
-        I[slot, BIN] = 1 if a["binaural"] else 0
-        I[slot, PRIO] = a["priority"]
-        I[slot, SPATIAL] = 1 if a["spatial"] else 0
+        I[slot, BIN] = 1 if a.binaural else 0
+        I[slot, PRIO] = a.priority
+        I[slot, SPATIAL] = 1 if a.spatial else 0
         I[slot, SEND0 : SEND0 + MAX_SENDS] = -1
         P[slot, :] = 0.0
-        for s, (name, g) in enumerate(a["sends"]):
+        for s, (name, g) in enumerate(a.sends):
             I[slot, SEND0 + s] = self.buses.index(name)
             P[slot, P_SENDG + s] = g
-        start = a["offset"] * self.sample_rate
+        start = a.offset * self.sample_rate
         if start >= frames:
-            start = start % frames if a["loop"] else frames - 1
+            start = start % frames if a.loop else frames - 1
         F[slot, POS] = start
-        if a["fade_in"] > 0:
+        if a.fade_in > 0:
             F[slot, ENV] = 0.0
-            F[slot, ENVSTEP] = 1.0 / (a["fade_in"] * self.sample_rate)
+            F[slot, ENVSTEP] = 1.0 / (a.fade_in * self.sample_rate)
         else:
             F[slot, ENV] = 1.0
-        P[slot, P_GAIN] = a["gain"]
-        P[slot, P_PAN] = a["pan"]
-        P[slot, P_PITCH] = a["pitch"]
-        P[slot, P_LP] = a["lp"]
-        P[slot, P_HP] = a["hp"]
-        P[slot, P_X : P_X + 3] = a["pos"]
-        P[slot, P_VX : P_VX + 3] = a["vel"]
-        P[slot, P_MIND] = a["mind"]
-        P[slot, P_MAXD] = a["maxd"]
-        P[slot, P_ROLLOFF] = a["roll_mode"]
-        P[slot, P_TABLE] = a["roll_table"]
-        P[slot, P_DOPPLER] = a["doppler"]
+        P[slot, P_GAIN] = a.gain
+        P[slot, P_PAN] = a.pan
+        P[slot, P_PITCH] = a.pitch
+        P[slot, P_LP] = a.lowpass_hz
+        P[slot, P_HP] = a.highpass_hz
+        P[slot, P_X : P_X + 3] = a.position
+        P[slot, P_VX : P_VX + 3] = a.velocity
+        P[slot, P_MIND] = a.min_distance
+        P[slot, P_MAXD] = a.max_distance
+        P[slot, P_ROLLOFF] = a.rolloff_mode
+        P[slot, P_TABLE] = a.rolloff_table
+        P[slot, P_DOPPLER] = a.doppler
         I[slot, DIRTY] = 1
         self._slot_of[handle] = slot
         self._handle_index = None
@@ -866,30 +930,31 @@ class Engine:
         self.counters["voices_started"] += 1
         self.events.append(("started", handle, int(I[slot, START])))
 
-    def _set_voice(self, handle: int, c: dict) -> None:
-        slot = self._slot_of.get(handle)
+    def _set_voice(self, c: SetVoice, at: int | None) -> None:
+        slot = self._slot_of.get(c.handle)
         if slot is None:
             self.counters["stale_handles"] += 1
             return
         P = self.voices.P
         self.voices.I[slot, DIRTY] = 1
-        if "gain" in c:
-            P[slot, P_GAIN] = c["gain"]
-        if "pitch" in c:
-            P[slot, P_PITCH] = c["pitch"]
-        if "pan" in c:
-            P[slot, P_PAN] = c["pan"]
-        if "lp" in c:
-            P[slot, P_LP] = c["lp"]
-        if "hp" in c:
-            P[slot, P_HP] = c["hp"]
-        if "pos" in c:
-            P[slot, P_X : P_X + 3] = c["pos"]
-        if "vel" in c:
-            P[slot, P_VX : P_VX + 3] = c["vel"]
-        if "sends" in c:
+        keep = UNCHANGED
+        if c.gain is not keep:
+            P[slot, P_GAIN] = c.gain
+        if c.pitch is not keep:
+            P[slot, P_PITCH] = c.pitch
+        if c.pan is not keep:
+            P[slot, P_PAN] = c.pan
+        if c.lowpass_hz is not keep:
+            P[slot, P_LP] = c.lowpass_hz
+        if c.highpass_hz is not keep:
+            P[slot, P_HP] = c.highpass_hz
+        if c.position is not keep:
+            P[slot, P_X : P_X + 3] = c.position
+        if c.velocity is not keep:
+            P[slot, P_VX : P_VX + 3] = c.velocity
+        if c.sends is not keep:
             I = self.voices.I
-            for name, g in c["sends"].items():
+            for name, g in c.sends.items():
                 b = self.buses.index(name)
                 for s in range(MAX_SENDS):
                     if I[slot, SEND0 + s] in (-1, b):
@@ -1015,6 +1080,28 @@ class Engine:
             self.counters["voices_ended"] += 1
             self.events.append(("ended", handle, self.frame + n))
 
-    def pending_commands(self) -> Iterable:
-        """Commands not yet applied (for diagnostics)."""
-        return list(self._cmds) + [c for _, _, c in self._future]
+    def pending_commands(self) -> list:
+        """Commands not yet applied, queued ones first (for diagnostics and tests)."""
+        queued = [c.cmd if c.__class__ is _Timed else c for c in list(self._cmds)]
+        return queued + [c for _, _, c in list(self._future)]
+
+
+_APPLY: dict[type, Callable[[Engine, Any, int | None], None]] = {
+    PlayVoice: Engine._start_voice,
+    SetVoice: Engine._set_voice,
+    SetVoices: Engine._apply_set_voices,
+    StopVoice: Engine._apply_stop,
+    AttachStream: Engine._apply_stream,
+    SetListener: Engine._apply_listener,
+    AddBus: Engine._apply_add_bus,
+    SetBus: Engine._apply_set_bus,
+    SetBusEffects: Engine._apply_bus_effects,
+    SetMasterEffect: Engine._apply_master_effect,
+    AddDuck: Engine._apply_add_duck,
+    SetDucks: Engine._apply_set_ducks,
+    SetLoudnessTarget: Engine._apply_loudness_target,
+    EnableMeters: Engine._apply_meters,
+}
+"""The engine's command table: each command class of ``engine/commands.py`` and the one method that
+applies it on the render side (a test checks it covers ``commands.COMMANDS``)."""
+Engine._APPLY = _APPLY
