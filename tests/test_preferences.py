@@ -11,6 +11,7 @@ checks), run by a real onnxruntime session. The designer's constraints apply aft
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,10 @@ def test_leave_one_out_survives_two_examples_at_the_same_inputs() -> None:
     M = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
     res = leave_one_out(X, Y, M, DirectorConfig(hidden=(4,), steps=20))
     assert np.isfinite(res.mae("idw")) and np.isfinite(res.mae("model"))
+
+
+def test_the_docs_say_what_each_preference_does_and_for_whom() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "accessibility.md").read_text(encoding="utf-8")
+    for p in PREFERENCES:
+        assert f"| `preferences.{p.name}` | {p.doc} | {p.for_whom} |" in doc, p.name
+        assert f"`player_{p.name}`" in doc, p.name
