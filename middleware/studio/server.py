@@ -231,13 +231,16 @@ class Studio:
         since = 0
         panel_version = -1
         period = 1.0 / self.fps
+        loop = asyncio.get_running_loop()
         while not ws.closed:
+            started = loop.time()
             pv = self.panel.version if self.panel is not None else 0
             frame, since = self.state_json(since, with_static=pv != panel_version or panel_version < 0)
             panel_version = pv
             wake.clear()  # what arrives from here on makes the next frame (also during the pause below)
             await ws.send_str(_dumps(frame))
-            await asyncio.sleep(period)
+            # frames start `period` apart: the time spent building and sending one counts towards it
+            await asyncio.sleep(max(0.0, started + period - loop.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), 1.0)
 
