@@ -8,15 +8,11 @@ carry any message a game sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ..transport.protocol import Request
 from .handlers import HANDLERS
 from .runtime_protocol import Runtime
-
-RUNTIME_METHODS: Mapping[str, tuple[str, ...]] = {name: h.needs for name, h in HANDLERS.items()}
-"""The ``Runtime`` members each message's handler uses (read from the table)."""
 
 
 def apply_request(rt: Runtime, req: Request, at_frame: int | None = None) -> Any:
@@ -24,8 +20,3 @@ def apply_request(rt: Runtime, req: Request, at_frame: int | None = None) -> Any
     if req.items is not None:
         return HANDLERS["batch"].perform(rt, {"items": [(it.name, it.fields) for it in req.items]}, at_frame)
     return HANDLERS[req.name].perform(rt, req.fields, at_frame)
-
-
-def apply_message(rt: Runtime, name: str, fields: Mapping[str, Any], at_frame: int | None = None) -> Any:
-    """Perform one validated message given by name and fields."""
-    return HANDLERS[name].perform(rt, fields, at_frame)
