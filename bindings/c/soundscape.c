@@ -605,11 +605,12 @@ static void w_bands(mp_buf *b, const char *ear, const double *v) {
 
 int ss_profile(ss_client *c, const ss_profile_opts *p, double t) {
     NEED(p && (p->audiogram_left == NULL) == (p->audiogram_right == NULL) && p->n_volume_db >= 0 &&
-         (p->n_volume_db == 0 || p->volume_db));
+         (p->n_volume_db == 0 || p->volume_db) && p->n_preferences >= 0 &&
+         (p->n_preferences == 0 || p->preferences));
     int ears = p->audiogram_left != NULL;
     int n = (p->name != NULL) + ears + (p->prescription != NULL) + (p->has_max_gain_db != 0) +
             (p->mono != 0) + (p->dynamic_range != NULL) + (p->n_volume_db > 0) +
-            (p->has_dialogue_boost_db != 0);
+            (p->has_dialogue_boost_db != 0) + (p->n_preferences > 0);
     begin(c, "profile", n, 0, t);
     mp_buf *b = &c->out;
     if (p->name) { mp_str(b, "name"); mp_str(b, p->name); }
@@ -629,6 +630,11 @@ int ss_profile(ss_client *c, const ss_profile_opts *p, double t) {
         for (int i = 0; i < p->n_volume_db; i++) { mp_str(b, p->volume_db[i].name); mp_f64(b, p->volume_db[i].value); }
     }
     if (p->has_dialogue_boost_db) { mp_str(b, "dialogue_boost_db"); mp_f64(b, p->dialogue_boost_db); }
+    if (p->n_preferences > 0) {
+        mp_str(b, "preferences");
+        mp_map(b, (uint32_t)p->n_preferences);
+        for (int i = 0; i < p->n_preferences; i++) { mp_str(b, p->preferences[i].name); mp_f64(b, p->preferences[i].value); }
+    }
     return send_out(c);
 }
 

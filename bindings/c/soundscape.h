@@ -90,6 +90,8 @@ typedef struct {
     int n_volume_db;
     int has_dialogue_boost_db;     /* nonzero: send dialogue_boost_db */
     double dialogue_boost_db;
+    const ss_param *preferences;   /* n_preferences {name: 0..1}: ambience, music, startle (0.5 = as designed) */
+    int n_preferences;
 } ss_profile_opts;
 
 /* ---------------------------------------------------------------------------- decoded values */

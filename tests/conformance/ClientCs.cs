@@ -121,6 +121,11 @@ static class ClientCs
                 new KeyValuePair<string, double>("dialogue", 3.0),
             },
             DialogueBoostDb = 6.0,
+            Preferences = new List<KeyValuePair<string, double>>
+            {
+                new KeyValuePair<string, double>("ambience", 0.25),
+                new KeyValuePair<string, double>("startle", 0.75),
+            },
         });
         c.Say("Die Brücke ist weg, Fremder.", "ogre", null, new SVec3(1.0, 0.0, -2.0));
         WaitSaid();

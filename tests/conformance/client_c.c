@@ -124,6 +124,9 @@ int main(int argc, char **argv) {
     prof.n_volume_db = 2;
     prof.has_dialogue_boost_db = 1;
     prof.dialogue_boost_db = 6.0;
+    const ss_param prefs[2] = {{"ambience", 0.25}, {"startle", 0.75}};
+    prof.preferences = prefs;
+    prof.n_preferences = 2;
     ss_profile(c, &prof, SS_NOW);
     const double speaker[3] = {1.0, 0.0, -2.0};
     ss_say(c, "Die Br\xc3\xbc" "cke ist weg, Fremder.", "ogre", NULL, speaker, SS_NOW);

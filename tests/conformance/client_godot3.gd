@@ -112,6 +112,7 @@ func _init() -> void:
 		"dynamic_range": "home",
 		"volume_db": {"music": -6.0, "dialogue": 3.0},
 		"dialogue_boost_db": 6.0,
+		"preferences": {"ambience": 0.25, "startle": 0.75},
 	})
 	client.say("Die Brücke ist weg, Fremder.", "ogre", "", [1.0, 0.0, -2.0])
 	wait_said()

@@ -71,6 +71,7 @@ def main(cmd: str, pub: str, go_file: str) -> int:
         dynamic_range="home",
         volume_db={"music": -6.0, "dialogue": 3.0},
         dialogue_boost_db=6.0,
+        preferences={"ambience": 0.25, "startle": 0.75},
     )
     c.say("Die Brücke ist weg, Fremder.", preset="ogre", position=(1.0, 0.0, -2.0))
     said(sub)

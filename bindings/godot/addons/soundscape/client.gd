@@ -19,7 +19,7 @@ const MAX_QUEUE := 10000
 # The profile message's fields (docs/accessibility.md); a key not among them is refused here.
 const PROFILE_FIELDS = [
 	"name", "audiogram", "prescription", "max_gain_db", "mono", "dynamic_range", "volume_db",
-	"dialogue_boost_db",
+	"dialogue_boost_db", "preferences",
 ]
 
 var client_name := "godot"

@@ -98,6 +98,7 @@ namespace Soundscape
         public string DynamicRange;      // "full", "home", "headphones", "night"
         public List<KeyValuePair<string, double>> VolumeDb;  // {group: dB}: dialogue, music, effects, ambience
         public double? DialogueBoostDb;
+        public List<KeyValuePair<string, double>> Preferences;  // {name: 0..1}: ambience, music, startle
     }
 
     /// <summary>Several commands applied by the daemon in the same audio block, atomically.</summary>
@@ -519,15 +520,17 @@ namespace Soundscape
             var w = Begin("stinger", 1, 0, t); WName(w, name); return Enqueue(w);
         }
 
-        /// <summary>Apply a player profile: hearing compensation, mono, dynamic range, volumes.</summary>
+        /// <summary>Apply a player profile: hearing compensation, mono, dynamic range, volumes, dialogue boost,
+        /// preferences (inputs of the scene's director).</summary>
         public bool Profile(SoundscapeProfile p, double t = Now)
         {
             if ((p.AudiogramLeft == null) != (p.AudiogramRight == null))
                 throw new ArgumentException("profile: set both AudiogramLeft and AudiogramRight, or neither");
             bool ears = p.AudiogramLeft != null, vols = p.VolumeDb != null && p.VolumeDb.Count > 0;
+            bool prefs = p.Preferences != null && p.Preferences.Count > 0;
             int n = (p.Name != null ? 1 : 0) + (ears ? 1 : 0) + (p.Prescription != null ? 1 : 0)
                 + (p.MaxGainDb.HasValue ? 1 : 0) + (p.Mono ? 1 : 0) + (p.DynamicRange != null ? 1 : 0)
-                + (vols ? 1 : 0) + (p.DialogueBoostDb.HasValue ? 1 : 0);
+                + (vols ? 1 : 0) + (p.DialogueBoostDb.HasValue ? 1 : 0) + (prefs ? 1 : 0);
             var w = Begin("profile", n, 0, t);
             if (p.Name != null) { w.WriteString("name"); w.WriteString(p.Name); }
             if (ears)
@@ -546,6 +549,11 @@ namespace Soundscape
                 foreach (var kv in p.VolumeDb) { w.WriteString(kv.Key); w.WriteDouble(kv.Value); }
             }
             if (p.DialogueBoostDb.HasValue) { w.WriteString("dialogue_boost_db"); w.WriteDouble(p.DialogueBoostDb.Value); }
+            if (prefs)
+            {
+                w.WriteString("preferences"); w.WriteMapHeader(p.Preferences.Count);
+                foreach (var kv in p.Preferences) { w.WriteString(kv.Key); w.WriteDouble(kv.Value); }
+            }
             return Enqueue(w);
         }
         static void WBands(MsgPackWriter w, double[] v)
