@@ -28,6 +28,7 @@ const el = (tag, props = {}, ...kids) => {
   return e;
 };
 const byId = (id) => document.getElementById(id);
+const shown = (view) => byId(`view-${view}`).classList.contains("active");
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-" : Number(x).toFixed(d);
 const token = new URLSearchParams(location.search).get("token") || "";
 
@@ -85,7 +86,7 @@ function onFrame(f) {
   buildControls();
   renderControls();
   renderLayers();
-  renderVoices();
+  if (shown("mix")) renderVoices();  // hidden tabs skip their drawing (a loaded machine keeps up)
   renderPerf();
   renderMeters();
   renderSpectrum();
@@ -359,7 +360,7 @@ function renderMeters() {
     const now = performance.now();
     S.history.push([now, master.momentary_lufs, master.short_term_lufs]);
     while (S.history.length && now - S.history[0][0] > HISTORY_MS) S.history.shift();
-    drawHistory(now);
+    if (shown("mix")) drawHistory(now);
   }
 }
 const HISTORY_MS = 30_000;  // the level view's width in time
@@ -852,6 +853,7 @@ function showView(name) {
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.view === name);
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === `view-${name}`);
   drawWorld();
+  if (name === "mix") { renderVoices(); drawHistory(performance.now()); }
 }
 window.studio = { S, W, SPEC, send, showView };
 document.addEventListener("DOMContentLoaded", () => {
