@@ -1,33 +1,40 @@
 """Layer source types, one module each behind one interface (``base.LayerSource``).
 
 To add a source type: write ``sources/<kind>.py`` with a ``LayerSource`` subclass whose ``model`` is
-the scene model's source class, and add its class to ``SOURCE_TYPES`` below. The runtime finds the type
-of a layer's source here and nowhere else.
+the scene model's source class, and add the module's name to ``SOURCE_MODULES`` below (the registration
+line). The runtime finds the type of a layer's source here and nowhere else.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from ...errors import SceneError
 from ..model import LayerDef, SceneDef
 from .base import LayerSource
-from .generator import GeneratorLayerSource
-from .morph import MorphLayerSource
-from .random import RandomContainerSource
-from .sample import SampleFileSource
-from .sequence import SequenceContainerSource
 
 if TYPE_CHECKING:
     from ..runtime import SceneRuntime
 
-SOURCE_TYPES: tuple[type[LayerSource], ...] = (
-    SampleFileSource,
-    RandomContainerSource,
-    SequenceContainerSource,
-    GeneratorLayerSource,
-    MorphLayerSource,
-)
+SOURCE_MODULES = ("sample", "random", "sequence", "generator", "morph")  # the registration line
+
+
+def _types() -> tuple[type[LayerSource], ...]:
+    """The ``LayerSource`` classes each registered module defines (not the ones it imports)."""
+    out = []
+    for name in SOURCE_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        out += [
+            v
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, LayerSource) and v.__module__ == module.__name__
+        ]
+    return tuple(out)
+
+
+SOURCE_TYPES: tuple[type[LayerSource], ...] = _types()
+"""Every layer source type, in registration order (one per scene source kind)."""
 
 __all__ = ["SOURCE_TYPES", "LayerSource", "SourceSet"]
 
