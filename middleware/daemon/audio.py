@@ -62,6 +62,7 @@ from ..engine.spectrum import spectrum_topic  # the studio's spectrogram, comput
 from ..errors import ProtocolError, SoundscapeError
 from ..rt import guard
 from ..rt.wake import WakeFlag
+from ..rt.worker import Worker
 from ..scene.inspect import world  # the studio's 3D view and voice list (scene telemetry)
 from ..voice.limits import VoiceLimits
 from ..voice.say import SayQueue
@@ -137,6 +138,7 @@ class AudioSide:
         self.engine = Engine(self.config)
         self.sr = self.config.sample_rate
         self.block = self.config.block
+        self.worker: Worker | None = None  # set by _make_runtime for a scene runtime
         self.rt = self._make_runtime(opts.get("scene"))
         meters = opts.get("meters", "master")
         if meters and meters != "none":  # BS.1770 loudness per bus, published on topic `loudness`
@@ -197,6 +199,7 @@ class AudioSide:
             "drain_deferred": 0,  # blocks that hit the time budget (the rest waited a block)
             "stops_after_end": 0,  # stops of instances that had ended meanwhile (nothing to do)
             "pub_dropped": 0,
+            "bank_released_bytes": 0,  # assets freed after hot reloads (main thread)
         }
         self._blocks = 0
         self._update_error = ""
@@ -213,7 +216,11 @@ class AudioSide:
         scene_def = self._load(scene)
         from ..scene.runtime import SceneRuntime
 
-        return SceneRuntime(scene_def, self.engine, seed=self.config.seed)
+        rt = SceneRuntime(scene_def, self.engine, seed=self.config.seed)
+        # Real time: generators and morph streams are built, and the director and the morph decoder
+        # run, on this worker thread, never on the render path (rt/worker.py).
+        rt.background = self.worker = Worker("soundscape-worker")
+        return rt
 
     @staticmethod
     def _load(path: str) -> Any:
@@ -737,12 +744,21 @@ class AudioSide:
         s["pub_dropped"] += self._send_dropped
         s["inbox"] = len(self.inbox)
         s.update(self.say_queue.stats())
+        if self.worker is not None:
+            s.update(self.worker.stats())
         s["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
         s["scheduled_pending"] = len(self.scheduled)
         s["instances_mapped"] = len(self.c2r)
         s["rt_guard"] = guard.mode()  # None: off (SOUNDSCAPE_RT_GUARD)
         s["rt_violations"] = guard.violation_count()
         return s
+
+    def release_unused(self) -> None:
+        """Main thread: the bank drops assets no scene maps to any more once no voice plays them (the
+        old version of an edited file, after a hot reload); voice lines go by their own budget."""
+        assets = getattr(self.rt, "assets", None)
+        if assets is not None:
+            self.counters["bank_released_bytes"] += assets.release_unused()
 
     def report_violations(self) -> None:
         """Main thread: print each new real-time guard violation with its stack, once."""
@@ -883,6 +899,7 @@ def audio_main(opts: dict[str, Any]) -> None:
                     side._send_main(["pub", outs])
                 if side.meters:
                     side.engine.drain_meters()
+                side.release_unused()
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + STATS_INTERVAL
@@ -905,6 +922,8 @@ def audio_main(opts: dict[str, Any]) -> None:
         close = getattr(side.rt, "close", None)
         if close is not None:
             close()
+        if side.worker is not None:
+            side.worker.close()
         side.say_queue.close()
         side._send_main(["bye", final])
         for s in (side.pull, side.push_render, side.push_main):

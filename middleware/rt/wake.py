@@ -10,6 +10,7 @@ thread wait.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 
@@ -21,9 +22,11 @@ class WakeFlag:
         self._lock.acquire()
 
     def raise_(self) -> None:
-        """Wake the waiting thread (never blocks)."""
+        """Wake the waiting thread (never blocks). Should a second thread raise it at the same moment,
+        the flag is simply up already."""
         if self._lock.locked():
-            self._lock.release()
+            with contextlib.suppress(RuntimeError):  # released by the other raiser in between
+                self._lock.release()
 
     def wait(self, timeout: float) -> bool:
         """Sleep until raised or ``timeout`` seconds passed; True if it was raised (and lowers it)."""

@@ -3,6 +3,11 @@
 Each file is decoded once, keyed by path and modification time, so an edited file loads again on hot
 reload while an unchanged one is shared. Its integrated loudness is measured once at load, so
 ``normalise_db`` can bring a layer to its bus's loudness target without any work at play time.
+
+Threads: ``load`` runs in the caller's thread (``SceneRuntime.prepare``); the swap on the render path
+finds the scene loaded already and touches no file. An entry that no scene file maps to any more (the
+old version of an edited file) is retired, and ``release_unused``, called off the render path (the
+daemon's main thread), removes it from the bank once no voice plays it.
 """
 
 from __future__ import annotations
@@ -27,11 +32,16 @@ class Assets:
         self.engine = engine
         self._keys: dict[Path, str] = {}  # file -> bank name (path@mtime)
         self._lufs: dict[str, float] = {}  # bank name -> integrated loudness (-inf: not measurable)
+        self._loaded: SceneDef | None = None  # the scene whose files were loaded last
+        self._retired: dict[str, int] = {}  # bank name -> engine frame when no scene file mapped to it
 
     def load(self, scene: SceneDef) -> None:
-        """Decode every audio file of ``scene`` not in the bank yet (in the caller's thread)."""
+        """Decode every audio file of ``scene`` not in the bank yet (in the caller's thread). A scene
+        loaded already (prepared, then swapped in on the render path) is not looked at again."""
         from .spec import AUDIO_EXTENSIONS
 
+        if scene is self._loaded:
+            return
         for f in scene.asset_files():
             if f.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue  # models and other non-audio files are loaded by their own users
@@ -41,9 +51,40 @@ class Assets:
                 raise SceneError(f"{f}: cannot read asset ({exc.strerror})") from None
             if key not in self.engine.bank:
                 self.engine.bank.load(key, f)
+            old = self._keys.get(f)
+            if old is not None and old != key:  # an edited file: its old version goes once unused
+                self._retired[old] = int(self.engine.frame)
+            self._retired.pop(key, None)
             self._keys[f] = key
             if key not in self._lufs:
                 self._lufs[key] = _asset_loudness(self.engine.bank.array(key), self.engine.sample_rate)
+        self._loaded = scene
+
+    def release_unused(self) -> int:
+        """Remove retired entries that no voice plays from the bank; returns the bytes released.
+
+        Never on the render path (the bank's ``remove`` copies its table). A retired entry is no
+        longer handed to new voices (``key`` maps its file to the new version since ``load``); it
+        goes once two blocks have passed (a start queued meanwhile has reached its voice) and no
+        voice slot holds it."""
+        if not self._retired:
+            return 0
+        engine = self.engine
+        bank = engine.bank
+        horizon = int(engine.frame) - 2 * int(engine.block)
+        playing = _rows_playing(engine)
+        freed = 0
+        for key, since in list(self._retired.items()):
+            if since > horizon or key not in bank:
+                if key not in bank:
+                    del self._retired[key]
+                continue
+            if bank.index(key) in playing:
+                continue
+            freed += bank.remove(key)
+            del self._retired[key]
+            self._lufs.pop(key, None)
+        return freed
 
     def key(self, src: SampleSource) -> str:
         """The bank name a sample source plays (its file as last loaded)."""
@@ -58,6 +99,14 @@ class Assets:
         if not math.isfinite(lufs):
             return 0.0
         return max(-NORMALISE_LIMIT_DB, min(NORMALISE_LIMIT_DB, bdef.loudness_lufs - lufs))
+
+
+def _rows_playing(engine: Engine) -> set[int]:
+    """Bank rows some voice slot holds (playing or virtual), read from the engine's voice table."""
+    from ..engine.voices import FREE, SMP, ST
+
+    table = engine.voices.I
+    return {int(r) for r in np.unique(table[table[:, ST] != FREE, SMP])}
 
 
 def _asset_loudness(x: np.ndarray, sr: int) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 from ..config import MAX_INSTANCES, MAX_OBJECTS  # declared once: the daemon refuses beyond them first
 from ..engine import Engine
 from ..errors import EngineError, SoundscapeError
+from ..rt.worker import Worker
 from ..transport.protocol import MAX_NAME_LEN
 from .assets import Assets
 from .captions import Captioner
@@ -97,6 +98,10 @@ class SceneRuntime:
         self.env: dict[str, Any] = scene.default_env()
         self.overrides: dict[str, float] = {}  # layer uid -> weight set live (teach mode, tools)
         self.on_override: Callable[[str, float, dict], None] | None = None  # teach mode recording
+        self.background: Worker | None = None
+        """Real time only (the daemon sets it): the thread that builds streams and runs the director
+        for the render path (``rt/worker.py``). None: that work runs inline (offline, reproducible)."""
+        self._prepared: SceneDef | None = None  # the scene ``prepare`` ran for last
         self.counters = {"commands": 0, "errors": 0, "reloads": 0, "objects_refused": 0}
         self.music: MusicPlayer | None = None
         self.assets = Assets(engine)
@@ -328,18 +333,23 @@ class SceneRuntime:
         """Do a scene's slow work now, in the caller's thread: decode its assets, open its morph
         models and warm up its generators and models (compiled-code caches, first onnxruntime runs),
         so nothing of the kind happens on the render thread when a layer first starts."""
+        self._prepared = scene
         self.assets.load(scene)
         streamed = sum(self.voices.sources.streamed(ly) for _, ly in scene.all_layers())
         if streamed:
             # loops hold one stream each; one-shot hits overlap, so keep a few spare
             self.engine.reserve_streams(2 * streamed + 8, channels=2)
         self.voices.sources.prepare(scene)
+        self.director_host.prepare(scene)
 
     def reload(self, scene: SceneDef) -> None:
         """Swap in a new, already validated definition at the next block (hot reload).
 
-        The slow part (``prepare``) runs here, in the caller's thread; the swap itself is queued."""
-        self.prepare(scene)
+        The slow part (``prepare``) runs here, in the caller's thread, unless it ran for this very
+        definition already (the daemon prepares on its main thread, then swaps on the render path);
+        the swap itself is queued."""
+        if scene is not self._prepared:
+            self.prepare(scene)
         self._post(("reload", scene), None)
 
     def describe(self) -> dict:

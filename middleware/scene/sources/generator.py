@@ -1,5 +1,10 @@
 """A procedural layer: a generator (``middleware.generators``) streamed into a voice, its parameters
-following the scene's curves; a one-shot layer gets a new seeded variation per hit."""
+following the scene's curves; a one-shot layer gets a new seeded variation per hit.
+
+In real time the generator is built on the runtime's ``background`` worker (its parameters checked
+first, on the render path, so a bad value is still reported at once): the voice starts at once and
+plays its frames from the block after they arrive (a block or two of silence first). Offline it is
+built inline."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SoundscapeError
+from ...rt.worker import WorkerStream
 from ..model import GeneratorSource, LayerDef, ValueDef
 from ..state import LayerInstance, Vec3
 from .base import LayerSource, Owner
@@ -34,7 +40,10 @@ class GeneratorLayerSource(LayerSource):
             gen = create_generator(src.name, sample_rate=rt.sr, seed=0)
             if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
                 gen.trigger()
-            gen.render(rt.engine.block)
+            # Half a second, so that kernels a first block may not reach (the fire's crackles) are
+            # compiled (or loaded from numba's cache on disk) here too, not when the layer plays.
+            for _ in range(max(1, rt.sr // (2 * rt.engine.block))):
+                gen.render(rt.engine.block)
             self._warm.add(src.name)
         except Exception as exc:
             rt.events.append(("error", {"layer": layer.uid, "message": f"generator: {exc}"}))
@@ -53,21 +62,32 @@ class GeneratorLayerSource(LayerSource):
         bus: str | None,
     ) -> int | None:
         """A generator instance streamed into a voice (one per hit for one-shots)."""
-        from ...generators import create_generator
+        from ...generators import GENERATORS, create_generator
 
         rt = self.rt
         src: GeneratorSource = li.layer.source
         li.variations += 1
         seed = int(rt.rng.integers(0, 2**31 - 1))
+        params, variation = _params(src, env), li.variations
+
+        def build() -> Any:
+            gen = create_generator(src.name, sample_rate=rt.sr, seed=seed, params=params, variation=variation)
+            if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
+                gen.trigger()
+            return gen
+
         try:
-            gen = create_generator(
-                src.name, sample_rate=rt.sr, seed=seed, params=_params(src, env), variation=li.variations
-            )
+            if rt.background is None:
+                gen = build()
+            else:  # checked here (a name lookup and range checks), built on the worker
+                cls = GENERATORS.get(src.name)
+                if cls is None:
+                    create_generator(src.name)  # raises the unknown-name error with its hint
+                cls._validate(params)
+                gen = WorkerStream(rt.background, build)
         except SoundscapeError as exc:
             rt.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
             return None
-        if getattr(gen, "oneshot", False) and hasattr(gen, "trigger"):
-            gen.trigger()
         h = rt.voices.play_stream(li, owner, gen, pos, vel, env, fade_in, start_frame, bus)
         if loop:
             li.stream = gen
@@ -79,7 +99,12 @@ class GeneratorLayerSource(LayerSource):
         if li.stream is None:
             return
         try:
-            li.stream.set_params(_params(li.layer.source, env))
+            params = _params(li.layer.source, env)
+            if isinstance(li.stream, WorkerStream):  # checked here; applied when the generator is there
+                from ...generators import GENERATORS
+
+                GENERATORS[li.layer.source.name]._validate(params)
+            li.stream.set_params(params)
         except SoundscapeError as exc:
             self.rt.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
 

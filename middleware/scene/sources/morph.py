@@ -1,5 +1,9 @@
 """A neural texture: the morph decoder (``middleware.ml.morph``) streamed into a voice, its position
-in the model's latent blend following a scene parameter."""
+in the model's latent blend following a scene parameter.
+
+The decoder is a model: in real time (the runtime has a ``background`` worker) the stream is built
+and rendered on that worker, ``AHEAD_FRAMES`` ahead, and the render path only copies its frames out
+of a ring (a position change is heard that much later). Offline it runs inline."""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...rt.worker import WorkerStream
 from ..model import LayerDef, MorphSource
 from ..state import LayerInstance, Vec3
 from .base import LayerSource, Owner
+
+AHEAD_FRAMES = 1024
+"""Frames the worker keeps decoded ahead of a morph voice (21 ms at 48 kHz): its slack, and the delay
+with which the voice follows its parameter."""
 
 if TYPE_CHECKING:
     from ..runtime import SceneRuntime
@@ -59,7 +68,8 @@ class MorphLayerSource(LayerSource):
             from ...ml.morph import MorphStream
 
             model = self._models.get(src.model, src.model)  # opened by prepare() when it could be
-            stream = _MorphFeed(MorphStream(model, rt.sr, seed=int(rt.rng.integers(0, 2**31 - 1))))
+            seed = int(rt.rng.integers(0, 2**31 - 1))
+            stream = _MorphFeed(lambda: MorphStream(model, rt.sr, seed=seed), model, rt.background)
         except Exception as exc:  # missing/corrupt model: report, the rest of the scene plays on
             rt.events.append(("error", {"layer": li.layer.uid, "message": f"morph model: {exc}"}))
             return None
@@ -82,15 +92,27 @@ class MorphLayerSource(LayerSource):
 
 
 class _MorphFeed:
-    """Adapts a MorphStream (``render(frames, position)``) to the engine's stream interface."""
+    """Adapts a MorphStream (``render(frames, position)``) to the engine's stream interface: built and
+    rendered inline (``worker`` None), or on the worker, ahead (see the module docstring)."""
 
     channels = 2
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
+    def __init__(self, build: Any, model: Any, worker: Any = None) -> None:
         self.position = 0.5
-        meta = getattr(getattr(stream, "model", None), "meta", {}) or {}
+        self.ahead: WorkerStream | None = None
+        if worker is None:
+            self.stream = build()
+            model = self.stream.model
+        else:
+            self.stream = None
+            self.ahead = WorkerStream(worker, build, ahead=AHEAD_FRAMES, render_fn=self._decode)
+        meta = getattr(model, "meta", {}) or {}
         self.label = {"model": meta.get("name", "morph"), "version": meta.get("version", 0)}
 
+    def _decode(self, stream: Any, frames: int) -> np.ndarray:
+        return stream.render(frames, self.position)
+
     def render(self, frames: int) -> np.ndarray:
+        if self.ahead is not None:
+            return self.ahead.render(frames)
         return self.stream.render(frames, self.position)
