@@ -121,10 +121,27 @@ def test_a_runtime_without_a_world_gives_empty_lists():
 
 
 def test_a_runtime_of_another_shape_costs_the_view_not_the_telemetry():
-    """The runtime's records changed shape (an emitter record without the fields it reads): ``world`` says what
-    failed instead of raising, so the daemon's ``scene`` payload still carries params and layers."""
+    """The runtime's records changed shape (an emitter record without the fields it reads):
+    ``world`` says what failed instead of raising, so the daemon's ``scene`` payload still carries
+    params and layers."""
 
     import types
 
     w = world(types.SimpleNamespace(emitters={"x": object()}))
     assert set(w) == {"error"} and "AttributeError" in w["error"], w
+
+
+def test_voices_over_the_limit_are_listed_as_virtual(tmp_path):
+    """Three loops, two real voices allowed: the engine keeps the quietest virtual, and so does the list."""
+    t = np.arange(SR) / SR
+    write_wav(tmp_path / "sounds" / "hum.wav", 0.3 * np.sin(2 * np.pi * 110 * t))
+    write_wav(tmp_path / "sounds" / "beep.wav", 0.3 * np.sin(2 * np.pi * 880 * t[: SR // 2]))
+    (tmp_path / "s.yaml").write_text(SCENE)
+    engine = Engine(EngineConfig(sample_rate=SR, block=BLOCK, max_voices=8, voice_limit=2))
+    rt = SceneRuntime(load_scene(tmp_path / "s.yaml"), engine)
+    rt.set_object("cart", [0, 0, -40])  # far away: the quietest of the three
+    _run(rt, 20)
+    w = _wire(rt)
+    states = {v["owner"]: v["state"] for v in w["voices"]}
+    assert sorted(states.values()) == ["real", "real", "virtual"], states
+    assert states["cart.wheels"] == "virtual", states
