@@ -633,6 +633,7 @@ function drawWorld() {
   drawSide(items, l);
   const w = liveWorld();
   const more = (n, total, what) => (total > n ? [`${total - n} more ${what} not drawn (the daemon sends ${n})`] : []);
+  if (w && w.error) info.push(`the daemon could not describe its world: ${w.error}`);
   if (w) {
     info.push(...more((w.objects || []).length, w.objects_total || 0, "game objects"));
     info.push(...more((w.instances || []).length, w.instances_total || 0, "instances"));
