@@ -171,6 +171,8 @@ def measure(args: argparse.Namespace, info: dict) -> int:
           f"(callback interval p99 {p99:.2f} ms, max {mx:.2f} ms)")  # fmt: skip
     print(f"render per block: p50 {a1['render_ms_p50']:.2f} ms, p99 {a1['render_ms_p99']:.2f} ms, "
           f"max {a1['render_ms_max']:.2f} ms (last {min(a1['blocks_rendered'], 4096)} blocks)")  # fmt: skip
+    if a1.get("rt_guard"):  # SOUNDSCAPE_RT_GUARD=1: guarded calls made on the render path (must be 0)
+        print(f"real-time guard: {a1['rt_guard']}, violations: {a1['rt_violations']}")
     print(f"coalesced: {n1['coalesced'] - n0['coalesced']}, dropped to audio: "
           f"{n1['dropped_to_audio'] - n0['dropped_to_audio']}, late: {a1['late'] - a0['late']}")  # fmt: skip
     print(f"machine load average (1 min) at start/end: {load0:.2f} / {load1:.2f} on {os.cpu_count()} cores")

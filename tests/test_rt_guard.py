@@ -415,3 +415,31 @@ def test_an_edited_asset_leaves_the_bank_once_nothing_plays_it(tmp_path):
     assert freed > 0 and old not in engine.bank
     assert engine.bank.used_bytes == used - freed
     assert any(name.startswith(str(wav)) for name in engine.bank._by_name)  # the new version stays
+
+
+@pytest.mark.slow
+def test_the_demo_under_the_guard(monkeypatch):
+    """The demo game's bot plays its whole script (every situation: weather, cave, village, fight,
+    music, the NPC's line, the head turn) against a live daemon in its default callback mode with the
+    guard on: no guarded call on the render path (~17 s)."""
+    from demo_game.assets import DEMO_SCENE, ensure_demo_assets
+    from demo_game.session import run_bot, spawn_daemon
+    from middleware.client import Client
+
+    ensure_demo_assets()
+    monkeypatch.setenv(guard.ENV, "1")
+    daemon = spawn_daemon(DEMO_SCENE, backend="null")
+    try:
+        client = Client(daemon.bind, name="demo-under-guard", timeout=10.0)
+        client.hello()
+        run = run_bot(client, scale=0.2, realtime=True)
+        client.sync()
+        audio = client.stats()["audio"]
+        client.close()
+    finally:
+        daemon.stop()
+    log = "\n".join(daemon.stderr_lines)
+    assert run.seconds > 10 and audio["render_mode"] == "callback"
+    assert audio["rt_guard"] == "record"
+    assert audio["rt_violations"] == 0, log
+    assert audio["render_error"] is None
