@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import EngineError
 from .model import EmitterDef, LayerDef, SceneDef
+from .reload import ROUTE_CROSSFADE_S, play_routing
 from .state import EmitterInstance, GameObject, LayerInstance
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class Emitters:
             if em is None:
                 self.items[name] = self.new(em_def)
                 continue
-            em.emitter = em_def
+            old_def, em.emitter = em.emitter, em_def
             old_layers = em.layers
             em.layers = {}
             for ly in em_def.layers:
@@ -197,9 +198,26 @@ class Emitters:
                 same_source = li.layer.source == ly.source and li.layer.mode == ly.mode
                 if not same_source and li.handle is not None:
                     voices.stop(li, li.layer.fade_out)
+                elif ly.mode == "loop" and li.handle is not None:
+                    self._reroute(em, li, ly, old_def)
                 li.layer = ly
                 em.layers[ly.id] = li
             for li in old_layers.values():
                 if li.handle is not None:
                     rt.engine.stop(li.handle, release=li.layer.fade_out)
         self._listener_placed = False
+
+    def _reroute(self, em: EmitterInstance, li: LayerInstance, ly: LayerDef, old_def: EmitterDef) -> None:
+        """A playing loop whose bus or 3D settings the reload changed: the engine fixed those when
+        the voice started, so it plays again on the new ones, crossfaded (else it stayed on the old
+        bus, which the reload may have muted). A one-shot ends where it started."""
+        if play_routing(old_def, li.layer) == play_routing(em.emitter, ly):
+            return
+        voices = self.rt.voices
+        voices.stop(li, ROUTE_CROSSFADE_S)
+        li.layer = ly
+        self._pose(em)  # a bed that became 3D needs its place now
+        env = self._layer_env(em)
+        li.handle = voices.play(
+            li, em.emitter, em.position, em.velocity, env, loop=True, fade_in=ROUTE_CROSSFADE_S
+        )

@@ -4,6 +4,9 @@ A valid edit is handed to ``on_scene`` (which swaps it into the runtime at the n
 layers keep playing and glide); an invalid edit goes to ``on_errors`` and the old scene keeps
 playing. Polling mtimes every ``interval`` seconds needs no extra dependency and hears a saved edit
 well within a second.
+
+:func:`play_routing` says what of a layer's voice is fixed when it starts (the engine cannot change
+it on a playing voice), so the swap knows which playing voices to restart on their new routing.
 """
 
 from __future__ import annotations
@@ -15,7 +18,27 @@ from pathlib import Path
 
 from .issues import SceneIssue
 from .load import check_scene
-from .model import SceneDef
+from .model import EmitterDef, LayerDef, SceneDef
+
+ROUTE_CROSSFADE_S = 0.05
+"""A playing loop whose routing a reload changed is played again on the new routing, crossfaded
+over this long (the layer's own fades would make a dip of a second or more; 50 ms is a short
+crossfade that does not click)."""
+
+
+def play_routing(emitter: EmitterDef, layer: LayerDef) -> tuple:
+    """What an emitter layer's voice gets when it starts and keeps until it ends: the bus, whether
+    it is placed in 3D, attenuation, doppler, binaural rendering, priority, loudness normalisation.
+    (Sends, gain, pitch, filters and position follow a playing voice; they are not here.)"""
+    return (
+        emitter.bus,
+        emitter.spatial,
+        emitter.attenuation,
+        emitter.doppler,
+        emitter.binaural,
+        layer.priority,
+        layer.normalize,
+    )
 
 
 def _stamp(paths: list[Path]) -> tuple:
