@@ -553,7 +553,8 @@ class AudioSide:
                 self.counters["stops_after_end"] += 1
                 return
             try:
-                handler.perform(self.rt, {**f, "instance": riid}, at)
+                f["instance"] = riid  # this message's own decoded map: no copy on the render thread
+                handler.perform(self.rt, f, at)
             except SoundscapeError:  # ended in the runtime, its instance_ended not out yet
                 self.counters["stops_after_end"] += 1
         elif handler.lane is Lane.PREPARED:
