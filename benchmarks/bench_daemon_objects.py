@@ -48,7 +48,7 @@ events:
     description: "a looping hum that follows its object"
     bus: world
     attenuation: {min: 2, max: 60}
-    max_instances: 256  # the runtime's cap today (config.MAX_INSTANCES)
+    max_instances: MAX_INSTANCES  # the runtime's cap, filled in from middleware.config
     layers:
       - id: hum
         source: hum.wav
@@ -81,7 +81,9 @@ def write_scene(folder: Path) -> Path:
     click[:48] = np.hanning(48)
     _write_wav(folder / "click.wav", 0.8 * click)
     scene = folder / "bench_objects.yaml"
-    scene.write_text(SCENE)
+    from middleware.config import MAX_INSTANCES
+
+    scene.write_text(SCENE.replace("MAX_INSTANCES", str(MAX_INSTANCES)))
     return scene
 
 

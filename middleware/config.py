@@ -8,10 +8,11 @@ from typing import Any
 
 from .errors import EngineError
 
-MAX_INSTANCES = 256
-"""Live event instances a scene runtime plays at once. Declared here once: the runtime refuses a trigger
-beyond it, and the daemon's network process refuses it first (``limit``, before any ``ok``), so a client
-is never told yes and then no. ``soundscape serve --max-instances`` may only lower it."""
+MAX_INSTANCES = 4096
+"""Live event instances a scene runtime plays at once (a swarm, a crowd: most of them virtual voices).
+Declared here once: the runtime refuses a trigger beyond it, the daemon's network process refuses it
+first (``limit``, before any ``ok`` or instance id), so a client is never told yes and then no, and an
+event's ``max_instances`` may go up to it. ``soundscape serve --max-instances`` may only lower it."""
 
 MAX_OBJECTS = 4096
 """Game objects (distinct ``object`` names) a runtime keeps transforms for; the network process refuses

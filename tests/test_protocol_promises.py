@@ -212,16 +212,21 @@ def test_the_instance_cap_is_declared_once():
 
 
 def test_instances_beyond_the_cap_are_refused_with_limit(tmp_path):
-    proc, info = start_daemon(scene=write_scenes(tmp_path))
+    scene = write_scenes(tmp_path)  # drone may play the runtime's whole cap: none is stolen meanwhile
+    cap = f"max_instances: {config.MAX_INSTANCES}"
+    scene.write_text(scene.read_text().replace("max_instances: 256", cap))
+    proc, info = start_daemon(scene=scene)
     ctx = zmq.Context()
     try:
         sub = Subscriber(info["pub"], ["error"], context=ctx)
         c = Client(info["bind"], context=ctx, timeout=10.0)
         time.sleep(0.3)
-        with c.batch() as b:  # the cap's worth of looping instances, in one block
-            for _ in range(config.MAX_INSTANCES):
-                b.trigger("drone")
-        ids = [r["instance"] for r in b.results]
+        ids = []
+        for lo in range(0, config.MAX_INSTANCES, P.MAX_BATCH):  # the cap's worth of looping instances
+            with c.batch() as b:
+                for _ in range(min(P.MAX_BATCH, config.MAX_INSTANCES - lo)):
+                    b.trigger("drone")
+            ids += [r["instance"] for r in b.results]
         assert len(set(ids)) == config.MAX_INSTANCES
         with pytest.raises(ProtocolError) as err:
             c.trigger("drone")
@@ -232,9 +237,10 @@ def test_instances_beyond_the_cap_are_refused_with_limit(tmp_path):
             late.append(got[1])
         # the refusal itself is published too; nothing else is (no instance was accepted, then refused)
         assert [(e["re"], e["code"]) for e in late] == [("trigger", "limit")], late
-        with c.batch() as b:
-            for iid in ids:
-                b.stop(iid, release=False)
+        for lo in range(0, len(ids), P.MAX_BATCH):
+            with c.batch() as b:
+                for iid in ids[lo : lo + P.MAX_BATCH]:
+                    b.stop(iid, release=False)
     finally:
         ctx.destroy(linger=0)
         stop_daemon(proc)

@@ -55,7 +55,7 @@ import msgpack
 import numpy as np
 import zmq
 
-from ..config import EngineConfig
+from ..config import MAX_INSTANCES, EngineConfig
 from ..control.handler import Instances, Lane
 from ..control.handlers import HANDLERS
 from ..engine.spectrum import spectrum_topic  # the studio's spectrogram, computed on this main thread
@@ -132,6 +132,8 @@ class AudioSide:
             block=int(opts.get("block", 256)),
             lookahead_blocks=int(opts.get("lookahead_blocks", 0)),
             seed=int(opts.get("seed", 0)),
+            # a voice slot for every live instance the runtime may hold, and the emitters' usual room
+            max_voices=MAX_INSTANCES + EngineConfig.max_voices,
         )
         from ..engine import Engine
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..config import MAX_INSTANCES
 from ..engine.effects import REGISTRY as EFFECT_TYPES
 from ..engine.effects import EffectSpec, EffectType, Param
 from ..engine.specs import (
@@ -1404,7 +1405,7 @@ EVENT = Record(
         ),
         Field(
             "max_instances",
-            Number(integer=True, minimum=1, maximum=256),
+            Number(integer=True, minimum=1, maximum=MAX_INSTANCES),  # the runtime's cap, declared once
             16,
             "instances playing at once; the oldest is stopped beyond this",
         ),

@@ -125,6 +125,7 @@ def _world(rt: Any, ids: Mapping[int, int] | None) -> dict[str, Any]:
     out["emitters_total"] = len(emitters)
 
     instances = getattr(rt, "instances", None) or {}
+    where = getattr(rt, "instance_position", None)  # an object follower is where its object is
     inst_list = []
     for riid, inst in instances.items():
         ev = inst.event
@@ -139,7 +140,7 @@ def _world(rt: Any, ids: Mapping[int, int] | None) -> dict[str, Any]:
                 {
                     "instance": iid,
                     "event": ev.name,
-                    "position": _vec(inst.position),
+                    "position": _vec(inst.position if where is None else where(inst)),
                     "follows": inst.follows,
                     "min": lo,
                     "max": hi,

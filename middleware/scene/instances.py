@@ -4,12 +4,21 @@ An instance takes its place from the trigger, the object it follows or the event
 layers its switch and conditions select, follows its object and the game's parameters while it plays,
 and ends when the engine reports its last voice ended. At most ``max_instances`` of one event play:
 a new one steals the oldest.
+
+A tick costs nothing per instance whose nothing changed: with thousands alive (a swarm, a crowd),
+only new instances and those following an emitter are visited one by one; instances following game
+objects are registered by voice (voice handle -> object row) once their voices are up to date, and a
+tick where only objects moved sends the poses of the voices whose object moved in one array step
+(``ObjectTable.take_moved`` -> ``VoiceChanges.add_poses`` -> one ``Engine.set_voices``). A tick where
+something the curves read changed (``rt.dirty``) refreshes every instance in full, as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .model import EventDef
 from .state import EventInstance, LayerInstance
@@ -26,6 +35,11 @@ class Instances:
         self.items: dict[int, EventInstance] = {}
         self._handle_owner: dict[int, int] = {}  # voice handle -> event instance id
         self.known: set[int] = set()  # ids handed to the game and not ended yet (queued ones too)
+        self._by_event: dict[str, dict[int, EventInstance]] = {}  # event -> its live instances, oldest first
+        self._fresh: dict[int, EventInstance] = {}  # started, not brought up to date yet
+        self._on_emitter: dict[int, EventInstance] = {}  # following an emitter: looked at every tick
+        self._follow: dict[int, int] = {}  # voice handle -> object row, for synced object followers
+        self._follow_arrays: tuple[np.ndarray, np.ndarray] | None = None  # (handles, rows), rebuilt lazily
 
     def start(self, iid: int, ev: EventDef, pos: Any, local: dict, obj: str | None, at: int | None) -> None:
         rt = self.rt
@@ -42,9 +56,11 @@ class Instances:
             pos = ev.position
         elif ev.position is None:
             pos = None
-        live = [i for i in self.items.values() if i.event.name == ev.name]
+        live = self._by_event.setdefault(ev.name, {})  # not counting stolen ones fading out
         if len(live) >= ev.max_instances:  # steal the oldest, like FMOD's max instances / steal oldest
-            self.stop(live[0].iid, True, at)
+            oldest = next(iter(live))
+            del live[oldest]  # going: a second trigger in its release steals the next one, not it again
+            self.stop(oldest, True, at)
         inst = EventInstance(iid, ev, env, pos, follows, start_frame=at if at is not None else rt.frame)
         inst.local, inst.velocity = local, vel
         switch_value = env.get(ev.switch) if ev.switch else None
@@ -72,6 +88,9 @@ class Instances:
                 inst.handles.add(h)
                 self._handle_owner[h] = iid
         self.items[iid] = inst
+        live[iid] = self._fresh[iid] = inst
+        if follows is None and ev.emitter is not None:
+            self._on_emitter[iid] = inst
         rt.events.append(("instance_started", {"id": iid, "event": ev.name, "frame": inst.start_frame}))
         if not inst.handles:
             self._end(iid)
@@ -83,9 +102,56 @@ class Instances:
             env.setdefault(p.name, p.default)
         return env
 
-    def update(self) -> None:
-        for inst in list(self.items.values()):
+    def update(self, moved: np.ndarray | None) -> None:
+        """Bring instances up to date; ``moved`` is the object rows that moved this tick (a mask)."""
+        rt = self.rt
+        if rt.dirty or not rt.pose_fast_path:
+            for inst in list(self.items.values()):
+                self._update(inst)
+            return
+        if moved is not None and self._follow:
+            self._move_followers(moved)
+        for inst in list(self._fresh.values()):
             self._update(inst)
+        for inst in list(self._on_emitter.values()):
+            self._update(inst)
+
+    def _move_followers(self, moved: np.ndarray) -> None:
+        """Only objects moved: the poses of the voices following them, as arrays (one bulk change)."""
+        if self._follow_arrays is None:
+            n = len(self._follow)
+            handles = np.fromiter(self._follow.keys(), dtype=np.int64, count=n)
+            rows = np.fromiter(self._follow.values(), dtype=np.int64, count=n)
+            self._follow_arrays = (handles, rows)
+        handles, rows = self._follow_arrays
+        sel = moved[rows]
+        if not sel.any():
+            return
+        rows = rows[sel]
+        objects = self.rt.objects
+        self.rt.voice_changes.add_poses(handles[sel], objects.position[rows], objects.velocity[rows])
+
+    def _register(self, inst: EventInstance) -> None:
+        """An instance is up to date: from now on only what changes is looked at."""
+        self._fresh.pop(inst.iid, None)
+        if inst.follows is None:
+            return
+        row = self.rt.objects.row(inst.follows)  # reserved if the game has not sent the object yet
+        if row < 0:  # the object table is full: this instance stays where it is
+            return
+        for li in inst.layers.values():
+            if li.handle is not None and li.handle in inst.handles and li.sent:
+                self._follow[li.handle] = row
+                self._follow_arrays = None
+
+    def position(self, inst: EventInstance) -> Any:
+        """Where an instance is now (one following an object is where the object is: the bulk path
+        moves its voices without touching the record)."""
+        if inst.follows is not None:
+            o = self.rt.objects.get(inst.follows)
+            if o is not None:
+                return o.position
+        return inst.position
 
     def _update(self, inst: EventInstance) -> None:
         """A playing instance follows its object (or emitter), the game's parameters and live
@@ -104,6 +170,8 @@ class Instances:
                 inst.position, inst.velocity, moved = em.position, em.velocity, True
         synced = inst.synced
         inst.synced = True
+        if not synced:
+            self._register(inst)
         if not (rt.dirty or moved or not synced):
             return
         if synced and not rt.dirty and rt.pose_fast_path:  # only its object moved: pose alone
@@ -130,7 +198,13 @@ class Instances:
     def _end(self, iid: int) -> None:
         inst = self.items.pop(iid, None)
         self.known.discard(iid)
+        self._fresh.pop(iid, None)
+        self._on_emitter.pop(iid, None)
         if inst is not None:
+            self._by_event.get(inst.event.name, {}).pop(iid, None)
+            for li in inst.layers.values():
+                if li.handle is not None and self._follow.pop(li.handle, None) is not None:
+                    self._follow_arrays = None
             self.rt.events.append(
                 ("instance_ended", {"id": iid, "event": inst.event.name, "frame": self.rt.frame})
             )
@@ -138,6 +212,8 @@ class Instances:
     def ended(self, handle: int) -> None:
         """A voice ended in the engine: its instance ends with its last voice."""
         iid = self._handle_owner.pop(handle, None)
+        if self._follow.pop(handle, None) is not None:
+            self._follow_arrays = None
         if iid is None:
             return
         inst = self.items.get(iid)

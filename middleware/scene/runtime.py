@@ -48,6 +48,7 @@ from .lines import Lines
 from .mixer import Mixer
 from .model import SceneDef
 from .music import MusicPlayer
+from .objects import ObjectTable
 from .scheduler import CommandScheduler
 from .state import (
     EmitterInstance,
@@ -92,7 +93,7 @@ class SceneRuntime:
         self.dirty = True  # something the curves read changed this tick (else only poses are sent)
         self._commands = CommandScheduler()
         self._iids = itertools.count(1)
-        self.objects: dict[str, GameObject] = {}
+        self.objects = ObjectTable(MAX_OBJECTS)  # reads as {name: GameObject}; rows of arrays inside
         self.listener = GameObject(scene.listener.position, scene.listener.forward)
         self.targets: dict[str, float] = {p.name: p.default for p in scene.parameters.values()}
         self.env: dict[str, Any] = scene.default_env()
@@ -245,9 +246,61 @@ class SceneRuntime:
         p = game_vec3("position", position)
         f = game_vec3("forward", forward) if forward is not None else None
         v = game_vec3("velocity", velocity) if velocity is not None else None
-        if name not in self.objects and len(self.objects) >= MAX_OBJECTS:
+        if self._no_room_for(name):
             raise RuntimeErrorMsg(f"too many game objects (cap {MAX_OBJECTS})")
         self._post(("object", name, p, f, v), at_frame)
+
+    def set_objects_arrays(
+        self,
+        objects: Sequence[str] | np.ndarray,
+        positions: Any,
+        forwards: Any = None,
+        velocities: Any = None,
+    ) -> None:
+        """Many untimed object transforms in one step, as arrays: the bulk form of ``set_object``.
+
+        ``objects`` names n objects, or gives their rows (an integer array from :meth:`object_rows`,
+        called on the thread that calls ``update``, as the daemon's render path does); ``positions``
+        has shape (n, 3); ``forwards`` and ``velocities``, when given, too (a row of NaN keeps that
+        object's value, as an omitted field does). Checked at once (shapes, finite numbers, names,
+        the object cap) and applied at the next block in one numpy step; emitters and instances
+        following the objects move with them, and the voices whose object moved get their poses in
+        the tick's one ``Engine.set_voices`` call.
+        """
+        rows = None
+        if isinstance(objects, np.ndarray) and objects.dtype.kind in "iu":
+            if objects.ndim != 1 or (
+                objects.size and not 0 <= objects.min() <= objects.max() < len(self.objects.names)
+            ):
+                raise RuntimeErrorMsg("objects: rows must be a 1-D array of rows given by object_rows()")
+            rows, n = objects.astype(np.int64, copy=False), objects.shape[0]
+        else:
+            names = list(objects)
+            for i, name in enumerate(names):
+                if not isinstance(name, str) or not name or len(name) > MAX_NAME_LEN:
+                    raise RuntimeErrorMsg(
+                        f"objects[{i}]: object name {name!r}: must be a non-empty string of at most "
+                        f"{MAX_NAME_LEN} characters"
+                    )
+            new = {nm for nm in names if nm not in self.objects.slot}
+            if len(self.objects.names) + len(new) > MAX_OBJECTS:
+                raise RuntimeErrorMsg(f"too many game objects (cap {MAX_OBJECTS})")
+            n = len(names)
+        arrays = [_rows3("positions", positions, n, keep=False)]
+        for label, a in (("forwards", forwards), ("velocities", velocities)):
+            arrays.append(None if a is None else _rows3(label, a, n, keep=True))
+        self._commands.post(("objects_arrays", names if rows is None else rows, *arrays))
+
+    def object_rows(self, names: Sequence[str]) -> np.ndarray:
+        """The object table's rows of ``names`` (reserved when new; -1 beyond the cap): for callers
+        that name their objects once and then send rows (``set_objects_arrays``). Call it from the
+        thread that calls ``update``."""
+        return self.objects.rows(names)
+
+    def instance_position(self, inst: EventInstance) -> Any:
+        """Where an event instance is now (the studio's view): one following an object is where the
+        object is (the bulk path moves its voices without rewriting the instance's record)."""
+        return self._instances.position(inst)
 
     def set_objects_validated(self, updates: dict[str, tuple]) -> None:
         """Many untimed object transforms at once: ``{name: (position, forward | None, velocity | None)}``.
@@ -401,8 +454,9 @@ class SceneRuntime:
         self._collect_engine_events()
         self._caption(self.frame)
         self.mixer.update_snapshots(self.scene, self.env, n)
+        moved = self.objects.take_moved()  # the rows that moved since the last tick
         self._emitters.update(end)
-        self._instances.update()
+        self._instances.update(moved)
         if self.music is not None:
             self.music.update(self.frame, end)
         self.voice_changes.flush(self.engine)
@@ -490,22 +544,29 @@ class SceneRuntime:
     def _on_listener(self, at: int | None, p: Any, f: Any, v: Any) -> None:
         self._emitters.game_sent_listener(GameObject(p, f, v))
 
+    def _no_room_for(self, name: str) -> bool:
+        """A new object name beyond the cap (rows reserved for followers count)."""
+        return name not in self.objects.slot and len(self.objects.names) >= MAX_OBJECTS
+
     def _on_object(self, at: int | None, name: str, p: Any, f: Any, v: Any) -> None:
-        old = self.objects.get(name) or GameObject()
-        self.objects[name] = GameObject(p, f or old.forward, v or old.velocity)
+        if self._no_room_for(name) or not self.objects.set(name, p, f, v):
+            self.counters["objects_refused"] += 1
 
     def _on_objects(self, at: int | None, updates: dict[str, tuple]) -> None:
-        objects = self.objects
+        put = self.objects.set
         for name, (p, f, v) in updates.items():
-            old = objects.get(name)
-            if old is None:
-                if len(objects) >= MAX_OBJECTS:
-                    self.counters["objects_refused"] += 1
-                    continue
-                old = GameObject()
-            objects[name] = GameObject(
-                tuple(p), tuple(f) if f else old.forward, tuple(v) if v else old.velocity
-            )
+            if self._no_room_for(name) or not put(name, p, f or None, v or None):
+                self.counters["objects_refused"] += 1
+
+    def _on_objects_arrays(self, at: int | None, objects: Any, p: Any, f: Any, v: Any) -> None:
+        rows = objects if isinstance(objects, np.ndarray) else self.objects.rows(objects)
+        ok = rows >= 0
+        if not ok.all():  # beyond the cap (reserved rows took the room since the check): counted
+            self.counters["objects_refused"] += int((~ok).sum())
+            rows, p = rows[ok], p[ok]
+            f = None if f is None else f[ok]
+            v = None if v is None else v[ok]
+        self.objects.set_rows(rows, p, f, v)
 
     def _on_snapshot(self, at: int | None, name: str, on: bool) -> None:
         self.snapshot_on[name] = on
@@ -565,6 +626,24 @@ class SceneRuntime:
         self.events.append(("reloaded", {"scene": new.name, "frame": self.frame}))
 
 
+def _rows3(label: str, value: Any, n: int, keep: bool) -> np.ndarray:
+    """An (n, 3) float64 array of finite numbers from the game (``keep``: a row of NaN means "not
+    given"), else a :class:`RuntimeErrorMsg` naming the field and the first bad row."""
+    try:
+        a = np.array(value, dtype=np.float64)  # a copy: the caller may reuse its buffer
+    except (TypeError, ValueError):
+        raise RuntimeErrorMsg(f"{label}: must be an array of shape ({n}, 3) of numbers") from None
+    if a.shape != (n, 3):
+        raise RuntimeErrorMsg(f"{label}: must have shape ({n}, 3), got {a.shape}")
+    good = np.isfinite(a).all(axis=1)
+    if keep:
+        good |= np.isnan(a).all(axis=1)
+    if not good.all():
+        i = int(np.argmin(good))
+        raise RuntimeErrorMsg(f"{label}[{i}]={a[i].tolist()}: must be finite numbers")
+    return a
+
+
 # command kind -> its handler on the render thread (where each game message lands in the runtime)
 _APPLY: Mapping[str, Callable[..., None]] = MappingProxyType(
     {
@@ -576,6 +655,7 @@ _APPLY: Mapping[str, Callable[..., None]] = MappingProxyType(
         "listener": SceneRuntime._on_listener,
         "object": SceneRuntime._on_object,
         "objects": SceneRuntime._on_objects,
+        "objects_arrays": SceneRuntime._on_objects_arrays,
         "snapshot": SceneRuntime._on_snapshot,
         "say": SceneRuntime._on_say,
         "stinger": SceneRuntime._on_stinger,
