@@ -451,14 +451,28 @@ function addLog(e) {
   S.log.push(e);
   if (S.log.length > LOG_MAX) S.log.shift();
 }
-function renderLog() {
+const LOG_SHOWN = 200;  // lines on the page (the studio keeps LOG_MAX, the server 2000)
+function logLine(e) {
+  return el("li", { class: `log-${e.topic}` },
+    el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString([], { hour12: false }) + " " }),
+    `${e.topic} ${describeEvent(e)}`);
+}
+// Newest first. Only new lines are added while the filter stays the same (a game firing 50 events a
+// second would otherwise rebuild 200 lines 25 times a second); pause, resume and a new filter rebuild.
+function renderLog(full = false) {
   if (S.logPaused) return;
   const f = S.logFilter.toLowerCase();
+  const match = (e) => !f || e.topic.includes(f) || describeEvent(e).toLowerCase().includes(f);
   const ol = $("#log");
-  const items = S.log.filter((e) => !f || e.topic.includes(f) || describeEvent(e).toLowerCase().includes(f));
-  ol.replaceChildren(...items.slice(-200).reverse().map((e) => el("li", { class: `log-${e.topic}` },
-    el("span", { class: "t", text: new Date(e.t * 1000).toLocaleTimeString([], { hour12: false }) + " " }),
-    `${e.topic} ${describeEvent(e)}`)));
+  const last = S.log.length ? S.log[S.log.length - 1].seq : 0;
+  if (full || S.logShown === undefined || S.logShown.filter !== f) {
+    ol.replaceChildren(...S.log.filter(match).slice(-LOG_SHOWN).reverse().map(logLine));
+  } else {
+    const fresh = S.log.filter((e) => e.seq > S.logShown.seq && match(e));
+    if (fresh.length) ol.prepend(...fresh.slice(-LOG_SHOWN).reverse().map(logLine));
+    while (ol.children.length > LOG_SHOWN) ol.lastChild.remove();
+  }
+  S.logShown = { filter: f, seq: last };
 }
 
 // ------------------------------------------------------------------------------------ scene panel
@@ -864,7 +878,7 @@ document.addEventListener("DOMContentLoaded", () => {
     S.logPaused = !S.logPaused;
     ev.target.textContent = S.logPaused ? "resume" : "pause";
     ev.target.classList.toggle("on", S.logPaused);
-    renderLog();
+    renderLog(true);
   });
   $("#log-filter").addEventListener("input", (ev) => { S.logFilter = ev.target.value; renderLog(); });
   connect();
