@@ -2,17 +2,16 @@
 
 API calls (play, set_voice, stop, set_listener, bus changes) validate their arguments in the calling
 thread, raising :class:`EngineError` at once, then append a command (a frozen record of
-``engine/commands.py``) to a deque. ``render`` drains the deque at the start of each block and
-applies each command with the method ``_APPLY`` names for its class, so a control thread and a
-render thread never share a lock (design rule 5: control reaches the renderer through one queue of
-timestamped commands).
+``engine/commands.py``) to the queue of ``rt/scheduler.py``. ``render`` drains it at the start of
+each block, in the order commands were posted, and applies each with the method ``_APPLY`` names for
+its class, so a control thread and a render thread never share a lock (design rule 5: control
+reaches the renderer through one queue of timestamped commands).
 Commands may carry an absolute frame: voice starts and stops land on that exact frame; other
 changes apply at the start of the block containing it.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import time
@@ -27,6 +26,7 @@ import numpy as np
 from ..checks import finite, vec3
 from ..config import EngineConfig
 from ..errors import EngineError
+from ..rt.scheduler import CommandScheduler
 from .bank import SampleBank
 from .buses import BusGraph, db_to_gain
 from .commands import (
@@ -158,15 +158,6 @@ class StreamSource(Protocol):
     def render(self, frames: int) -> np.ndarray: ...
 
 
-class _Timed:
-    """A queued command for a given frame (a class of its own, so no command can look like one)."""
-
-    __slots__ = ("cmd", "frame")
-
-    def __init__(self, frame: int, cmd: Any) -> None:
-        self.frame, self.cmd = frame, cmd
-
-
 @dataclass
 class StreamState:
     source: Any
@@ -255,9 +246,7 @@ class Engine:
         self.listener = np.array([0, 0, 0, 0, 0, -1, 0, 1, 0, 0, 0, 0], dtype=np.float64)
         self.rolloff_tables = np.full((1, MAX_TABLE_POINTS, 2), np.nan, dtype=np.float64)
         self._rolloff_keys: dict[tuple, int] = {}
-        self._cmds: deque = deque()
-        self._future: list = []  # heap of (frame, seq, command) for commands beyond this block
-        self._seq = itertools.count()
+        self._commands = CommandScheduler()  # from the API's thread to the render loop, each on its frame
         self._handles = itertools.count(1)
         self._slot_of: dict[int, int] = {}
         self._handle_index: tuple[np.ndarray, np.ndarray] | None = None  # see _index_handles
@@ -757,9 +746,9 @@ class Engine:
         if at_frame is not None:
             if not isinstance(at_frame, (int, np.integer)) or at_frame < 0:
                 raise EngineError(f"at_frame={at_frame!r}: must be a non-negative integer frame")
-            self._cmds.append(_Timed(int(at_frame), cmd))
+            self._commands.post(cmd, int(at_frame))
         else:
-            self._cmds.append(cmd)
+            self._commands.post(cmd)
 
     def _rolloff(self, rolloff: Any, mind: float, maxd: float) -> tuple[int, int]:
         code, table_d, table_db = make_rolloff(rolloff, mind, maxd)
@@ -778,21 +767,10 @@ class Engine:
         return code, self._rolloff_keys[key]
 
     def _drain(self, n: int) -> None:
-        end = self.frame + n
-        cmds = self._cmds
-        apply = self._APPLY
-        while cmds:
-            cmd = cmds.popleft()
-            if cmd.__class__ is _Timed:
-                if cmd.frame >= end:
-                    heapq.heappush(self._future, (cmd.frame, next(self._seq), cmd.cmd))
-                    continue
-                apply[cmd.cmd.__class__](self, cmd.cmd, cmd.frame)
-            else:
-                apply[cmd.__class__](self, cmd, None)
-        while self._future and self._future[0][0] < end:
-            at, _, cmd = heapq.heappop(self._future)
-            apply[cmd.__class__](self, cmd, at)
+        self._commands.drain(self.frame + n, self._apply_command)
+
+    def _apply_command(self, cmd: Any, at: int | None) -> None:
+        self._APPLY[cmd.__class__](self, cmd, at)
 
     # Each command's applier: (engine, command, frame it was queued for or None). ``_APPLY`` (after
     # the class) maps every command class of ``engine/commands.py`` to one of these.
@@ -1081,9 +1059,8 @@ class Engine:
             self.events.append(("ended", handle, self.frame + n))
 
     def pending_commands(self) -> list:
-        """Commands not yet applied, queued ones first (for diagnostics and tests)."""
-        queued = [c.cmd if c.__class__ is _Timed else c for c in list(self._cmds)]
-        return queued + [c for _, _, c in list(self._future)]
+        """Commands not yet applied, in the order they will apply (for diagnostics and tests)."""
+        return self._commands.pending()
 
 
 _APPLY: dict[type, Callable[[Engine, Any, int | None], None]] = {

@@ -8,7 +8,7 @@ music grid, snapshots blending in and out.
 It is a coordinator: it checks game input, queues commands and, once per block, applies them and
 runs its parts in order. Each part has one job:
 
-- ``scheduler.CommandScheduler``: the queue of commands, each applied on its frame;
+- ``rt.scheduler.CommandScheduler``: the queue of commands, each applied on its frame;
 - ``mixer.Mixer``: buses, ducking, snapshots and the player's per-bus gains;
 - ``emitters.Emitters``: the listener's and emitters' placement, which emitter layers play;
 - ``instances.Instances``: event instances from trigger to their last voice;
@@ -49,7 +49,7 @@ from .mixer import Mixer
 from .model import SceneDef
 from .music import MusicPlayer
 from .objects import ObjectTable
-from .scheduler import CommandScheduler
+from ..rt.scheduler import CommandScheduler
 from .state import (
     EmitterInstance,
     EventInstance,

@@ -4,8 +4,8 @@ The game-facing thread ``post``s a command, optionally for a frame; the render l
 queue before each block, applying untimed commands at once (in arrival order) and keeping timed ones
 in a heap until the block that holds their frame. A deque append and popleft are atomic in CPython,
 so the two threads share no lock. Nothing here knows what a command means: ``drain`` hands each to
-the caller's ``apply(command, frame | None)``, so any runtime (the scene runtime, a daemon's audio
-side) can reuse it.
+the caller's ``apply(command, frame | None)``; the engine (its voice and bus commands) and the scene
+runtime (game commands) both queue through it.
 """
 
 from __future__ import annotations
@@ -42,12 +42,20 @@ class CommandScheduler:
             self._queue.append(_Timed(at_frame, cmd))
 
     def drain(self, end: int, apply: Callable[[Any, int | None], None]) -> None:
-        """Apply every command due before frame ``end``: first those that arrived since the last
-        drain, in arrival order (untimed ones with ``None``, timed ones already due with their frame;
-        timed ones for a later block go to the heap), then the heap's due ones in (frame, post) order.
-        So a command that waited in the heap applies after this drain's arrivals, even one for an
-        earlier frame (the engine's own command queue orders them the same way)."""
-        queue, future = self._queue, self._future
+        """Apply every command due before frame ``end``, in the order they were posted.
+
+        Commands that waited in the heap were posted in an earlier block, so they go first (in
+        (frame, post) order); then the ones that arrived since the last drain, in arrival order
+        (untimed ones with ``None``, timed ones already due with their frame; timed ones for a later
+        block join the heap). Posting order is what a caller means: a ``stop`` posted after a
+        ``play`` for this block stops that voice (applied before it, the stop found nothing and the
+        voice then played for ever), and of two values posted for the same frame the later wins.
+        """
+        future = self._future
+        while future and future[0][0] < end:
+            at, _, cmd = heapq.heappop(future)
+            apply(cmd, at)
+        queue = self._queue
         while queue:
             cmd = queue.popleft()
             if type(cmd) is _Timed:
@@ -57,11 +65,9 @@ class CommandScheduler:
                 apply(cmd.cmd, cmd.frame)
             else:
                 apply(cmd, None)
-        while future and future[0][0] < end:
-            at, _, cmd = heapq.heappop(future)
-            apply(cmd, at)
 
     def pending(self) -> list:
-        """Every command not applied yet: queued ones in arrival order, then waiting ones in due order."""
-        queued = [c.cmd if type(c) is _Timed else c for c in self._queue]
-        return queued + [c for _, _, c in sorted(self._future, key=lambda e: e[:2])]
+        """Every command not applied yet, in the order ``drain`` would apply them if all were due:
+        waiting ones in due order, then queued ones in arrival order."""
+        waiting = [c for _, _, c in sorted(self._future, key=lambda e: e[:2])]
+        return waiting + [c.cmd if type(c) is _Timed else c for c in list(self._queue)]
