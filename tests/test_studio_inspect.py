@@ -145,3 +145,14 @@ def test_voices_over_the_limit_are_listed_as_virtual(tmp_path):
     states = {v["owner"]: v["state"] for v in w["voices"]}
     assert sorted(states.values()) == ["real", "real", "virtual"], states
     assert states["cart.wheels"] == "virtual", states
+
+
+def test_numpy_positions_become_plain_floats():
+    """A pose held as numpy values (a path or a tool may compute one) still packs."""
+    import types
+
+    rt = types.SimpleNamespace(
+        listener=types.SimpleNamespace(position=np.array([1.0, 2.0, 3.0]), forward=(np.float32(0), 0.0, -1.0))
+    )
+    w = _wire(rt)
+    assert w["listener"] == {"position": [1.0, 2.0, 3.0], "forward": [0.0, 0.0, -1.0]}

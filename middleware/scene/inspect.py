@@ -6,8 +6,8 @@ runtime's *public* attributes only (``listener``, ``objects``, ``emitters``, ``i
 engine's public ``voice_info``, so it works on any runtime shape (the daemon's recording runtime has
 none of them and gets empty lists) and never changes what it reads.
 
-It runs where the daemon builds its ``scene`` telemetry, i.e. on the render thread, a few times a
-second: the work is bounded (at most ``MAX_ITEMS`` of each kind, counted beyond that) and plain
+It runs where the daemon builds its ``scene`` telemetry, i.e. on the render thread, about 23 times
+a second: the work is bounded (at most ``MAX_ITEMS`` of each kind, counted beyond that) and plain
 (the runtime's own position tuples, no numpy, no I/O).
 """
 
@@ -28,8 +28,10 @@ DIGITS = 4  # gains to 1e-4 (-80 dB): finer than a page draws
 def _vec(v: Any) -> Any:
     """A position as it is (the runtime keeps them as tuples of floats, replaced, never mutated, so
     they can be handed to another thread as they are); anything else becomes a list of floats."""
-    if v is None or type(v) is tuple:
-        return v
+    if v is None:
+        return None
+    if type(v) is tuple and type(v[0]) is float and type(v[1]) is float and type(v[2]) is float:
+        return v  # not numpy scalars either: msgpack must pack it on the sender's thread
     return [float(v[0]), float(v[1]), float(v[2])]
 
 
