@@ -119,3 +119,82 @@ def test_timed_commands_apply_in_frame_order_whatever_order_they_were_sent_in(en
     eng.render(256)
     eng.render(256)
     assert abs(eng.voices.P[eng._slot_of[h], P_GAIN] - db_to_gain(-12.0)) < 1e-12  # the later one last
+
+
+def test_a_play_queues_its_record_with_every_value_under_its_own_name(eng: Engine) -> None:
+    """``play`` builds its record in field order (tuple speed); every value must land under its name."""
+    h = eng.play(
+        "m",
+        bus="fx",
+        gain_db=-6.0,
+        pitch=1.5,
+        pan=-0.25,
+        loop=True,
+        offset=0.125,
+        fade_in=0.01,
+        lowpass_hz=5000.0,
+        highpass_hz=80.0,
+        sends={"fx": -12.0},
+        priority=3,
+        position=(1.0, 2.0, 3.0),
+        velocity=(0.5, 0.0, 0.0),
+        min_distance=2.0,
+        max_distance=40.0,
+        rolloff="linear",
+        doppler=0.5,
+        binaural=True,
+    )
+    (cmd,) = eng.pending_commands()
+    got = cmd._asdict()
+    # the gains through the one formula on both sides: float rounding only
+    assert abs(got.pop("gain") - db_to_gain(-6.0)) < 1e-12
+    (send_bus, send_gain), *_ = got.pop("sends")
+    assert send_bus == "fx" and abs(send_gain - db_to_gain(-12.0)) < 1e-12
+    assert got.pop("rolloff_mode") != 0 and got.pop("rolloff_table") == 0  # linear: a built-in curve
+    assert got == {
+        "handle": h,
+        "sample": eng.bank.index("m"),
+        "bus": "fx",
+        "pitch": 1.5,
+        "pan": -0.25,
+        "loop": True,
+        "offset": 0.125,
+        "fade_in": 0.01,
+        "lowpass_hz": 5000.0,
+        "highpass_hz": 80.0,
+        "priority": 3,
+        "spatial": True,
+        "position": (1.0, 2.0, 3.0),
+        "velocity": (0.5, 0.0, 0.0),
+        "min_distance": 2.0,
+        "max_distance": 40.0,
+        "doppler": 0.5,
+        "binaural": True,
+    }
+
+
+def test_each_set_voice_field_reaches_its_own_column(eng: Engine) -> None:
+    """``set_voice`` builds and its applier unpacks the record in field order; one field at a time,
+    only that field's column may move."""
+    from middleware.engine import voices as V
+
+    h = eng.play("m", loop=True, position=(0.0, 0.0, -1.0))
+    eng.render(256)
+    cases = {
+        "gain_db": (-6.0, [V.P_GAIN], db_to_gain(-6.0)),
+        "pitch": (1.25, [V.P_PITCH], 1.25),
+        "pan": (0.5, [V.P_PAN], 0.5),
+        "lowpass_hz": (3000.0, [V.P_LP], 3000.0),
+        "highpass_hz": (120.0, [V.P_HP], 120.0),
+        "position": ((4.0, 5.0, 6.0), [V.P_X, V.P_Y, V.P_Z], (4.0, 5.0, 6.0)),
+        "velocity": ((1.0, 2.0, 3.0), [V.P_VX, V.P_VY, V.P_VZ], (1.0, 2.0, 3.0)),
+    }
+    for field, (value, cols, want) in cases.items():
+        slot = eng._slot_of[h]
+        before = eng.voices.P[slot].copy()
+        eng.set_voice(h, **{field: value})
+        eng.render(256)
+        after = eng.voices.P[slot]
+        np.testing.assert_allclose(after[cols], want, rtol=1e-12, err_msg=field)  # one formula: rounding
+        others = np.setdiff1d(np.arange(after.size), cols)
+        np.testing.assert_array_equal(after[others], before[others], err_msg=field)
