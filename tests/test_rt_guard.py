@@ -443,3 +443,45 @@ def test_the_demo_under_the_guard(monkeypatch):
     assert audio["rt_guard"] == "record"
     assert audio["rt_violations"] == 0, log
     assert audio["render_error"] is None
+
+
+def test_a_file_the_new_scene_does_not_use_leaves_the_bank_once_unplayed(tmp_path):
+    """Hot reload to a scene without a file: it stays while a voice plays it, then leaves the bank;
+    a start of the old scene's event scheduled across the swap is reported, not a crash."""
+    from conftest import sine, write_wav
+
+    from middleware.engine import Engine
+    from middleware.scene import load_scene
+    from middleware.scene.runtime import SceneRuntime
+
+    write_wav(tmp_path / "sounds" / "a.wav", sine(440.0, 0.2))
+    write_wav(tmp_path / "sounds" / "b.wav", sine(660.0, 0.2))
+    scene = tmp_path / "scene.yaml"
+
+    def write(name: str) -> None:
+        layer = f"{{id: one, source: sounds/{name}.wav, mode: oneshot}}"
+        scene.write_text(f"name: swap\nevents:\n  hit:\n    layers:\n      - {layer}\n", encoding="utf-8")
+
+    write("a")
+    engine = Engine(EngineConfig(sample_rate=48000, block=256))
+    rt = SceneRuntime(load_scene(scene), engine)
+    (a_key,) = [n for n in engine.bank._by_name if "a.wav@" in n]
+    rt.trigger("hit")
+    rt.trigger("hit", at_frame=engine.frame + 20 * 256)  # lands after the swap
+    rt.update(256)
+    engine.render(256)
+    write("b")
+    new_def = load_scene(scene)
+    rt.reload(new_def)
+    for _ in range(3):
+        rt.update(256)
+        engine.render(256)
+    assert rt.scene is new_def and a_key in engine.bank
+    assert rt.assets.release_unused() == 0  # its voice still plays
+    for _ in range(60):
+        rt.update(256)
+        engine.render(256)
+    assert rt.assets.release_unused() > 0 and a_key not in engine.bank
+    assert any("b.wav@" in n for n in engine.bank._by_name)
+    errors = [p for topic, p in rt.events if topic == "error"]
+    assert any("not loaded" in str(p) for p in errors), errors

@@ -33,6 +33,7 @@ class Assets:
         self._keys: dict[Path, str] = {}  # file -> bank name (path@mtime)
         self._lufs: dict[str, float] = {}  # bank name -> integrated loudness (-inf: not measurable)
         self._loaded: SceneDef | None = None  # the scene whose files were loaded last
+        self._loaded_files: frozenset[Path] = frozenset()  # its audio files
         self._retired: dict[str, int] = {}  # bank name -> engine frame when no scene file mapped to it
 
     def load(self, scene: SceneDef) -> None:
@@ -42,9 +43,11 @@ class Assets:
 
         if scene is self._loaded:
             return
+        files = []
         for f in scene.asset_files():
             if f.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue  # models and other non-audio files are loaded by their own users
+            files.append(f)
             try:
                 key = f"{f}@{os.stat(f).st_mtime_ns}"
             except OSError as exc:
@@ -58,7 +61,16 @@ class Assets:
             self._keys[f] = key
             if key not in self._lufs:
                 self._lufs[key] = _asset_loudness(self.engine.bank.array(key), self.engine.sample_rate)
-        self._loaded = scene
+        self._loaded, self._loaded_files = scene, frozenset(files)
+
+    def swapped(self, scene: SceneDef) -> None:
+        """``scene`` (loaded) now plays: the entries of files it does not use are retired (render path:
+        only dictionary work; the old scene starts no voice any more, and its voices end on their own)."""
+        if scene is not self._loaded:
+            return
+        frame = int(self.engine.frame)
+        for f in [f for f in self._keys if f not in self._loaded_files]:
+            self._retired[self._keys.pop(f)] = frame
 
     def release_unused(self) -> int:
         """Remove retired entries that no voice plays from the bank; returns the bytes released.
@@ -87,8 +99,12 @@ class Assets:
         return freed
 
     def key(self, src: SampleSource) -> str:
-        """The bank name a sample source plays (its file as last loaded)."""
-        return self._keys[src.file]
+        """The bank name a sample source plays (its file as last loaded). A SceneError for a file the
+        playing scene does not use (a start scheduled before a swap to a scene without it)."""
+        key = self._keys.get(src.file)
+        if key is None:
+            raise SceneError(f"{src.file}: not loaded (the scene that used it was swapped out)")
+        return key
 
     def normalise_db(self, scene: SceneDef, layer: LayerDef, bus: str, key: str) -> float:
         """Automatic mixing: gain that brings this asset to its bus's loudness target (0 if none)."""

@@ -592,7 +592,8 @@ class SceneRuntime:
 
     def _on_reload(self, at: int | None, new: SceneDef) -> None:
         """Swap definitions; matching layers keep playing and glide, others fade out or in."""
-        self.assets.load(new)
+        self.assets.load(new)  # prepared already when it came through ``reload``: no file is touched
+        self.assets.swapped(new)  # files the new scene does not use may leave the bank once unplayed
         old = self.scene
         self.scene = new
         self.mixer.reload_buses(new)
