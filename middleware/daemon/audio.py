@@ -55,7 +55,7 @@ import msgpack
 import numpy as np
 import zmq
 
-from ..config import MAX_INSTANCES, EngineConfig
+from ..config import MAX_INSTANCES, MAX_OBJECTS, EngineConfig
 from ..control.handler import Instances, Lane
 from ..control.handlers import HANDLERS
 from ..engine.spectrum import spectrum_topic  # the studio's spectrogram, computed on this main thread
@@ -64,6 +64,7 @@ from ..rt import guard
 from ..rt.wake import WakeFlag
 from ..rt.worker import Worker
 from ..scene.inspect import world  # the studio's 3D view and voice list (scene telemetry)
+from ..transport import object_frames
 from ..voice.limits import VoiceLimits
 from ..voice.say import SayQueue
 
@@ -172,6 +173,7 @@ class AudioSide:
         self.anchors: dict[int, tuple[float, int]] = {}
         self.scheduled: list[int] = []  # heap of future frames of scheduled commands (for stats)
         self.c2r: dict[int, int] = {}  # client-visible instance id -> runtime instance id
+        self.object_rows = object_frames.ObjectRows(MAX_OBJECTS)  # object frames' numbers -> runtime rows
         self.r2c: dict[int, int] = {}
         self.out_pending: deque = deque()  # (instance, event, frame) awaiting their first output sample
         # The render path's only links to the outside, both single-producer single-consumer deques:
@@ -334,7 +336,11 @@ class AudioSide:
                 if not pull.poll(RECEIVE_POLL_MS):
                     continue
                 while len(inbox) < INBOX_PACKETS:
-                    inbox.append(unpackb(pull.recv(zmq.NOBLOCK), raw=False))
+                    packet = unpackb(pull.recv(zmq.NOBLOCK), raw=False)
+                    for cmd in packet:  # object frames: their byte strings as numpy arrays, here
+                        if cmd[0] == object_frames.OP:
+                            cmd[3] = object_frames.decode(cmd[3])
+                    inbox.append(packet)
             except zmq.Again:
                 continue
             except zmq.ZMQError:  # the socket closed under us at shutdown
@@ -371,7 +377,8 @@ class AudioSide:
         Untimed object/param/listener updates (alone, or batches made only of them) are kept
         latest-wins per key until an ordered command comes, exactly as the network process does
         within one flush; so a client streaming 100-item batches costs one runtime call per object
-        per block, not one per item.
+        per block, not one per item. Object updates arrive as array frames (``object_frames``): each
+        is applied in one step, in order with the rest, before the next ordered command.
         """
         inbox = self.inbox
         now = self.engine.frame
@@ -403,6 +410,10 @@ class AudioSide:
                         pending[op, body.get("name")] = (op, client, body)
                         coalesced += 1
                         continue
+                    if op == object_frames.OP:  # many objects at once: applied in order with the rest
+                        pending[op, i, packets] = (op, client, body)
+                        coalesced += 1
+                        continue
                     if op == "batch" and all(item[0] in coalesce for item in body):
                         for sub_op, fields in body:
                             pending[sub_op, fields.get("name")] = (sub_op, client, fields)
@@ -425,6 +436,15 @@ class AudioSide:
         bulk = getattr(self.rt, "set_objects_validated", None)
         objects = {}
         for op, client, fields in pending.values():
+            if op == object_frames.OP:
+                if objects:  # what came before it first: the frame's objects may be among them
+                    bulk(objects)
+                    objects = {}
+                try:
+                    self.object_rows.apply(self.rt, fields, self._apply_object, client)
+                except Exception as exc:
+                    self._report("batch", client, exc)
+                continue
             if op == "object" and bulk is not None:  # validated by the network process: one call
                 objects[fields["name"]] = (fields["position"], fields.get("forward"), fields.get("velocity"))
                 continue
@@ -435,6 +455,13 @@ class AudioSide:
         if objects:
             bulk(objects)
         pending.clear()
+
+    def _apply_object(self, fields: dict, client: int) -> None:
+        """One object of a frame, for a runtime without ``set_objects_arrays`` (each on its own)."""
+        try:
+            self._apply_one("object", fields, None, client)
+        except Exception as exc:
+            self._report("object", client, exc)
 
     def _apply(self, cmd: list) -> None:
         op, client, t, body = cmd[0], cmd[1], cmd[2], cmd[3]

@@ -55,6 +55,7 @@ from ..control.handlers import HANDLERS
 from ..errors import ProtocolError
 from ..voice.gate import SayGate
 from . import protocol as P
+from .object_frames import ObjectNumbers
 
 MAX_DRAIN = 256
 """Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
@@ -235,6 +236,8 @@ class Server:
         self._client_seq = itertools.count(1)
         self._out: list[list] = []
         self._pending: dict[Any, list] = {}
+        self._object_numbers = ObjectNumbers()  # untimed object updates leave as one array frame
+        self._out_items = 0  # objects in the frames of _out beyond one command each
         self._next_flush = 0.0
         self._err_start = 0.0  # the current one-second window of error publications
         self._err_counts: dict[Any, int] = {}  # client -> errors published in it (cleared each second)
@@ -258,6 +261,7 @@ class Server:
             "replies_unroutable": 0,
             "packets_to_audio": 0,
             "commands_to_audio": 0,
+            "object_frames": 0,  # array frames of object updates (each counts its objects as commands)
             "dropped_to_audio": 0,
             "errors_published": 0,
             "errors_suppressed": 0,
@@ -1117,9 +1121,26 @@ class Server:
             self.counters["pub_dropped"] += 1
 
     def _flush_pending(self) -> None:
+        """Coalesced updates to the outgoing packet: object updates as one array frame
+        (``object_frames``) where the first of them was, the others as they are (all land in the same
+        block, before the next ordered command)."""
         if self._pending:
-            self._out.extend(self._pending.values())
+            objects: list[list] = []
+            out = self._out
+            at = -1
+            for cmd in self._pending.values():
+                if cmd[0] == "object":
+                    if at < 0:
+                        at = len(out)
+                        out.append(None)  # the frame's place
+                    objects.append(cmd)
+                else:
+                    out.append(cmd)
             self._pending.clear()
+            if objects:
+                out[at] = self._object_numbers.encode(objects)
+                self._out_items += len(objects) - 1  # commands_to_audio counts the objects
+                self.counters["object_frames"] += 1
 
     def _flush(self) -> bool:
         """Send what is queued for the audio process in one packet; False if it had to be dropped."""
@@ -1131,11 +1152,15 @@ class Server:
         try:
             self.to_audio.send(_pack(out), zmq.NOBLOCK)
             self.counters["packets_to_audio"] += 1
-            self.counters["commands_to_audio"] += len(out)
+            self.counters["commands_to_audio"] += len(out) + self._out_items
+            self._object_numbers.sent(True)
             return True
         except zmq.Again:  # the audio process is behind: a bounded drop, counted (never block the loop)
-            self.counters["dropped_to_audio"] += len(out)
+            self.counters["dropped_to_audio"] += len(out) + self._out_items
+            self._object_numbers.sent(False)  # its object names are announced again
             return False
+        finally:
+            self._out_items = 0
 
     def send_shutdown(self) -> None:
         self._out.append(["shutdown", 0, None, None])
