@@ -4,6 +4,7 @@
                                                 # plays the script, writes out/demo.wav + out/demo.png
     python -m demo_game                         # keyboard play in the terminal (curses)
     python -m demo_game --connect tcp://127.0.0.1:5570   # use a daemon that already runs
+    python -m demo_game --autoplay --profile scenes/profiles/night.yaml   # a player profile
 
 Watch it live from another terminal with ``soundscape monitor --connect <pub endpoint>`` (printed at
 start). The game talks to the daemon through the public client only (``middleware.client``).
@@ -37,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-render", action="store_true", help="skip the offline render and the picture")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="autoplay: print only the summary")
+    from middleware.commands._common import add_profile_option
+
+    add_profile_option(p, "applied by the daemon and the offline render (keyboard: p cycles profiles)")
     return p.parse_args(argv)
 
 
@@ -58,7 +62,8 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         bind, pub = args.connect, args.pub
     else:
         _say(args, f"demo: starting the daemon: soundscape serve {Path(args.scene).name} ...")
-        daemon = spawn_daemon(args.scene, backend=args.backend)
+        extra = ["--profile", str(args.profile)] if args.profile else None
+        daemon = spawn_daemon(args.scene, backend=args.backend, extra=extra)
         bind, pub = daemon.bind, daemon.pub
         _say(args, f"demo: daemon on {bind} (telemetry {pub}), audio on {daemon.backend}")
     client = Client(bind, name="demo_game", timeout=10.0)
@@ -78,6 +83,10 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     sub = Subscriber(pub, topics=("error", "audio", "caption")) if pub else None
     if pub:
         _say(args, f"demo: watch it live in another terminal:  soundscape monitor --connect {pub}")
+    if args.profile and daemon is None:  # a daemon we started has it from its first block
+        from middleware.accessibility.profile import load_profile
+
+        client.profile(load_profile(args.profile).to_dict())
     return client, sub, daemon
 
 
@@ -126,10 +135,23 @@ def head_turn_focus(scene: str, run: Any) -> tuple[str, float, float, float, flo
     return ("fountain", em.position[0], em.position[2], a + 0.2 * (b - a), b)
 
 
+def profile_label(args: argparse.Namespace) -> str:
+    """The profile the session plays with, checked now (a bad file fails before anything starts)."""
+    from .profiles import label
+
+    if not args.profile:
+        return label(None)
+    from middleware.accessibility.profile import load_profile
+
+    return label(load_profile(args.profile), args.profile)
+
+
 def autoplay(args: argparse.Namespace) -> int:
     from .render import read_wav, render_session, segment_report, write_json
     from .session import run_bot
 
+    playing = profile_label(args)
+    _say(args, f"demo: player profile: {playing}")
     for note in ensure_demo_assets():
         _say(args, f"demo: made asset {note}")
     from middleware.errors import SoundscapeError
@@ -178,10 +200,12 @@ def autoplay(args: argparse.Namespace) -> int:
         if sub is not None:
             sub.close()
         stopped = daemon.stop() if daemon is not None else ""
+    replay_profile = f" --profile {args.profile}" if args.profile else ""
     events = run.link.write(
         out / "demo.events.jsonl",
-        f"demo_game autoplay session (scale {args.scale:g}, {run.seconds:.1f} s); "
-        f"replay: soundscape render {Path(args.scene).name} --events {out / 'demo.events.jsonl'}",
+        f"demo_game autoplay session (scale {args.scale:g}, {run.seconds:.1f} s, profile {playing}); "
+        f"replay: soundscape render {Path(args.scene).name} --events {out / 'demo.events.jsonl'}"
+        + replay_profile,
     )
     audio_stats = final.get("audio", live.get("audio", {})) if final else live.get("audio", {})
     net = final.get("net", {}) if final else {}
@@ -192,6 +216,7 @@ def autoplay(args: argparse.Namespace) -> int:
         "wall_seconds": round(run.wall_seconds, 2),
         "messages_sent": run.link.sent,
         "daemon_failed": daemon_failed or None,
+        "profile": {"label": playing, "file": str(args.profile) if args.profile else None},
         "daemon": None
         if client is None
         else {
@@ -218,7 +243,9 @@ def autoplay(args: argparse.Namespace) -> int:
     if not args.no_render:
         t0 = time.monotonic()
         wav = out / "demo.wav"
-        rsum, trace = render_session(args.scene, events, run.seconds, wav, seed=args.seed)
+        rsum, trace = render_session(
+            args.scene, events, run.seconds, wav, seed=args.seed, profile=args.profile
+        )
         audio, sr = read_wav(wav)
         report = segment_report(audio, sr, trace, run.segments)
         write_json(out / "demo.trace.json", trace.to_json())

@@ -1,7 +1,8 @@
 """Keyboard play in a terminal (curses): walk the road, change the weather, fight, talk.
 
 Keys: arrows or WASD walk (hold Shift for a run: A/D), 1/2/3 clear/rain/storm, +/- intensity,
-t advances time by two hours, e calls an enemy, space strikes, n talks to the villager, q quits.
+t advances time by two hours, e calls an enemy, space strikes, n talks to the villager, p switches
+to the next player profile (the designed mix, ``--profile``'s file, then scenes/profiles/), q quits.
 A terminal sends a key per auto-repeat, so one press walks for a quarter second.
 """
 
@@ -12,9 +13,13 @@ import curses
 import time
 from typing import Any
 
+from .link import Link
+from .profiles import DESIGNED, ProfileCycle
 from .world import AREAS, NPC_POS, SURFACES, X_MAX, X_MIN, Controls, Game
 
-HELP = "arrows/WASD walk  1/2/3 weather  +/- intensity  t time  e enemy  space strike  n talk  q quit"
+HELP = (
+    "arrows/WASD walk  1/2/3 weather  +/- intensity  t time  e enemy  space strike  n talk  p profile  q quit"
+)
 HOLD = 0.25  # seconds one key press keeps you walking
 CAPTION_SECONDS = 5.0  # how long a caption stays on screen
 GROUND = {"grass": "'", "wood": "=", "gravel": ":", "stone": "_"}
@@ -42,7 +47,7 @@ def _road(game: Game, width: int) -> tuple[str, str]:
     return "".join(line), "".join(ground)
 
 
-def _loop(scr: Any, game: Game, sub: Any, state: dict[str, Any]) -> None:
+def _loop(scr: Any, game: Game, sub: Any, state: dict[str, Any], profiles: ProfileCycle, link: Link) -> None:
     from .__main__ import drain
 
     curses.curs_set(0)
@@ -82,6 +87,8 @@ def _loop(scr: Any, game: Game, sub: Any, state: dict[str, Any]) -> None:
                 c.attack = True
             elif ch in "nN":
                 c.talk = True
+            elif ch in "pP":
+                state["profile"] = profiles.step(link)
         if held.get("x", 0) > now:
             c.move_x = held["dx"]
         if held.get("z", 0) > now:
@@ -114,6 +121,7 @@ def _draw(scr: Any, game: Game, state: dict[str, Any]) -> None:
         "",
         f"> {st['message']}",
         "",
+        f"player profile: {state.get('profile', DESIGNED)}   (p: next profile)",
     ]
     audio = state.get("audio")
     if audio:
@@ -140,17 +148,17 @@ def _draw(scr: Any, game: Game, state: dict[str, Any]) -> None:
 def play(args: argparse.Namespace) -> int:
     from .__main__ import connect
     from .assets import ensure_demo_assets
-    from .link import Link
 
+    profiles = ProfileCycle.build(args.profile)  # every file checked before anything starts
     ensure_demo_assets()
     client, sub, daemon = connect(args)
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"profile": profiles.current[0]}
     game_box: list[Game] = []
     link = Link(client, clock=lambda: game_box[0].clock if game_box else 0.0)
     game = Game(link)
     game_box.append(game)
     try:
-        curses.wrapper(_loop, game, sub, state)
+        curses.wrapper(_loop, game, sub, state, profiles, link)
     finally:
         if client is not None:
             client.close()

@@ -68,6 +68,13 @@ class Link:
         if self.client is not None:
             self.client.object(name, msg["position"], velocity=msg["velocity"])
 
+    def profile(self, profile: Any) -> None:
+        """The player's profile (a ``HearingProfile``): one complete ``profile`` message."""
+        fields = profile.to_dict()
+        self._rec({"type": "profile", **fields})
+        if self.client is not None:
+            self.client.profile(fields)
+
     def write(self, path: str | Path, header: str = "") -> Path:
         """Write the timeline as an events file (JSON lines, ``#`` comment header)."""
         p = Path(path)

@@ -138,7 +138,8 @@ def plot_demo(
         tag = f"bold = director model output ({d.get('model')} v{d.get('version')}, {d.get('hash')})"
     else:
         tag = f"director: rules only ({d.get('why', 'no model')})"
-    ax_w.set_title(tag, loc="right", fontsize=9)
+    playing = profile_title(trace)
+    ax_w.set_title(f"{tag}   |   {playing}", loc="right", fontsize=9)
     ax_w.set_ylim(-0.02, 1.12)
     ax_w.set_yticks([0, 0.5, 1.0])
     ax_w.set_ylabel("layer weights\n(0 = silent)")
@@ -192,7 +193,9 @@ def plot_demo(
     ax_b.set_xlabel("game time (s)")
     ax_b.set_xlim(0, dur)
 
-    fig.suptitle(title or "soundscape demo: the game (top) and what the mix did (below)", fontsize=13)
+    fig.suptitle(
+        title or f"soundscape demo: the game (top) and what the mix did (below); {playing}", fontsize=13
+    )
     fig.tight_layout(rect=(0, 0.01, 1, 0.975))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
@@ -240,6 +243,13 @@ def _draw_captions(ax: Any, trace: Trace, t: np.ndarray) -> None:
             )
 
 
+def profile_title(trace: Trace) -> str:
+    """Which player profile the render played with, as the picture says it."""
+    from .profiles import DESIGNED
+
+    return f"player profile: {trace.profile.get('label') or DESIGNED}"
+
+
 def have_matplotlib() -> bool:
     try:
         import matplotlib  # noqa: F401
@@ -248,4 +258,4 @@ def have_matplotlib() -> bool:
     return True
 
 
-__all__: list[Any] = ["DPI", "FIGSIZE", "PANELS", "Panel", "have_matplotlib", "plot_demo"]
+__all__: list[Any] = ["DPI", "FIGSIZE", "PANELS", "Panel", "have_matplotlib", "plot_demo", "profile_title"]

@@ -44,6 +44,7 @@ class Trace:
     head: list[tuple[float, float]] = field(default_factory=list)  # listener (x, z), metres
     director: dict[str, Any] = field(default_factory=dict)  # model label, or why none
     captions: list[dict[str, Any]] = field(default_factory=list)  # `caption` records, with their time t
+    profile: dict[str, Any] = field(default_factory=dict)  # the player profile applied: label, file, fields
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class Trace:
             "head": self.head,
             "director": self.director,
             "captions": self.captions,
+            "profile": self.profile,
         }
 
     @classmethod
@@ -78,8 +80,11 @@ def render_session(
     wav_out: str | Path,
     seed: int = 0,
     use_director: bool = True,
+    profile: str | Path | None = None,
 ) -> tuple[dict[str, Any], Trace]:
-    """Render ``events`` on ``scene`` for ``seconds`` to ``wav_out``; returns (summary, trace)."""
+    """Render ``events`` on ``scene`` for ``seconds`` to ``wav_out``; returns (summary, trace).
+    ``profile`` (a player profile file) applies from the first block, as ``serve --profile`` does
+    for the live daemon; ``profile`` lines in the events file switch it later, as live."""
     from middleware import __version__
     from middleware.config import EngineConfig
     from middleware.control.apply import apply_request
@@ -109,6 +114,16 @@ def render_session(
                 trace.director = {"status": "rules", "why": "the scene names no director model"}
         except (ImportError, ModelError) as exc:
             trace.director = {"status": "rules", "why": str(exc)}
+    from .profiles import label
+
+    trace.profile = {"label": label(None)}
+    if profile is not None:
+        from middleware.accessibility.host import apply_player_profile, profile_note
+        from middleware.accessibility.profile import load_profile
+
+        hp = load_profile(profile)
+        apply_player_profile(player.engine, rt, hp)
+        trace.profile = {"label": label(hp, profile), "file": Path(profile).name, **profile_note(hp)}
     sr, block = config.sample_rate, config.block
     timeline = load_timeline(events, sr)
     total = round(seconds * sr)
@@ -134,6 +149,8 @@ def render_session(
         "mode": "demo autoplay, offline render of the recorded session",
         "generated_by": ["director model" if trace.director.get("status") == "model" else "rules"],
     }
+    if profile is not None:
+        meta["profile"] = {k: v for k, v in trace.profile.items() if k != "label"}
     Path(wav_out).parent.mkdir(parents=True, exist_ok=True)
     with WavSink(wav_out, sr, 2, subtype="float32", metadata=meta) as sink:
         while player.frame < total:
@@ -171,6 +188,7 @@ def render_session(
             if isinstance(v, (int, float)) and key in ("voices_started", "render_ms_p99", "cpu_load")
         },
         "director": trace.director,
+        "profile": trace.profile.get("label"),
     }
     return summary, trace
 

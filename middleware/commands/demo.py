@@ -5,7 +5,8 @@ is none), lets the bot walk the player through every situation (areas, weather, 
 an NPC line, footsteps on four surfaces, music on the beat, a VR head turn) using only the public
 client, then renders the recorded session offline to ``out/demo.wav`` and draws ``out/demo.png``
 (parameters and states above layer weights, model output marked, above a spectrogram and the
-left/right balance). ``--keyboard`` plays it yourself in the terminal instead.
+left/right balance). ``--keyboard`` plays it yourself in the terminal instead. ``--profile FILE``
+plays it for a player profile (docs/accessibility.md; examples in scenes/profiles/).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import require_terminal
+from ._common import add_profile_option, require_terminal
 
 NAME = "demo"
 HELP = "the demo game plays itself against a live daemon; writes out/demo.wav and out/demo.png"
@@ -32,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend", default=None, help="miniaudio backend, e.g. null (default: sound card, else NULL)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the offline render")
+    add_profile_option(
+        p, "applied by the demo's daemon and its offline render, named in out/demo.png (keyboard: p cycles)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
         argv.insert(0, "--autoplay")
     if args.backend:
         argv += ["--backend", args.backend]
+    if args.profile:
+        argv += ["--profile", args.profile]
     return int(demo_main(argv) or 0)
