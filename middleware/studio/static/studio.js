@@ -29,6 +29,11 @@ const el = (tag, props = {}, ...kids) => {
 };
 const byId = (id) => document.getElementById(id);
 const shown = (view) => byId(`view-${view}`).classList.contains("active");
+// Frames come 25 times a second: touch the DOM only where something changed (each write costs the
+// browser a style and layout pass, which on a busy machine is what slows the page down).
+function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
+function setClass(node, cls) { if (node.className !== cls) node.className = cls; }
+function replaceIf(node, key, kids) { if (node.dataset.key !== key) { node.dataset.key = key; node.replaceChildren(...kids()); } }
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-" : Number(x).toFixed(d);
 const token = new URLSearchParams(location.search).get("token") || "";
 
@@ -77,8 +82,8 @@ function onFrame(f) {
   if (f.hello) S.hello = f.hello;
   const quiet = f.silent_s > SILENT_S;
   const l = $("#link");
-  l.textContent = quiet ? `daemon silent ${Math.round(f.silent_s)} s` : "live";
-  l.className = "pill " + (quiet ? "bad" : "ok");
+  setText(l, quiet ? `daemon silent ${Math.round(f.silent_s)} s` : "live");
+  setClass(l, "pill " + (quiet ? "bad" : "ok"));
   if (f.panel !== undefined) { S.panel = f.panel; renderPanel(); }
   S.latest = f.latest || {};
   S.studio = f.studio || {};
@@ -286,13 +291,13 @@ function renderLayers() {
     if (!row) { row = layerRow(uid); body.append(row); }
     const lab = sourceLabel(l.source);
     const bar = row.querySelector(".bar");
-    bar.className = `bar ${lab.cls}`;
+    setClass(bar, `bar ${lab.cls}`);
     bar.firstChild.style.width = `${Math.round(100 * Math.max(0, Math.min(1, l.weight ?? 0)))}%`;
     bar.title = fmt(l.weight, 3);
     const badge = row.querySelector(".source");
-    badge.className = `badge source ${lab.cls}`;
-    badge.textContent = lab.text;
-    row.querySelector(".gain").textContent = l.gain_db === null || l.gain_db === undefined ? "-" : `${fmt(l.gain_db, 1)} dB`;
+    setClass(badge, `badge source ${lab.cls}`);
+    setText(badge, lab.text);
+    setText(row.querySelector(".gain"), l.gain_db === null || l.gain_db === undefined ? "-" : `${fmt(l.gain_db, 1)} dB`);
     const held = M.held.has(uid) || l.source === "override";  // held here, in teach mode or by a client
     row.classList.toggle("held", held);
     const input = row.querySelector(".wover");
@@ -307,13 +312,14 @@ function renderVoices() {
   const w = liveWorld();
   const body = $("#voice-list tbody");
   const count = $("#voice-count");
-  if (!w) { count.textContent = "(this daemon sends no voice list)"; body.replaceChildren(); return; }
+  if (!w) { setText(count, "(this daemon sends no voice list)"); replaceIf(body, "", () => []); return; }
   const vs = [...(w.voices || [])].sort((a, b) =>
     a.state === b.state ? b.gain - a.gain : (a.state === "real" ? -1 : 1));
   const real = vs.filter((v) => v.state === "real").length;
   const more = (w.voices_total || 0) - Math.min(vs.length, VOICE_ROWS);
-  count.textContent = `${real} real · ${vs.length - real} virtual${more > 0 ? ` · ${more} more not listed` : ""}`;
-  body.replaceChildren(...vs.slice(0, VOICE_ROWS).map((v) => {
+  setText(count, `${real} real · ${vs.length - real} virtual${more > 0 ? ` · ${more} more not listed` : ""}`);
+  const rows = vs.slice(0, VOICE_ROWS);
+  replaceIf(body, JSON.stringify(rows.map((v) => [v.owner, v.state, v.gain])), () => rows.map((v) => {
     const db = v.gain > 0 ? 20 * Math.log10(v.gain) : null;
     const fill = el("i");
     fill.style.width = `${Math.round(100 * lufsWidth(db))}%`;  // CSSOM: the CSP refuses style attributes
@@ -333,11 +339,11 @@ function renderPerf() {
   const h = S.hello || {};
   const blockMs = h.block && h.sample_rate ? 1000 * h.block / h.sample_rate : null;
   const cpu = blockMs && a.render_ms_p50 !== undefined ? a.render_ms_p50 / blockMs : null;
-  $("#cpu").textContent = cpu === null ? "-" : `${fmt(100 * cpu, 1)} %`;
+  setText($("#cpu"), cpu === null ? "-" : `${fmt(100 * cpu, 1)} %`);
   $("#cpu").title = blockMs ? `render p50 ${fmt(a.render_ms_p50, 2)} ms, p99 ${fmt(a.render_ms_p99, 2)} ms per ${fmt(blockMs, 2)} ms block` : "";
-  const u = $("#underruns"); u.textContent = a.underruns ?? "-"; u.classList.toggle("bad", a.underruns > 0);
-  const l = $("#late"); l.textContent = a.late_callbacks ?? "-"; l.classList.toggle("bad", a.late_callbacks > 0);
-  $("#voices").textContent = `${a.voices_real ?? "-"} real / ${a.voices_virtual ?? "-"} virtual`;
+  const u = $("#underruns"); setText(u, String(a.underruns ?? "-")); u.classList.toggle("bad", a.underruns > 0);
+  const l = $("#late"); setText(l, String(a.late_callbacks ?? "-")); l.classList.toggle("bad", a.late_callbacks > 0);
+  setText($("#voices"), `${a.voices_real ?? "-"} real / ${a.voices_virtual ?? "-"} virtual`);
 }
 const LUFS_FLOOR = -60;
 function lufsWidth(x) { return x === null || x === undefined ? 0 : Math.max(0, Math.min(1, (x - LUFS_FLOOR) / -LUFS_FLOOR)); }
@@ -430,10 +436,11 @@ function renderSpectrum() {
 function renderMusic() {
   const m = (S.latest.scene || {}).music;
   const mb = S.music || {};  // the last beat / bar events: beat within the bar, bar number
-  $("#music").replaceChildren(m ? el("span", { id: "music-now" }, "segment ", el("b", { text: m.segment ?? "-" }),
-    " · bar ", el("b", { text: String(mb.bar ?? "-") }), " · beat ", el("b", { text: String(mb.beat ?? "-") }),
-    " · next ", el("b", { text: m.pending ?? "-" }))
-    : "no music in this scene");
+  replaceIf($("#music"), JSON.stringify([m && m.segment, m && m.pending, mb.bar, mb.beat, !m]), () =>
+    [m ? el("span", { id: "music-now" }, "segment ", el("b", { text: m.segment ?? "-" }),
+      " · bar ", el("b", { text: String(mb.bar ?? "-") }), " · beat ", el("b", { text: String(mb.beat ?? "-") }),
+      " · next ", el("b", { text: m.pending ?? "-" }))
+      : "no music in this scene"]);
 }
 
 // ------------------------------------------------------------------------------------ log
@@ -653,10 +660,12 @@ function drawWorld() {
     info.push(...more((w.instances || []).length, w.instances_total || 0, "instances"));
   }
   const n = (S.latest.scene || {}).instances || 0;
-  $("#world-info").replaceChildren(el("div", {}, "event instances playing: ", el("b", { text: String(n) }),
-    w ? "" : el("span", { class: "note", text: " (this daemon sends no positions: the map shows the scene file and events fired here)" })),
-    el("div", { text: `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}` }),
-    ...info.map((t) => el("div", { text: t })));
+  const where = `listener at ${l.position.map((v) => fmt(v, 1)).join(", ")}`;
+  replaceIf($("#world-info"), JSON.stringify([n, !w, where, info]), () => [
+    el("div", {}, "event instances playing: ", el("b", { text: String(n) }),
+      w ? "" : el("span", { class: "note", text: " (this daemon sends no positions: the map shows the scene file and events fired here)" })),
+    el("div", { text: where }),
+    ...info.map((t) => el("div", { text: t }))]);
 }
 function drawSide(items, l) {  // x across (as on the map), height y up: what the top-down view flattens
   const c = $("#side");
@@ -801,6 +810,8 @@ async function keep() {
 }
 function toastOk(text) { const d = el("div", { class: "ok", text }); $("#toast").append(d); setTimeout(() => d.remove(), 3000); }
 function renderTeach(f) {
+  S.lastFrame = f;
+  if (!shown("teach")) return;  // drawn when its tab opens (showView)
   buildTeach();
   const d = S.panel && S.panel.scene && S.panel.scene.director;
   if (!d) return;
@@ -869,6 +880,7 @@ function showView(name) {
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === `view-${name}`);
   drawWorld();
   if (name === "mix") { renderVoices(); drawHistory(performance.now()); }
+  if (name === "teach" && S.lastFrame) renderTeach(S.lastFrame);
 }
 window.studio = { S, W, SPEC, send, showView };
 document.addEventListener("DOMContentLoaded", () => {
