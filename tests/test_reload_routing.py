@@ -44,6 +44,19 @@ emitters:
 {sends}"""
 
 
+MUSIC = """\
+name: routing-music
+buses:
+{buses}
+music:
+  bus: {bus}
+  tempo: 120
+  start: main
+  segments:
+    main: {{sample: sounds/hum.wav, bars: 1, gain: -6}}
+"""
+
+
 def _scene(buses: str, bus: str, sends: str = "", place: str = "") -> str:
     return SCENE.format(buses=buses, bus=bus, sends=sends, place=place)
 
@@ -99,6 +112,11 @@ CASES = {
             "a",
             place="    position: [0, 0, -8]\n    attenuation: {min: 4, max: 100}\n",
         ),
+    ),
+    # the music's playing segment: the same defect in the music player (it kept its voice's bus)
+    "the music to a new bus, the old one removed": (
+        MUSIC.format(buses="  a: {}", bus="a"),
+        MUSIC.format(buses="  b: {gain_db: -3}", bus="b"),
     ),
 }
 

@@ -38,6 +38,37 @@ class MusicPlayer:
         if self.current is not None and self.current not in self.music.segments:
             self.stop_all()
             self.current = None
+        elif previous is not None and self.handle is not None and previous.music.bus != self.music.bus:
+            self._reroute()
+
+    def _reroute(self) -> None:
+        """A reload moved the music to another bus: the engine fixed the playing segment's bus when
+        it started, so it plays again on the new one from where it was, crossfaded (else it stayed on
+        the old bus, which the reload may have muted)."""
+        from .reload import ROUTE_CROSSFADE_S
+
+        rt = self.rt
+        seg = self.music.segments[self.current]  # type: ignore[index]
+        key = rt.assets.key(seg.source)
+        frames = rt.engine.bank.info(key).frames
+        pos = max(0, rt.frame - self.started)
+        rt.engine.stop(self.handle, release=ROUTE_CROSSFADE_S)  # type: ignore[arg-type]
+        self.handle = None
+        if seg.loop:
+            pos %= max(1, frames)
+        elif pos >= frames:
+            return  # it has ended; its ``next`` follows as before
+        self.gain_db = self._segment_gain(seg)
+        self.started = rt.frame
+        self.handle = rt.engine.play(
+            key,
+            bus=self.music.bus,
+            gain_db=self.gain_db,
+            loop=seg.loop,
+            offset=pos / self.sr,
+            start_frame=rt.frame,
+            fade_in=ROUTE_CROSSFADE_S,
+        )
 
     def status(self) -> dict:
         return {
