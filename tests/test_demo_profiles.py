@@ -12,8 +12,12 @@ and the demo director's preference inputs (``player_ambience``, ``player_music``
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +184,51 @@ def test_live_the_demo_daemon_plays_the_profile_and_the_key_switches_it(tmp_path
         if sub is not None:
             sub.close()
         daemon.stop()
+
+
+def _pane(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, timeout=10
+    ).stdout
+
+
+def _wait_for(session: str, text: str, timeout: float = 90.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _pane(session)
+        if text in screen:
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"the keyboard mode never showed {text!r}; screen:\n{screen}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a terminal")
+def test_keyboard_mode_shows_the_profile_and_p_switches_it(tmp_path) -> None:
+    """The keyboard mode in a real terminal (tmux) against the daemon it starts: the status line names
+    ``--profile``'s profile, p switches to the next one (sent to the daemon and recorded), q quits."""
+    ensure_demo_assets()
+    session = f"demo-kb-{uuid.uuid4().hex[:8]}"
+    night = PROFILES_DIR / "night.yaml"
+    # curses draws on the pane's terminal; the pane stays open after the game ends, to read its last words
+    cmd = f"{sys.executable} -m demo_game --backend null --profile {night} --out {tmp_path}; sleep 30"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "140", "-y", "40", "-c", str(ROOT), cmd],
+        check=True,
+        timeout=10,
+    )
+    try:
+        _wait_for(session, "player profile: night (night.yaml)")
+        subprocess.run(["tmux", "send-keys", "-t", session, "p"], check=True, timeout=10)
+        screen = _wait_for(session, "player profile: atmosphere (atmosphere.yaml)", 20.0)
+        assert "last error" not in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True, timeout=10)
+        _wait_for(session, "your session is in", 60.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    lines = (tmp_path / "demo.keyboard.events.jsonl").read_text().splitlines()
+    sent = [json.loads(ln) for ln in lines if ln and not ln.startswith("#")]
+    profiles = [m for m in sent if m["type"] == "profile"]
+    assert [m["name"] for m in profiles] == ["atmosphere"]
+    assert profiles[0]["preferences"] == {"ambience": 0.95, "music": 0.7}
