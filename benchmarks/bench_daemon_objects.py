@@ -141,9 +141,10 @@ def mover(
 def trigger_movers(client, n: int) -> tuple[list[str], int]:
     """Trigger ``n`` movers in batches; returns the objects of accepted ones and the refusals."""
     names, refused = [], 0
-    for lo in range(0, n, BATCH_ITEMS):
+    per = BATCH_ITEMS // 2  # two items per mover: its object, its trigger
+    for lo in range(0, n, per):
         b = client.batch()
-        chunk = [f"m{i}" for i in range(lo, min(n, lo + BATCH_ITEMS))]
+        chunk = [f"m{i}" for i in range(lo, min(n, lo + per))]
         for name in chunk:
             b.object(name, [0.0, 0.0, -5.0])
             b.trigger("mover", object=name)

@@ -71,6 +71,11 @@ def _world(info: dict, ctx: zmq.Context, want, timeout: float = 5.0) -> dict:
         sub.close()
 
 
+def _voices(client: Client) -> int:
+    audio = client.stats()["audio"]
+    return audio.get("voices_real", 0) + audio.get("voices_virtual", 0)
+
+
 def _positions(frame: int) -> list[list[float]]:
     return [[float(i % 17) - 8.0, 0.25 * frame, -3.0 - i * 0.01] for i in range(N)]
 
@@ -111,8 +116,12 @@ def test_object_batches_land_as_one_frame_and_instances_follow(daemon) -> None:
     inst = world["instances"]  # each instance is where the object it follows is
     assert inst and all(x["position"] == expect[names.index(x["follows"])] for x in inst)
     assert world["instances_total"] == N
-    audio = client.stats()["audio"]
-    assert audio["voices_real"] + audio["voices_virtual"] >= N
+    deadline = (
+        time.monotonic() + 5.0
+    )  # audio stats come every 0.1 s from a main thread the machine may starve
+    while (voices := _voices(client)) < N and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert voices >= N
 
 
 def test_a_bad_item_refuses_the_batch_and_names_it(daemon) -> None:

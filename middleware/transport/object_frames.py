@@ -21,7 +21,8 @@ command exactly where the single updates would have been applied.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -40,52 +41,43 @@ class ObjectNumbers:
         self.announced: set[int] = set()  # numbers sent in packets that left
         self.in_flight: list[int] = []  # numbers announced in frames not sent yet
 
-    def encode(self, commands: Iterable[list]) -> list:
-        """One frame from pending ``["object", client, None, fields]`` commands (validated fields)."""
-        number, announced, in_flight = self.number, self.announced, self.in_flight
-        rows, pos, fwd, vel = array("i"), array("d"), array("d"), array("d")
-        names: list[list[Any]] = []
-        has_fwd = has_vel = False
-        client = None
-        for cmd in commands:
-            f = cmd[3]
-            if client is None:
-                client = cmd[1]
-            name = f["name"]
-            i = number.get(name)
-            if i is None:
-                i = number[name] = len(number)
-            if i not in announced:
-                names.append([i, name])
-                in_flight.append(i)
-            rows.append(i)
-            pos.extend(f["position"])
-            v = f.get("forward")
-            if v is None:
-                fwd.extend(_NAN3)
-            else:
-                fwd.extend(v)
-                has_fwd = True
-            v = f.get("velocity")
-            if v is None:
-                vel.extend(_NAN3)
-            else:
-                vel.extend(v)
-                has_vel = True
+    def encode(self, commands: list[list]) -> list:
+        """One frame from pending ``["object", client, None, fields]`` commands (validated fields).
+
+        Comprehensions over the items rather than one loop with appends: this runs in the network
+        process for every object a game moves (~0.5 us per item)."""
+        fields = [cmd[3] for cmd in commands]
+        number = self.number
+        names = [f["name"] for f in fields]
+        rows = [number.get(n) for n in names]
+        if None in rows:
+            for k, name in enumerate(names):
+                if rows[k] is None:
+                    rows[k] = number.setdefault(name, len(number))  # a name twice: one number
+        announced = self.announced
+        fresh = [[i, names[k]] for k, i in enumerate(rows) if i not in announced]
+        self.in_flight.extend(i for i, _ in fresh)
         body = {
-            "rows": rows.tobytes(),
-            "names": names,
-            "position": pos.tobytes(),
-            "forward": fwd.tobytes() if has_fwd else None,
-            "velocity": vel.tobytes() if has_vel else None,
+            "rows": array("i", rows).tobytes(),
+            "names": fresh,
+            "position": array("d", chain.from_iterable(f["position"] for f in fields)).tobytes(),
+            "forward": _optional(fields, "forward"),
+            "velocity": _optional(fields, "velocity"),
         }
-        return [OP, client, None, body]
+        return [OP, commands[0][1], None, body]
 
     def sent(self, ok: bool) -> None:
         """The packet holding the frames since the last call left (``ok``) or was dropped."""
         if ok:
             self.announced.update(self.in_flight)
         self.in_flight.clear()
+
+
+def _optional(fields: list[dict], key: str) -> bytes | None:
+    """An optional vector field of every item, NaN where an item has none; None when none has it."""
+    if all(f.get(key) is None for f in fields):
+        return None
+    return array("d", chain.from_iterable(f.get(key) or _NAN3 for f in fields)).tobytes()
 
 
 def decode(body: dict) -> dict:
