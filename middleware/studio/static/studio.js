@@ -33,6 +33,10 @@ const shown = (view) => byId(`view-${view}`).classList.contains("active");
 // browser a style and layout pass, which on a busy machine is what slows the page down).
 function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
 function setClass(node, cls) { if (node.className !== cls) node.className = cls; }
+function setWidth(node, frac) {  // a bar's fill, 0..1, to the 0.1 %
+  const w = `${Math.round(1000 * Math.max(0, Math.min(1, frac || 0))) / 10}%`;
+  if (node.style.width !== w) node.style.width = w;
+}
 function replaceIf(node, key, kids) { if (node.dataset.key !== key) { node.dataset.key = key; node.replaceChildren(...kids()); } }
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-" : Number(x).toFixed(d);
 const token = new URLSearchParams(location.search).get("token") || "";
@@ -292,7 +296,7 @@ function renderLayers() {
     const lab = sourceLabel(l.source);
     const bar = row.querySelector(".bar");
     setClass(bar, `bar ${lab.cls}`);
-    bar.firstChild.style.width = `${Math.round(100 * Math.max(0, Math.min(1, l.weight ?? 0)))}%`;
+    setWidth(bar.firstChild, l.weight ?? 0);
     bar.title = fmt(l.weight, 3);
     const badge = row.querySelector(".source");
     setClass(badge, `badge source ${lab.cls}`);
@@ -319,7 +323,8 @@ function renderVoices() {
   const more = (w.voices_total || 0) - Math.min(vs.length, VOICE_ROWS);
   setText(count, `${real} real · ${vs.length - real} virtual${more > 0 ? ` · ${more} more not listed` : ""}`);
   const rows = vs.slice(0, VOICE_ROWS);
-  replaceIf(body, JSON.stringify(rows.map((v) => [v.owner, v.state, v.gain])), () => rows.map((v) => {
+  const shownDb = (v) => (v.gain > 0 ? fmt(20 * Math.log10(v.gain), 1) : "-inf");  // what the row says
+  replaceIf(body, JSON.stringify(rows.map((v) => [v.owner, v.state, shownDb(v)])), () => rows.map((v) => {
     const db = v.gain > 0 ? 20 * Math.log10(v.gain) : null;
     const fill = el("i");
     fill.style.width = `${Math.round(100 * lufsWidth(db))}%`;  // CSSOM: the CSP refuses style attributes
@@ -357,12 +362,15 @@ function renderMeters() {
         el("div", { class: "bar" }, el("i")), el("span", { class: "nums" }));
       box.append(row);
     }
-    row.querySelector(".bar > i").style.width = `${100 * lufsWidth(m.momentary_lufs)}%`;
-    row.querySelector(".nums").textContent =
-      `${fmt(m.momentary_lufs, 1)} · ${fmt(m.short_term_lufs, 1)} · ${fmt(m.integrated_lufs, 1)}`;
+    setWidth(row.querySelector(".bar > i"), lufsWidth(m.momentary_lufs));
+    setText(row.querySelector(".nums"),
+      `${fmt(m.momentary_lufs, 1)} · ${fmt(m.short_term_lufs, 1)} · ${fmt(m.integrated_lufs, 1)}`);
   }
   const master = buses.master;
-  if (master) {
+  // a new reading (10 a second), not the same one in the next frame: the level view moves with it
+  const key = master ? `${master.momentary_lufs},${master.short_term_lufs},${master.integrated_lufs}` : "";
+  if (master && key !== S.historyKey) {
+    S.historyKey = key;
     const now = performance.now();
     S.history.push([now, master.momentary_lufs, master.short_term_lufs]);
     while (S.history.length && now - S.history[0][0] > HISTORY_MS) S.history.shift();
@@ -599,6 +607,9 @@ function drawWorld() {
   if (!c || !$("#view-world").classList.contains("active")) return;
   const sc = S.scene || {};
   fitWorld(c, sc);
+  const key = JSON.stringify([S.built, worldItems(sc), listenerPose(), W.scale, W.cx, W.cz, (S.latest.scene || {}).instances]);
+  if (key === W.drawnKey) return;  // nothing it draws moved: keep the picture (and the CPU)
+  W.drawnKey = key;
   const g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   g.strokeStyle = "#1c2028"; g.lineWidth = 1;
