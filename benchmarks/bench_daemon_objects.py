@@ -187,6 +187,8 @@ def main() -> int:
             time.sleep(2.0)  # steady state
             before = client.stats()
             load0 = os.getloadavg()[0]
+            procs = {"network": proc.pid, "audio": _child(proc.pid), "mover": loader.pid}
+            cpu0 = {k: _cpu_seconds(pid) for k, pid in procs.items()}
             sent0, t_start = sent.value, time.perf_counter()
             pings: dict[int, int] = {}
             outs: dict[int, dict] = {}
@@ -201,17 +203,49 @@ def main() -> int:
             elapsed = time.perf_counter() - t_start
             moved = sent.value - sent0
             after = client.stats()
+            cpu = {k: (_cpu_seconds(pid) - cpu0[k]) / elapsed for k, pid in procs.items()}
             while len(outs) < len(pings) and (got := sub.recv(1.0)) is not None:
                 outs[got[1]["instance"]] = got[1]
             stop.set()
             loader.join()
             report(args, info, names, refused, before, after, pings, outs, elapsed, moved, load0)
+            print(
+                "process CPU (share of one core): "
+                + ", ".join(f"{k} {100 * v:.0f} %" for k, v in cpu.items())
+            )
             client.close()
             sub.close()
         finally:
             stop_daemon(proc)
             ctx.destroy(linger=0)
     return 0
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), NaN when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _child(pid: int) -> int | None:
+    """The daemon's audio process: its network process's child."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            kids = [int(k) for k in fh.read().split()]
+    except OSError:
+        return None
+    for kid in kids:  # multiprocessing's spawn: skip its resource tracker
+        try:
+            cmd = Path(f"/proc/{kid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+            return kid
+    return None
 
 
 def report(args, info, names, refused, before, after, pings, outs, elapsed, moved, load0) -> None:

@@ -225,3 +225,31 @@ def test_stealing_keeps_the_oldest_order_per_event(tmp_path: Path) -> None:
         player.render(256)
     assert a not in rt.instances and b not in rt.instances  # the oldest of that event were stolen
     assert c in rt.instances and sum(i.event.name == "bee" for i in rt.instances.values()) == 2
+
+
+def test_the_world_view_walks_what_it_lists_and_counts_the_rest(tmp_path: Path) -> None:
+    """The studio's world view runs on the render thread every few blocks: with thousands of
+    instances it walks the ones it lists and counts the rest (it walked every instance before)."""
+    from middleware.scene.inspect import MAX_ITEMS, world
+
+    _assets(tmp_path)
+    n = 300
+    player = _player(tmp_path, n_max=1000, voices=1024)
+    rt = player.runtime
+    for i in range(n):
+        rt.trigger("bee", position=[float(i % 10), 0.0, -2.0])
+    for _ in range(3):
+        player.render(256)
+    walked = []
+
+    class Counting(dict):
+        def items(self):
+            for kv in super().items():
+                walked.append(kv[0])
+                yield kv
+
+    rt.instances = Counting(rt.instances)
+    w = world(rt, {})
+    assert w["instances_total"] == n and len(w["instances"]) == MAX_ITEMS
+    assert w["voices_total"] == n and len(w["voices"]) == MAX_ITEMS
+    assert len(walked) <= MAX_ITEMS + 1

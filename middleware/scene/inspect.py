@@ -128,13 +128,21 @@ def _world(rt: Any, ids: Mapping[int, int] | None) -> dict[str, Any]:
 
     instances = getattr(rt, "instances", None) or {}
     where = getattr(rt, "instance_position", None)  # an object follower is where its object is
+    # Thousands of instances (a swarm): once both lists are full, the rest is counted, not walked
+    # (this runs on the render thread every few blocks).
+    count_voices = getattr(rt, "instance_voice_count", None)
     inst_list = []
+    seen = 0  # instance voices walked so far
     for riid, inst in instances.items():
+        if count_voices is not None and len(inst_list) >= MAX_ITEMS and len(voices) >= MAX_ITEMS:
+            voices_total += max(0, count_voices() - seen)
+            break
         ev = inst.event
         iid = ids.get(riid, riid) if ids is not None else riid
         owner = f"{ev.name}#{iid}"
         for li in inst.layers.values():
             if li.handle is not None and li.handle in inst.handles:
+                seen += 1
                 add_voice(li.handle, f"{owner} {li.layer.id}", "event")
         if len(inst_list) < MAX_ITEMS:
             lo, hi = _att(getattr(ev, "attenuation", None))

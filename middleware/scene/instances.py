@@ -144,6 +144,10 @@ class Instances:
                 self._follow[li.handle] = row
                 self._follow_arrays = None
 
+    def voice_count(self) -> int:
+        """Voices of live instances (each one until the engine says it ended)."""
+        return len(self._handle_owner)
+
     def position(self, inst: EventInstance) -> Any:
         """Where an instance is now (one following an object is where the object is: the bulk path
         moves its voices without touching the record)."""

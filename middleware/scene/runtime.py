@@ -297,6 +297,10 @@ class SceneRuntime:
         thread that calls ``update``."""
         return self.objects.rows(names)
 
+    def instance_voice_count(self) -> int:
+        """Voices the live event instances play (for views that list a few and count the rest)."""
+        return self._instances.voice_count()
+
     def instance_position(self, inst: EventInstance) -> Any:
         """Where an event instance is now (the studio's view): one following an object is where the
         object is (the bulk path moves its voices without rewriting the instance's record)."""

@@ -59,6 +59,10 @@ from .object_frames import ObjectNumbers
 
 MAX_DRAIN = 256
 """Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
+DRAIN_BUDGET_S = 0.002
+"""Time one turn may spend on the ROUTER's messages: a game streaming 1024-item batches makes each
+message cost milliseconds, and a turn of MAX_DRAIN of them would hold a trigger's reply, the audio
+process's messages (``instance_out``) and the flush of coalesced updates for a second or more."""
 
 ERROR_PUBS_PER_SECOND = 200
 """Errors of one client published per second at most: a client flooding garbage uses its own budget and
@@ -398,7 +402,11 @@ class Server:
         counters = self.counters
         received = accepted = coalesced = 0
         nb = zmq.NOBLOCK
+        clock = time.monotonic
+        deadline = clock() + DRAIN_BUDGET_S
         for _ in range(MAX_DRAIN):
+            if clock() > deadline:  # the rest waits one turn (flush, the audio process's messages)
+                break
             try:
                 ident = recv(nb)
             except zmq.Again:
@@ -621,8 +629,9 @@ class Server:
             raise P._err("wrong_type", "type", f"type={name!r}: not a world message (allowed: {allowed})")
         # A world `stop` names the world's trigger id (the trigger's `id`); each daemon numbers its own
         # instances, so it is translated here. A daemon that never saw the trigger says so.
-        stops = [req] if name == "stop" else [it for it in (req.items or []) if it.msg.name == "stop"]
-        for i, item in enumerate(stops):
+        for i, item in enumerate([req] if req.items is None else req.items):
+            if HANDLERS[item.msg.name].instances is not Instances.LIVE:
+                continue
             wid = item.fields["instance"]
             if wid not in self.world_ids:
                 where = "instance" if item is req else f"items[{i}].instance"
@@ -638,7 +647,7 @@ class Server:
             self._pending[key] = [name, self._client(WORLD_IDENTITY), None, req.fields]
             return
         self._dispatch(envelope, req)
-        if name == "trigger" and wid is not None:
+        if HANDLERS[name].instances is Instances.NEW and wid is not None:
             self._remember_world_instance(wid, req.fields["instance"])
 
     def _remember_world_instance(self, wid: int, iid: int) -> None:
