@@ -156,3 +156,19 @@ def test_numpy_positions_become_plain_floats():
     )
     w = _wire(rt)
     assert w["listener"] == {"position": [1.0, 2.0, 3.0], "forward": [0.0, 0.0, -1.0]}
+
+
+def test_soundscape_stats_prints_the_world_as_one_line(rt):
+    """`soundscape stats` prints each scene field on a line: the world (64 objects' poses) must not
+    flood it; it gets one summary line."""
+    from middleware.commands.stats import format_scene
+
+    for i in range(100):
+        rt.set_object(f"o{i}", [i, 0, 0])
+    rt.set_listener([1, 0, 2], [1, 0, 0])
+    _run(rt)
+    lines = format_scene({**rt.telemetry(), "world": _wire(rt)})
+    (line,) = [x for x in lines if x.strip().startswith("world")]
+    assert "listener (1, 0, 2) facing (1, 0, 0)" in line and "100 objects" in line and "3 emitters" in line
+    # bed and brook play; the cart waits for its game object
+    assert "voices 2 real, 0 virtual" in line and "o42" not in line and len(line) < 160, line

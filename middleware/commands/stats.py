@@ -72,12 +72,15 @@ def format_scene(scene: dict) -> list[str]:
     (weight, where it came from, gain, and the left/right gain of its voice when it has one).
     Sources read as in ``soundscape monitor``: rule, curve, MODEL (the director), OVERRIDE."""
     from ..monitor.view import SOURCE_TAG
+    from ..scene.inspect import summary as inspect_summary
 
     lines = [f"scene at frame {scene['frame']}" if "frame" in scene else "scene"]
     labels = {"params": "parameters"}
     for key, value in scene.items():
         if key in ("frame", "layers", "voices"):
             continue
+        if key == "world" and isinstance(value, dict):  # the studio's 3D view: counts, not the lists
+            value = inspect_summary(value)
         if key == "music" and isinstance(value, dict):
             pend = f" -> {value['pending']}" if value.get("pending") else ""
             value = f"segment {value.get('segment') or '-'}{pend}, beat {_value(value.get('beat'))}"

@@ -163,4 +163,24 @@ def _world(rt: Any, ids: Mapping[int, int] | None) -> dict[str, Any]:
     return out
 
 
-__all__ = ["MAX_ITEMS", "world"]
+def summary(w: Mapping[str, Any]) -> str:
+    """``world``'s payload in one line, for text tools (``soundscape stats``): where the listener is
+    and how many of each thing there are, not the lists themselves."""
+    if "error" in w:
+        return str(w["error"])
+    parts = []
+    listener = w.get("listener")
+    if listener and listener.get("position") is not None:
+        pos = ", ".join(f"{float(x):g}" for x in listener["position"])
+        fwd = ", ".join(f"{float(x):g}" for x in listener.get("forward") or ())
+        parts.append(f"listener ({pos}) facing ({fwd})")
+    counts = [f"{w.get(k + '_total', len(w.get(k) or ()))} {k}" for k in ("emitters", "objects", "instances")]
+    parts.append(", ".join(counts))
+    voices = w.get("voices") or []
+    real = sum(1 for v in voices if v.get("state") == "real")
+    listed = f" ({len(voices)} listed)" if w.get("voices_total", len(voices)) > len(voices) else ""
+    parts.append(f"voices {real} real, {len(voices) - real} virtual{listed}")
+    return "; ".join(parts)
+
+
+__all__ = ["MAX_ITEMS", "summary", "world"]
