@@ -38,7 +38,8 @@ function setWidth(node, frac) {  // a bar's fill, 0..1, to the 0.1 %
   if (node.style.width !== w) node.style.width = w;
 }
 function replaceIf(node, key, kids) { if (node.dataset.key !== key) { node.dataset.key = key; node.replaceChildren(...kids()); } }
-const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-" : Number(x).toFixed(d);
+const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "-"
+  : Number(x).toFixed(d).replace(/^-(0\.?0*)$/, "$1");  // no "-0.0" for a value that rounds to zero
 const token = new URLSearchParams(location.search).get("token") || "";
 
 // ------------------------------------------------------------------------------------ link
