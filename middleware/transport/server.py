@@ -94,7 +94,13 @@ seconds, the process hands freed memory back to the system (``malloc_trim``): th
 otherwise keep a burst's peak for the rest of the run."""
 TRIM_QUIET = 0.5
 
-_COALESCE = {"object": "name", "set_param": "name", "listener": None}
+_COALESCE: dict[str, str | None] = {
+    m.name: (m.coalesce_key[0] if m.coalesce_key else None)
+    for m in P.MESSAGES.values()
+    if m.coalesce_key is not None
+}
+"""Messages coalesced when untimed -> the field that keys them (None: one per client), from the
+protocol table's ``coalesce_key`` (declared there once, with the docs that say it)."""
 
 WORLD_TOPIC = b"world"
 WORLD_STATE_TOPIC = b"world_state"
