@@ -256,8 +256,11 @@ def report(args, info, names, refused, before, after, pings, outs, elapsed, move
     print(f"instances: {len(names)} accepted of {args.instances} ({refused} refused); "
           f"voices real {a1.get('voices_real')}, virtual {a1.get('voices_virtual')}")  # fmt: skip
     rate = (n1["received"] - n0["received"]) / elapsed
+    to_audio = (n1["commands_to_audio"] - n0["commands_to_audio"]) / elapsed
+    frames = (n1.get("object_frames", 0) - n0.get("object_frames", 0)) / elapsed
     print(f"object updates: {moved / elapsed:.0f}/s sent ({args.rate:.0f} Hz x {len(names)}), "
-          f"{rate:.0f} msgs/s received; coalesced {n1.get('coalesced', 0) - n0.get('coalesced', 0)}, "
+          f"{rate:.0f} msgs/s received, {to_audio:.0f} commands/s to audio in {frames:.0f} object "
+          f"frames/s; coalesced {n1.get('coalesced', 0) - n0.get('coalesced', 0)}, "
           f"dropped to audio {n1.get('dropped_to_audio', 0) - n0.get('dropped_to_audio', 0)}")  # fmt: skip
     print(f"underruns: {a1['underruns'] - a0['underruns']}, late callbacks: {late} of {callbacks} "
           f"({100.0 * late / callbacks:.2f} %), deferred drains: "
