@@ -254,11 +254,13 @@ def test_stats_prints_the_scene_as_a_table(town: dict) -> None:
 
 # ------------------------------------------------------------------ soundscape assets: every shipped scene
 def _shipped_scenes() -> list[str]:
-    """The scene files the repository ships (tracked by git), as paths relative to scenes/."""
+    """The scene files the repository ships (tracked by git) at the top of scenes/, as a shell's
+    ``scenes/*.yaml`` sees them (git's pathspec ``*`` also crosses folders: scenes/profiles/ holds
+    player profiles, not scenes)."""
     out = subprocess.run(
         ["git", "-C", str(ROOT), "ls-files", "scenes/*.yaml"], capture_output=True, text=True, check=True
     ).stdout.split()
-    return [Path(p).name for p in out]
+    return [Path(p).name for p in out if Path(p).parent == Path("scenes")]
 
 
 def test_assets_make_every_shipped_scene_valid(tmp_path: Path) -> None:
