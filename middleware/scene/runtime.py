@@ -37,6 +37,7 @@ import numpy as np
 from ..config import MAX_INSTANCES, MAX_OBJECTS  # declared once: the daemon refuses beyond them first
 from ..engine import Engine
 from ..errors import EngineError, SoundscapeError
+from ..rt.scheduler import CommandScheduler
 from ..rt.worker import Worker
 from ..transport.protocol import MAX_NAME_LEN
 from .assets import Assets
@@ -49,7 +50,6 @@ from .mixer import Mixer
 from .model import SceneDef
 from .music import MusicPlayer
 from .objects import ObjectTable
-from ..rt.scheduler import CommandScheduler
 from .state import (
     EmitterInstance,
     EventInstance,
