@@ -109,6 +109,26 @@ def test_bad_events_line_is_reported_with_its_line(tmp_path: Path) -> None:
     assert "bad.jsonl:2" in r.stderr and "nope" in r.stderr
 
 
+def test_play_keeps_models_off_its_render_thread() -> None:
+    """`soundscape play` on the forest (an ML director, a morph texture) under the real-time guard
+    (rt/guard.py): its render thread runs no model, builds no stream and opens no file. Before play
+    gave its runtime a worker, the guard caught the director's onnxruntime run on 'soundscape-render'
+    (75 times in 4 s)."""
+    import os
+
+    forest = Path(__file__).resolve().parents[1] / "scenes" / "forest.yaml"
+    cmd = [sys.executable, "-m", "middleware.cli", "play", str(forest), "--backend", "null"]
+    r = subprocess.run(
+        [*cmd, "--seconds", "3", "--quiet", "--no-reload"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SOUNDSCAPE_RT_GUARD": "1"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "SOUNDSCAPE_RT_GUARD" not in r.stderr, r.stderr
+
+
 def test_play_runs_on_the_null_device_and_sweeps(tmp_path: Path) -> None:
     """Its status line (one per 0.1 s) shows it playing for the time asked, the sweep moving the
     parameter from 0 up to 1 (and holding it there for the last half second) and voices sounding."""

@@ -56,11 +56,16 @@ def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     from ..player import ScenePlayer
+    from ..rt import guard
+    from ..rt.worker import Worker
     from ..scene.reload import SceneWatcher
     from ..sinks.device import DeviceSink
 
     player = ScenePlayer(args.scene)
     rt = player.runtime
+    # Real time, as in the daemon: the director's inference and the building of generator and morph
+    # streams run on this worker, never on the device's render thread (rt/worker.py).
+    rt.background = worker = Worker("soundscape-worker")
     if args.profile is not None:
         from ..accessibility.host import apply_player_profile
         from ..accessibility.profile import load_profile
@@ -132,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         sink.stop()
+        worker.close()
+        if guard.enabled():  # SOUNDSCAPE_RT_GUARD: what the render thread should not have done
+            guard.report()
         if watcher:
             watcher.stop()
         if recorder is not None:
