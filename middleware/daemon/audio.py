@@ -257,11 +257,11 @@ class AudioSide:
             self._internal("update", exc)
         if self._swapped is not None:  # the runtime has swapped in this update: say what it plays now
             token, self._swapped = self._swapped, None
-            self._send_render(_Swapped(token, getattr(self.rt, "scene", None)))  # described by the sender
+            self._send_render(_Swapped(token, self.rt.scene))  # described by the sender
         out = self.engine.render(frames)
         self._blocks += 1
         try:
-            getattr(self.rt, "after_render", _nothing)()  # captions leave with their first sample's block
+            self.rt.after_render()  # captions leave with their first sample's block
             self._forward_events()
         except Exception as exc:
             self._internal("events", exc)
@@ -693,9 +693,7 @@ class AudioSide:
                 )
                 continue
             try:  # decode assets, open models, warm generators here, not on the render thread
-                prepare = getattr(self.rt, "prepare", None)
-                if prepare is not None:
-                    prepare(new_def)
+                self.rt.prepare(new_def)
             except Exception as exc:
                 reply = {"code": "scene_error", "message": f"cannot prepare the scene: {exc}", "errors": []}
                 self._send_main(["reply", token, False, reply])
@@ -807,10 +805,6 @@ class AudioSide:
             time.sleep(seconds / steps)
         queued = max(self.sink.target_frames, self.sink.period_frames) if self.sink else 0
         time.sleep(2 * queued / self.sr)  # the last ramp reaches the device before it closes
-
-
-def _nothing() -> None:
-    """A runtime without an ``after_render`` step (the recording runtime)."""
 
 
 def _raise_priority(nice: int) -> int:
