@@ -953,6 +953,23 @@ def fast_batch(raw: Any) -> list[tuple[str, Any, dict[str, Any]]] | None:
     Each item as ``fast_update`` gives it (the item's map holds ``type`` and the required fields,
     nothing else). Like ``fast_update``, None only means "not this shape": ``validate`` decides.
     """
+    items = fast_batch_items(raw)
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        if item.__class__ is not dict:
+            return None
+        hit = _bare_update(item, item.get("type"), len(item) - 1)  # keys besides type
+        if hit is None:
+            return None
+        out.append(hit)
+    return out
+
+
+def fast_batch_items(raw: Any) -> list | None:
+    """The ``items`` of a well-formed untimed ``batch`` envelope (``v``, ``type``, optional ``id``,
+    1..MAX_BATCH items in a list), else None; the items themselves are not looked at."""
     if raw.__class__ is not dict:
         return None
     v = raw.get("v")
@@ -969,15 +986,7 @@ def fast_batch(raw: Any) -> list[tuple[str, Any, dict[str, Any]]] | None:
     items = raw.get("items")
     if not raw.keys() <= _BATCH_ALLOWED or items.__class__ is not list or not 1 <= len(items) <= MAX_BATCH:
         return None
-    out = []
-    for item in items:
-        if item.__class__ is not dict:
-            return None
-        hit = _bare_update(item, item.get("type"), len(item) - 1)  # keys besides type
-        if hit is None:
-            return None
-        out.append(hit)
-    return out
+    return items
 
 
 def _fast_update_full(raw: dict, kind: str) -> tuple[str, Any, dict[str, Any]] | None:

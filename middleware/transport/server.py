@@ -55,7 +55,7 @@ from ..control.handlers import HANDLERS
 from ..errors import ProtocolError
 from ..voice.gate import SayGate
 from . import protocol as P
-from .object_frames import ObjectNumbers
+from .object_frames import ObjectNumbers, PendingObjects, object_batch
 
 MAX_DRAIN = 256
 """Frames handled per turn before flushing to the audio process (bounds an event's wait)."""
@@ -113,6 +113,13 @@ WORLD_IDENTITY = b"\x00soundscape-world"
 """Client key of the world feed (ROUTER identities never look like this: they are 5 bytes)."""
 MAX_WORLD_IDS = 4096
 _STATE_KEYS = ("params", "states", "switches", "objects", "snapshots")
+
+
+_OBJECTS_KEY = ("object",)
+"""The pending frame of object updates, in ``Server._pending`` (a coalesce key is a message name or a
+``(name, value)`` pair: this one never clashes)."""
+_OBJECTS_AT = ["object", None, None, None]
+"""Its value there: the updates themselves wait in ``Server._objects``."""
 
 
 def _pack(obj: Any) -> bytes:
@@ -247,6 +254,7 @@ class Server:
         self._out: list[list] = []
         self._pending: dict[Any, list] = {}
         self._object_numbers = ObjectNumbers()  # untimed object updates leave as one array frame
+        self._objects = PendingObjects()  # their latest values, the frame's place held in _pending
         self._out_items = 0  # objects in the frames of _out beyond one command each
         self._next_flush = 0.0
         self._err_start = 0.0  # the current one-second window of error publications
@@ -462,9 +470,12 @@ class Server:
                 client = clients.get(ident)
                 if client is None:
                     client = self._client(ident)
-                if key in pending:
-                    coalesced += 1
-                pending[key] = [name, client, None, fields]
+                if name == "object":
+                    coalesced += self._pend_object(fields, client)
+                else:
+                    if key in pending:
+                        coalesced += 1
+                    pending[key] = [name, client, None, fields]
                 accepted += 1
                 rid = raw.get("id")
                 if rid is not None:
@@ -484,6 +495,9 @@ class Server:
         any is applied, then merged latest-wins), without a Request per item; a batch that fails
         any check is left untouched for the generic path, which says why.
         """
+        objects = object_batch(raw)
+        if objects is not None:
+            return self._fast_object_batch(ident, raw, *objects)
         items = P.fast_batch(raw)
         if items is None:
             return False
@@ -508,6 +522,9 @@ class Server:
         pending = self._pending
         coalesced = 0
         for name, key, fields in items:
+            if name == "object":
+                coalesced += self._pend_object(fields, client)
+                continue
             if key in pending:
                 coalesced += 1
             pending[key] = [name, client, None, fields]
@@ -517,6 +534,35 @@ class Server:
         if rid is not None:
             self._reply([ident], P.ok_reply("batch", rid, {"results": [{}] * len(items)}))
         return True
+
+    def _fast_object_batch(
+        self, ident: bytes, raw: Any, names: list[str], pos: Any, fwd: Any, vel: Any
+    ) -> bool:
+        """``_fast_batch`` for a batch of only object items, validated as arrays (``object_batch``):
+        the object cap for the names as sets, the rows coalesced as the batch's arrays."""
+        known = self.object_names
+        if not known.issuperset(names):
+            new = set(names).difference(known)
+            if len(known) + len(new) > self.max_objects:
+                return False  # the generic path says `limit`
+            known.update(new)
+        counters = self.counters
+        counters["received"] += 1
+        client = self._client(ident)
+        if _OBJECTS_KEY not in self._pending:
+            self._pending[_OBJECTS_KEY] = _OBJECTS_AT
+        counters["coalesced"] += self._objects.add_rows(names, pos, fwd, vel, client)
+        counters["accepted"] += 1
+        rid = raw.get("id")
+        if rid is not None:
+            self._reply([ident], P.ok_reply("batch", rid, {"results": [{}] * len(names)}))
+        return True
+
+    def _pend_object(self, fields: dict[str, Any], client: int) -> bool:
+        """An untimed object update to the pending frame (latest-wins); True if it was coalesced."""
+        if _OBJECTS_KEY not in self._pending:
+            self._pending[_OBJECTS_KEY] = _OBJECTS_AT
+        return self._objects.add_one(fields, client)
 
     def _handle(self, frames: list[bytes]) -> None:
         """One message in any framing: ``[identity, ..., payload]`` (``envelope`` is all but the last)."""
@@ -549,9 +595,12 @@ class Server:
                 self._check(req)
                 key = name if _COALESCE[name] is None else (name, req.fields[_COALESCE[name]])
                 client = self._client(envelope[0])
-                if key in self._pending:
-                    self.counters["coalesced"] += 1
-                self._pending[key] = [name, client, None, req.fields]
+                if name == "object":
+                    self.counters["coalesced"] += self._pend_object(req.fields, client)
+                else:
+                    if key in self._pending:
+                        self.counters["coalesced"] += 1
+                    self._pending[key] = [name, client, None, req.fields]
                 if req.id is not None:
                     self._reply(envelope, P.ok_reply(name, req.id))
             else:
@@ -648,6 +697,9 @@ class Server:
         if name in _COALESCE and req.t is None:
             self._check(req)
             key = (name, req.fields[_COALESCE[name]])
+            if name == "object":
+                self.counters["coalesced"] += self._pend_object(req.fields, self._client(WORLD_IDENTITY))
+                return
             if key in self._pending:
                 self.counters["coalesced"] += 1
             self._pending[key] = [name, self._client(WORLD_IDENTITY), None, req.fields]
@@ -872,6 +924,9 @@ class Server:
             pending = self._pending
             for it in items:
                 name_i = it.msg.name
+                if name_i == "object":
+                    self.counters["coalesced"] += self._pend_object(it.fields, client)
+                    continue
                 key = name_i if _COALESCE[name_i] is None else (name_i, it.fields[_COALESCE[name_i]])
                 if key in pending:
                     self.counters["coalesced"] += 1
@@ -1140,22 +1195,16 @@ class Server:
         (``object_frames``) where the first of them was, the others as they are (all land in the same
         block, before the next ordered command)."""
         if self._pending:
-            objects: list[list] = []
             out = self._out
-            at = -1
             for cmd in self._pending.values():
-                if cmd[0] == "object":
-                    if at < 0:
-                        at = len(out)
-                        out.append(None)  # the frame's place
-                    objects.append(cmd)
+                if cmd is _OBJECTS_AT:  # the frame's place: where the first object update was
+                    client, names, pos, fwd, vel = self._objects.take()
+                    out.append(self._object_numbers.encode_arrays(client, names, pos, fwd, vel))
+                    self._out_items += len(names) - 1  # commands_to_audio counts the objects
+                    self.counters["object_frames"] += 1
                 else:
                     out.append(cmd)
             self._pending.clear()
-            if objects:
-                out[at] = self._object_numbers.encode(objects)
-                self._out_items += len(objects) - 1  # commands_to_audio counts the objects
-                self.counters["object_frames"] += 1
 
     def _flush(self) -> bool:
         """Send what is queued for the audio process in one packet; False if it had to be dropped."""
