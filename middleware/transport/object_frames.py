@@ -49,7 +49,7 @@ _F64 = np.float64
 _ITEM_KEYS = frozenset(P.MESSAGES["object"].field_map) | frozenset(P._ITEM_ENVELOPE)
 _TYPE, _NAME, _POSITION = itemgetter("type"), itemgetter("name"), itemgetter("position")
 _OBJECT_ONLY = {"object"}
-_DICT_ONLY, _STR_ONLY, _FLOAT_ONLY = {dict}, {str}, {float}
+_STR_ONLY, _FLOAT_ONLY, _THREE = {str}, {float}, {3}
 
 
 def object_batch(raw: Any) -> tuple[list[str], np.ndarray, np.ndarray | None, np.ndarray | None] | None:
@@ -60,19 +60,19 @@ def object_batch(raw: Any) -> tuple[list[str], np.ndarray, np.ndarray | None, np
     items = P.fast_batch_items(raw)
     if items is None:
         return None
-    try:
-        if set(map(type, items)) != _DICT_ONLY or set(map(_TYPE, items)) != _OBJECT_ONLY:
+    try:  # an item that is not a map: TypeError from the getters (msgpack makes plain dicts only)
+        if set(map(_TYPE, items)) != _OBJECT_ONLY:
             return None
         names = list(map(_NAME, items))
         pos = _rows(list(map(_POSITION, items)), P._OBJ_POS_LO, P._OBJ_POS_HI)
-    except (KeyError, TypeError, ValueError):  # a missing field, a value that is not a list ...
+    except (KeyError, TypeError):  # a missing field, a value without a length ...
         return None
     if pos is None or set(map(type, names)) != _STR_ONLY or "" in names:
         return None
     if max(map(len, names)) > P._OBJ_NAME_LEN:
         return None
     fwd = vel = None
-    if set(map(len, items)) != {3}:  # besides type, name and position: forward and/or velocity
+    if set(map(len, items)) != _THREE:  # besides type, name and position: forward and/or velocity
         if not all(map(_ITEM_KEYS.issuperset, items)):
             return None
         fwd = _optional_rows([it.get("forward") for it in items], P._OBJ_FWD_LO, P._OBJ_FWD_HI)
@@ -85,13 +85,17 @@ def object_batch(raw: Any) -> tuple[list[str], np.ndarray, np.ndarray | None, np
 def _rows(values: list, lo: float, hi: float) -> np.ndarray | None:
     """Lists of 3 floats (float, not int or bool: as the fast paths) within lo..hi as (n, 3), else None.
 
-    Raises TypeError/ValueError for a value that is not an array or arrays of other lengths."""
-    if set(map(type, chain.from_iterable(values))) != _FLOAT_ONLY:  # a str or map as a value: its chars
+    Raises TypeError for a value without a length. A str, map or binary of 3 passes the length test
+    but not the float one (its characters, keys or bytes are not floats)."""
+    if set(map(len, values)) != _THREE:
         return None
-    a = np.array(values, dtype=_F64)  # ragged: ValueError
-    if a.shape != (len(values), 3) or not (lo <= a.min() and a.max() <= hi):  # NaN fails both
+    flat = list(chain.from_iterable(values))
+    if set(map(type, flat)) != _FLOAT_ONLY:
         return None
-    return a
+    a = np.array(flat, dtype=_F64)
+    if not (lo <= a.min() and a.max() <= hi):  # NaN fails both
+        return None
+    return a.reshape(-1, 3)
 
 
 def _optional_rows(values: list, lo: float, hi: float) -> np.ndarray | bool | None:
@@ -102,7 +106,7 @@ def _optional_rows(values: list, lo: float, hi: float) -> np.ndarray | bool | No
         return None
     try:
         rows = _rows([values[k] for k in given], lo, hi)
-    except (TypeError, ValueError):
+    except TypeError:
         return False
     if rows is None:
         return False
