@@ -125,6 +125,9 @@ class PendingObjects:
     of every name, in order of first sight, as the frame's arrays."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.row: dict[str, int] = {}  # name -> its latest row in the chunks below
         self.pos: list = []  # chunks: (k, 3) float64 arrays (a batch) or lists of 3-tuples (singles)
         self.fwd: list = []  # the same chunks: None where no row of the chunk has one
@@ -159,45 +162,67 @@ class PendingObjects:
         coalesced = name in row
         row[name] = self.count
         self.count += 1
-        if not self.pos or self.pos[-1].__class__ is not list:
-            self.pos.append([])
+        pos = self.pos
+        if not pos or pos[-1].__class__ is not list:
+            pos.append([])
             self.fwd.append(None)
             self.vel.append(None)
-        self.pos[-1].append(fields["position"])
-        for chunks, key in ((self.fwd, "forward"), (self.vel, "velocity")):
-            value = fields.get(key)
-            if value is not None and chunks[-1] is None:
-                chunks[-1] = [_NAN3] * (len(self.pos[-1]) - 1)
-            if chunks[-1] is not None:
-                chunks[-1].append(_NAN3 if value is None else value)
+        pos[-1].append(fields["position"])
+        fwd, vel = fields.get("forward"), fields.get("velocity")
+        if fwd is not None or self.fwd[-1] is not None:
+            _append_optional(self.fwd, fwd, len(pos[-1]))
+        if vel is not None or self.vel[-1] is not None:
+            _append_optional(self.vel, vel, len(pos[-1]))
         return coalesced
 
     def take(self) -> tuple[Any, list[str], np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(client, names, position, forward, velocity)`` of the latest row of each name; clears."""
         names = list(self.row)
         pick = np.fromiter(self.row.values(), dtype=np.intp, count=len(names))
-        pos = _stack(self.pos, self.pos)[pick]
-        fwd = None if all(c is None for c in self.fwd) else _stack(self.fwd, self.pos)[pick]
-        vel = None if all(c is None for c in self.vel) else _stack(self.vel, self.pos)[pick]
+        starts = np.cumsum([0] + [len(c) for c in self.pos])
+        chunk = np.searchsorted(starts, pick, "right") - 1  # which chunk holds each picked row
+        at = [np.flatnonzero(chunk == j) for j in range(len(self.pos))]
+        # (chunk, the frame's rows from it, their rows in the chunk)
+        where = [(j, a, pick[a] - starts[j]) for j, a in enumerate(at) if len(a)]
+        pos = _gather(self.pos, where, len(names))
+        fwd = None if all(c is None for c in self.fwd) else _gather(self.fwd, where, len(names))
+        vel = None if all(c is None for c in self.vel) else _gather(self.vel, where, len(names))
         if fwd is not None and np.isnan(fwd[:, 0]).all():
             fwd = None  # only names whose latest update had none
         if vel is not None and np.isnan(vel[:, 0]).all():
             vel = None
         client = self.client
-        self.__init__()  # type: ignore[misc]
+        self._reset()
         return client, names, pos, fwd, vel
 
 
-def _stack(chunks: list, sizes: list) -> np.ndarray:
-    """Chunks of rows as one (n, 3) float64 array; a None chunk is NaN rows (as many as ``sizes``')."""
-    if len(chunks) == 1 and chunks[0].__class__ is np.ndarray:
-        return chunks[0]
-    return np.concatenate(
-        [
-            np.full((len(s), 3), np.nan) if c is None else np.asarray(c, dtype=_F64).reshape(-1, 3)
-            for c, s in zip(chunks, sizes, strict=True)
-        ]
-    )
+def _append_optional(chunks: list, value: Any, rows: int) -> None:
+    """A single update's optional vector to the last chunk (NaN if it has none), starting the chunk's
+    list (NaN for the ``rows - 1`` rows before it) at the first value."""
+    if chunks[-1] is None:
+        chunks[-1] = [_NAN3] * (rows - 1)
+    chunks[-1].append(_NAN3 if value is None else value)
+
+
+def _gather(chunks: list, where: list, n: int) -> np.ndarray:
+    """The frame's (n, 3) rows from the chunks: ``where`` lists (chunk, frame rows, chunk rows); a None
+    chunk gives NaN rows. Only the picked rows of a list chunk (single updates) become floats: a name
+    updated 10 times between flushes costs one conversion, not ten."""
+    if len(where) == 1 and where[0][1].size == n:
+        j, _, rows = where[0]
+        c = chunks[j]
+        if c.__class__ is np.ndarray:
+            return c if rows.size == len(c) and (rows == np.arange(n)).all() else c[rows]
+    out = np.full((n, 3), np.nan)
+    for j, at, rows in where:
+        c = chunks[j]
+        if c is None:
+            continue
+        if c.__class__ is np.ndarray:
+            out[at] = c[rows]
+        else:
+            out[at] = np.array([c[i] for i in rows.tolist()], dtype=_F64).reshape(-1, 3)
+    return out
 
 
 class ObjectNumbers:
