@@ -149,3 +149,118 @@ def test_a_reload_that_reroutes_a_playing_voice_keeps_it_sounding_where_it_now_g
     dips = [_db(across[i : i + win]) for i in range(0, len(across) - win + 1, win)]
     assert min(dips) > floor, (min(dips), floor)
     assert max_jump(across) < 0.05  # no click at the swap (the steady sine's own step is ~0.004)
+
+
+# ------------------------------------------------------------------- event instances
+EVENT = """\
+name: routing-events
+buses:
+{buses}
+events:
+{events}"""
+
+ENGINE_LOOP = """\
+  engine:
+    bus: {bus}
+    position: null
+    layers:
+      - id: hum
+        source: sounds/hum.wav
+        mode: loop
+        gain: {gain}
+        fade_in: 0.5
+        fade_out: 0.5
+{more}"""
+
+OTHER = """\
+  other:
+    bus: {bus}
+    position: null
+    layers: [{{id: x, source: sounds/hum.wav, mode: loop}}]
+"""
+
+
+def _events(buses: str, bus: str = "a", gain: float = -6, more: str = "", keep: bool = True) -> str:
+    events = (ENGINE_LOOP.format(bus=bus, gain=gain, more=more) if keep else "") + OTHER.format(bus=bus)
+    return EVENT.format(buses=buses, events=events)
+
+
+SECOND_LAYER = """\
+      - id: buzz
+        source: sounds/hum.wav
+        mode: loop
+        gain: -12
+        fade_in: 0.2
+"""
+
+EVENT_CASES = {
+    # the instance's loop was left on the removed (muted) bus: silence until it was triggered again
+    "to a new bus, the old one removed": (_events("  a: {}"), _events("  b: {gain_db: -3}", bus="b")),
+    # the instance kept its trigger-time definition: the old -6 dB after the designer asked for -18
+    "its layer's gain lowered": (_events("  a: {}"), _events("  a: {}", gain=-18)),
+    # a loop layer added to the event joins the playing instance
+    "a loop layer added": (_events("  a: {}"), _events("  a: {}", more=SECOND_LAYER)),
+}
+
+
+def _triggered(path: Path) -> tuple[ScenePlayer, int]:
+    player = _player(path)
+    iid = player.runtime.trigger("engine")
+    return player, iid
+
+
+@pytest.mark.parametrize("case", list(EVENT_CASES))
+def test_a_reload_brings_a_playing_event_instance_to_its_new_definition(tmp_path: Path, case: str) -> None:
+    """A looping event instance (an engine hum, a crowd) follows the designer's edit as an emitter's
+    loop does: its new bus, its new gain, a new layer, within 0.5 dB of the same instance triggered
+    fresh on the edited scene, with no dip and no click across the edit."""
+    before, after = EVENT_CASES[case]
+    t = np.arange(SR) / SR
+    write_wav(tmp_path / "sounds" / "hum.wav", 0.3 * np.sin(2 * np.pi * 200.0 * t))
+    path = tmp_path / "scene.yaml"
+    _save(path, before)
+    player, iid = _triggered(path)
+    errors: list = []
+    watcher = SceneWatcher(path, on_scene=player.reload, on_errors=errors.append, scene=player.scene)
+    player.render(SR)
+    level_before = _db(player.render(SR // 2))
+    _save(path, after)
+    assert watcher.poll() and not errors, errors
+    across = player.render(SR)
+    level_after = _db(player.render(SR // 2))
+    fresh, _ = _triggered(path)
+    fresh.render(SR)
+    expected = _db(fresh.render(SR // 2))
+    print(f"{case}: before {level_before:.2f} dB, after {level_after:.2f} dB, fresh {expected:.2f} dB")
+    assert abs(level_after - expected) <= TOLERANCE_DB, (level_after, expected)
+    assert iid in player.runtime.instances  # the same instance, not a new one
+    win = SR // 20
+    floor = min(level_before, expected) - 10.0
+    dips = [_db(across[i : i + win]) for i in range(0, len(across) - win + 1, win)]
+    assert min(dips) > floor, (min(dips), floor)
+    assert max_jump(across) < 0.05
+
+
+def test_a_reload_that_removes_a_playing_event_fades_its_instance_out_and_ends_it(tmp_path: Path) -> None:
+    """The event is gone from the scene: its playing instance fades out with its layer's fade-out
+    (no click) and ends (``instance_ended``), while another event's instance plays on."""
+    t = np.arange(SR) / SR
+    write_wav(tmp_path / "sounds" / "hum.wav", 0.3 * np.sin(2 * np.pi * 200.0 * t))
+    path = tmp_path / "scene.yaml"
+    _save(path, _events("  a: {}"))
+    player, iid = _triggered(path)
+    other = player.runtime.trigger("other")
+    watcher = SceneWatcher(path, on_scene=player.reload, on_errors=print, scene=player.scene)
+    player.render(SR)
+    both = _db(player.render(SR // 2))
+    _save(path, _events("  a: {}", keep=False))
+    assert watcher.poll()
+    across = player.render(SR)  # 0.5 s fade-out, then the engine reports the voice ended
+    player.render(2048)
+    alone = _db(player.render(SR // 2))
+    assert iid not in player.runtime.instances and other in player.runtime.instances
+    ended = [e for e in player.runtime.events if e[0] == "instance_ended" and e[1]["id"] == iid]
+    assert ended, "the removed event's instance did not end"
+    # the two equal hums sum coherently or not, depending on their phases; one alone is quieter
+    assert alone < both - 1.0, (alone, both)
+    assert max_jump(across) < 0.05

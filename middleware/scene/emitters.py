@@ -211,7 +211,9 @@ class Emitters:
         """A playing loop whose bus or 3D settings the reload changed: the engine fixed those when
         the voice started, so it plays again on the new ones, crossfaded (else it stayed on the old
         bus, which the reload may have muted). A one-shot ends where it started."""
-        if play_routing(old_def, li.layer) == play_routing(em.emitter, ly):
+        if old_def.spatial == em.emitter.spatial and play_routing(old_def, li.layer) == play_routing(
+            em.emitter, ly
+        ):
             return
         voices = self.rt.voices
         voices.stop(li, ROUTE_CROSSFADE_S)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .model import EventDef
+from .model import EventDef, SceneDef
+from .reload import ROUTE_CROSSFADE_S, play_routing
 from .state import EventInstance, LayerInstance
 
 if TYPE_CHECKING:
@@ -189,6 +190,58 @@ class Instances:
             if li.handle is not None and li.handle in inst.handles:
                 voices.update_weight(li)
                 voices.refresh(li, inst.event, inst.position, inst.velocity, inst.env, pose=moved)
+
+    # ---------------------------------------------------------------- hot reload
+    def reload(self, new: SceneDef) -> None:
+        """Playing instances take their event's new definition, as emitters' layers do: a layer
+        that is still there follows its new curves (the tick after a reload refreshes every
+        instance); a playing loop whose bus or 3D settings changed plays again on the new ones,
+        crossfaded; a layer whose source or mode changed, or that is gone, fades out with its old
+        ``fade_out``; a loop layer new in the event that the instance's switch selects fades in.
+        New one-shot layers do not fire (they belong to the trigger's moment), and an instance
+        keeps the place and object its trigger gave it. An instance whose event is gone fades out."""
+        rt = self.rt
+        for iid, inst in list(self.items.items()):
+            ev = new.events.get(inst.event.name)
+            if ev is None:
+                self.stop(iid, True, None)
+                continue
+            old_ev, inst.event = inst.event, ev
+            inst.env = self._env(ev, inst.local)
+            wanted = {ly.id: ly for ly in ev.layers_for(inst.env.get(ev.switch) if ev.switch else None)}
+            for lid, li in list(inst.layers.items()):
+                ly = wanted.pop(lid, None)
+                playing = li.handle is not None and li.handle in inst.handles
+                if ly is None or ly.source != li.layer.source or ly.mode != li.layer.mode:
+                    if playing:
+                        rt.voices.stop(li, li.layer.fade_out)  # its handle ends the instance's wait
+                    del inst.layers[lid]
+                elif playing and ly.mode == "loop" and play_routing(old_ev, li.layer) != play_routing(ev, ly):
+                    rt.voices.stop(li, ROUTE_CROSSFADE_S)
+                    li.layer = ly
+                    self._play(inst, li, ROUTE_CROSSFADE_S)
+                else:
+                    li.layer = ly
+            known = {ly.id for ly in old_ev.layers}  # layers the instance left out at its trigger stay out
+            for ly in wanted.values():
+                if ly.id not in known and ly.mode == "loop" and ly.active(inst.env):
+                    li = LayerInstance(ly)
+                    rt.voices.update_weight(li)
+                    if li.weight > 0.0:
+                        inst.layers[ly.id] = li
+                        self._play(inst, li, ly.fade_in)
+            inst.synced = False  # looked at in full next tick (and its followed voices registered anew)
+            self._fresh[iid] = inst
+
+    def _play(self, inst: EventInstance, li: LayerInstance, fade_in: float) -> None:
+        """Start one looping layer of a playing instance where the instance now is."""
+        h = self.rt.voices.play(
+            li, inst.event, self.position(inst), inst.velocity, inst.env, loop=True, fade_in=fade_in
+        )
+        if h is not None:
+            li.handle = h
+            inst.handles.add(h)
+            self._handle_owner[h] = inst.iid
 
     def stop(self, iid: int, release: bool, at: int | None) -> None:
         inst = self.items.get(iid)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .issues import SceneIssue
 from .load import check_scene
-from .model import EmitterDef, LayerDef, SceneDef
+from .model import EmitterDef, EventDef, LayerDef, SceneDef
 
 ROUTE_CROSSFADE_S = 0.05
 """A playing loop whose routing a reload changed is played again on the new routing, crossfaded
@@ -26,16 +26,16 @@ over this long (the layer's own fades would make a dip of a second or more; 50 m
 crossfade that does not click)."""
 
 
-def play_routing(emitter: EmitterDef, layer: LayerDef) -> tuple:
-    """What an emitter layer's voice gets when it starts and keeps until it ends: the bus, whether
-    it is placed in 3D, attenuation, doppler, binaural rendering, priority, loudness normalisation.
-    (Sends, gain, pitch, filters and position follow a playing voice; they are not here.)"""
+def play_routing(owner: EmitterDef | EventDef, layer: LayerDef) -> tuple:
+    """What a layer's voice gets from its emitter or event when it starts and keeps until it ends:
+    the bus, attenuation, doppler, binaural rendering, priority, loudness normalisation. (Sends,
+    gain, pitch, filters and position follow a playing voice; they are not here. Whether it is
+    placed in 3D is fixed too: an emitter's ``spatial``, an event instance's trigger position.)"""
     return (
-        emitter.bus,
-        emitter.spatial,
-        emitter.attenuation,
-        emitter.doppler,
-        emitter.binaural,
+        owner.bus,
+        owner.attenuation,
+        owner.doppler,
+        owner.binaural,
         layer.priority,
         layer.normalize,
     )

@@ -615,6 +615,7 @@ class SceneRuntime:
             k: new.parameters[k].clamp(self.targets.get(k, p.default)) for k, p in new.parameters.items()
         }
         self._emitters.reload(new)
+        self._instances.reload(new)
         # containers (sequence position, no-repeat history): a layer whose source is unchanged goes on
         self.voices.sources.reload(old, new)
         self.mixer.reload_snapshots(new)
