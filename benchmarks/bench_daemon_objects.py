@@ -274,6 +274,13 @@ def report(args, info, names, refused, before, after, pings, outs, elapsed, move
         p50, p99 = np.percentile(lat, [50, 99])
         print(f"event-to-sound ({len(heard)} of {len(pings)} pings heard): median {p50:.2f} ms, "
               f"p99 {p99:.2f} ms, max {lat.max():.2f} ms")  # fmt: skip
+        # where the time goes: send -> applied on the render path (network process, the hop to the
+        # audio process, its receiver and the wait for the next block), then applied -> out of the callback
+        to_apply = np.array([(outs[i]["applied_ns"] - pings[i]) / 1e6 for i in heard])
+        to_out = lat - to_apply
+        for name, x in (("send -> applied", to_apply), ("applied -> out", to_out)):
+            q50, q99 = np.percentile(x, [50, 99])
+            print(f"  {name}: median {q50:.2f} ms, p99 {q99:.2f} ms, max {x.max():.2f} ms")
     else:
         print(f"event-to-sound: none of {len(pings)} pings heard")
     print(f"machine load average (1 min) at start/end: {load0:.2f} / {os.getloadavg()[0]:.2f} "
