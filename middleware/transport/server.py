@@ -335,6 +335,13 @@ class Server:
                 self._on_audio(kind, payload, b"")
         self._early_audio.clear()
         self._next_check = time.monotonic() + 0.5
+        # What exists now (modules, the protocol tables, the scene's description) lives for the whole
+        # run: out of the collector's sight, as in the audio process. A game moving 4,000 objects makes
+        # this process allocate ~500k containers a second (the decoded batch items), which triggers a
+        # full collection several times a second; walking these ~70k long-lived objects made each one
+        # take 25-45 ms during which no trigger was forwarded (bench_daemon_objects: p99 36 -> 20 ms).
+        gc.collect()
+        gc.freeze()
         while self.running:
             try:
                 self._turn(poller)
