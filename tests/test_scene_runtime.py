@@ -197,6 +197,9 @@ def test_say_plays_a_labelled_synthetic_line_and_ducks_ambience(tmp_path: Path) 
     player.render(SR)
     said = [p for t, p in rt.events if t == "say"]
     assert said and said[0]["synthetic"] is True and said[0]["bus"] == "voice"
+    # the offline path gives the line its subtitle too, as the daemon's does (docs/accessibility.md)
+    subs = [p for t, p in rt.events if t == "caption" and p.get("subtitle")]
+    assert [s["text"] for s in subs] == ["The bridge is out, stranger."] and subs[0]["speaker"] == "ogre"
     assert amb.duck_db < -5.0  # the voice bus ducks the ambience while it speaks
     with pytest.raises(SoundscapeError):
         rt.say("", "ogre")

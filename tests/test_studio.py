@@ -325,6 +325,11 @@ def test_moving_a_slider_and_a_selector_steers_the_daemon(page, studio):
     s = studio.stats_until(lambda s: s["scene"]["states"]["weather"] == "rain")
     assert s["scene"]["states"]["weather"] == "rain"
     page.select_option("#switch-surface", "stone")  # accepted by the daemon (no error toast)
+    s = studio.stats_until(lambda s: s["scene"].get("switches", {}).get("surface") == "stone")
+    assert s["scene"]["switches"]["surface"] == "stone"
+    # a game's switch shows on the page's selector (from telemetry, not from what the studio sent)
+    studio.client.set_switch("surface", "grass", sync=True)
+    page.wait_for_function("() => document.getElementById('switch-surface').value === 'grass'", timeout=2000)
     page.click("#event-ping")
     page.wait_for_function(
         "() => [...document.querySelectorAll('#log li')].some(li => li.textContent.includes('event=ping'))",

@@ -355,6 +355,7 @@ class SceneRuntime:
         """Speak a synthetic line: ``prepare_line`` (renders or takes it from the cache, in the
         caller's thread) then ``play_line``. Returns the line's label (``synthetic: True`` ...)."""
         name, label = self.prepare_line(text, preset)
+        label = {**label, "text": text}  # the subtitle's text, as the daemon's lines carry it
         self.play_line(name, label, emitter=emitter, position=position, at_frame=at_frame)
         return label
 
@@ -439,6 +440,7 @@ class SceneRuntime:
             "frame": self.frame,
             "params": {k: v for k, v in self.env.items() if k in self.scene.parameters},
             "states": {k: self.env[k] for k in self.scene.states},
+            "switches": {k: self.env[k] for k in self.scene.switches},  # global values (not per object)
             "layers": layers,
             "instances": len(self.instances),
             "snapshots": {k: round(v, 4) for k, v in self.snapshot_amount.items() if v > 0},

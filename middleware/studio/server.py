@@ -70,7 +70,7 @@ class Studio:
         self.allowed: frozenset[str] = frozenset()
         self.cookie = ""
         self.listener: dict[str, Any] | None = None  # the last pose the studio itself sent
-        self.switches: dict[str, str] = {}  # switch values the studio set (telemetry has none)
+        self.switches: dict[str, str] = {}  # switch values the studio set (telemetry says what plays)
         self._wakers: set[asyncio.Event] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None

@@ -94,7 +94,8 @@ class Teach:
         env: dict[str, Any] = dict(scene.default_env())
         env.update(tel.get("params") or {})
         env.update(tel.get("states") or {})
-        env.update(self.studio.switches)
+        env.update(self.studio.switches)  # what the studio set, unless telemetry says what plays now
+        env.update(tel.get("switches") or {})
         env.update(tick.get("inputs") or {})
         out = {}
         for name in scene.director.inputs:

@@ -199,8 +199,9 @@ function throttled(key, fn) {   // at most one command per animation frame per c
 
 function currentParam(name) { return ((S.latest.scene || {}).params || {})[name]; }
 function currentGroup(kind, group) {
-  if (kind === "state") return ((S.latest.scene || {}).states || {})[group];
-  return (S.studio.switches || {})[group];
+  const tel = S.latest.scene || {};
+  if (kind === "state") return (tel.states || {})[group];
+  return { ...(S.studio.switches || {}), ...(tel.switches || {}) }[group];  // telemetry wins when it has it
 }
 function hold(key, before) {
   if (key in S.held) return;
@@ -233,7 +234,8 @@ function renderControls() {
       byId(`param-${name}-value`).textContent = fmt(v, 3);
     }
   }
-  for (const [kind, vals] of [["state", tel.states || {}], ["switch", S.studio.switches || {}]]) {
+  const switches = { ...(S.studio.switches || {}), ...(tel.switches || {}) };
+  for (const [kind, vals] of [["state", tel.states || {}], ["switch", switches]]) {
     for (const [group, v] of Object.entries(vals)) {
       const sel = byId(`${kind}-${group}`);
       if (sel && document.activeElement !== sel && sel.value !== v) sel.value = v;
