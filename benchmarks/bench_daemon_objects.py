@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import msgpack
@@ -65,21 +64,14 @@ events:
 """
 
 
-def _write_wav(path: Path, x: np.ndarray) -> None:
-    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.tobytes())
-
-
 def write_scene(folder: Path) -> Path:
+    from middleware.tools.example_assets import write_wav  # 48 kHz PCM16, the project's one writer
+
     t = np.arange(SR) / SR  # one second, whole periods at 110 and 220 Hz, so the loop is seamless
-    _write_wav(folder / "hum.wav", 0.3 * np.sin(2 * np.pi * 110 * t) + 0.1 * np.sin(2 * np.pi * 220 * t))
+    write_wav(folder / "hum.wav", 0.3 * np.sin(2 * np.pi * 110 * t) + 0.1 * np.sin(2 * np.pi * 220 * t))
     click = np.zeros(SR // 50)
     click[:48] = np.hanning(48)
-    _write_wav(folder / "click.wav", 0.8 * click)
+    write_wav(folder / "click.wav", 0.8 * click)
     scene = folder / "bench_objects.yaml"
     from middleware.config import MAX_INSTANCES
 
