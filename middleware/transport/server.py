@@ -93,6 +93,9 @@ TRIM_AFTER_MESSAGES = 20_000
 seconds, the process hands freed memory back to the system (``malloc_trim``): the allocator would
 otherwise keep a burst's peak for the rest of the run."""
 TRIM_QUIET = 0.5
+TRIM_AGAIN_S = 1.0
+"""A second hand-back this long after the first, if still quiet: what was freed in between (queues that
+drained late, the allocator's deferred frees) would otherwise stay until the next burst."""
 
 _COALESCE: dict[str, str | None] = {
     m.name: (m.coalesce_key[0] if m.coalesce_key else None)
@@ -268,6 +271,7 @@ class Server:
         self._answers = 0  # replies attempted (sent or dropped): did a guarded handler answer yet?
         self._loop_failures = 0
         self._trim_mark = 0  # `received` when memory was last handed back
+        self._trim_again = 0.0  # when to hand back once more after a burst (0: not pending)
         self._last_rx = 0.0
         self.counters = {
             "received": 0,
@@ -384,9 +388,13 @@ class Server:
     def _give_back_memory(self, now: float) -> None:
         """After a burst, once the clients are quiet, return the freed heap to the system."""
         received = self.counters["received"]
-        if received - self._trim_mark < TRIM_AFTER_MESSAGES or now - self._last_rx < TRIM_QUIET:
+        if self._trim_again and now >= self._trim_again and now - self._last_rx >= TRIM_QUIET:
+            self._trim_again = 0.0
+        elif received - self._trim_mark < TRIM_AFTER_MESSAGES or now - self._last_rx < TRIM_QUIET:
             return
-        self._trim_mark = received
+        else:
+            self._trim_mark = received
+            self._trim_again = now + TRIM_AGAIN_S
         gc.collect()
         if _TRIM is not None:
             _TRIM(0)
