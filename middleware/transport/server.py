@@ -341,9 +341,10 @@ class Server:
         self._next_check = time.monotonic() + 0.5
         # What exists now (modules, the protocol tables, the scene's description) lives for the whole
         # run: out of the collector's sight, as in the audio process. A game moving 4,000 objects makes
-        # this process allocate ~500k containers a second (the decoded batch items), which triggers a
-        # full collection several times a second; walking these ~70k long-lived objects made each one
-        # take 25-45 ms during which no trigger was forwarded (bench_daemon_objects: p99 36 -> 20 ms).
+        # this process decode 240k batch items a second (a map and a list each), which triggered a
+        # full collection ~3 times a second; walking these ~70k long-lived objects made each one take
+        # 25-45 ms during which no trigger was forwarded (bench_daemon_objects, N = 4,000 on JACK:
+        # event-to-sound p99 35-48 -> 17-18 ms).
         gc.collect()
         gc.freeze()
         while self.running:

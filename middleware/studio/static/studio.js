@@ -198,10 +198,12 @@ function throttled(key, fn) {   // at most one command per animation frame per c
 }
 
 function currentParam(name) { return ((S.latest.scene || {}).params || {})[name]; }
+function switchValues() {  // what the studio set, overlaid by what telemetry says plays now
+  return { ...(S.studio.switches || {}), ...((S.latest.scene || {}).switches || {}) };
+}
 function currentGroup(kind, group) {
-  const tel = S.latest.scene || {};
-  if (kind === "state") return (tel.states || {})[group];
-  return { ...(S.studio.switches || {}), ...(tel.switches || {}) }[group];  // telemetry wins when it has it
+  if (kind === "state") return ((S.latest.scene || {}).states || {})[group];
+  return switchValues()[group];
 }
 function hold(key, before) {
   if (key in S.held) return;
@@ -234,8 +236,7 @@ function renderControls() {
       byId(`param-${name}-value`).textContent = fmt(v, 3);
     }
   }
-  const switches = { ...(S.studio.switches || {}), ...(tel.switches || {}) };
-  for (const [kind, vals] of [["state", tel.states || {}], ["switch", switches]]) {
+  for (const [kind, vals] of [["state", tel.states || {}], ["switch", switchValues()]]) {
     for (const [group, v] of Object.entries(vals)) {
       const sel = byId(`${kind}-${group}`);
       if (sel && document.activeElement !== sel && sel.value !== v) sel.value = v;
