@@ -248,13 +248,13 @@ def test_every_registered_effect_prepares_processes_silence_to_silence_and_reset
 
 
 def test_a_gliding_chain_allocates_nothing_per_block():
-    """The render path of a bus graph with EQ, side-chained compressor and delay, while every
+    """The render path of a bus graph with EQ, side-chained compressor, delay and a ducking rule, while every
     parameter glides: traced peak memory over 300 blocks stays below one block's buffer (2 KiB),
     i.e. only the transient array views the graph always made (about 0.9 KiB measured)."""
     import tracemalloc
 
     from middleware.engine.buses import BusGraph
-    from middleware.engine.specs import BusSpec
+    from middleware.engine.specs import BusSpec, DuckSpec
 
     g = BusGraph(SR, BLOCK)
     g.add(BusSpec("dialogue"))
@@ -266,6 +266,7 @@ def test_a_gliding_chain_allocates_nothing_per_block():
         EffectSpec("delay"),
     )
     g.add(BusSpec("music", lowpass_hz=8000.0, effects=chain))
+    g.set_ducks("scene", (DuckSpec("dialogue", "music"),))  # a ducking rule is a compressor too
     out = np.zeros((BLOCK, 2), np.float32)
     src = np.random.default_rng(0).standard_normal((BLOCK, 2)).astype(np.float32) * 0.1
     for _ in range(20):
@@ -307,7 +308,14 @@ def test_warm_up_compiles_every_effect_kernel_a_scene_will_use():
     ]
     kernels = {id(f): f for m in mods for f in vars(m).values() if isinstance(f, CPUDispatcher)}
     before = {k: len(f.signatures) for k, f in kernels.items()}
-    called = ("ramp_advance", "biquad_cascade_into", "compressor_block", "delay_block", "cutoff_filter_block")
+    called = (
+        "ramp_advance",
+        "biquad_cascade_into",
+        "compressor_gain",
+        "apply_gain_db",
+        "delay_block",
+        "cutoff_filter_block",
+    )
     assert all(before[id(f)] for f in kernels.values() if f.__name__ in called)
     for name, kind in REGISTRY.items():
         values = {"bands": [{"kind": "highshelf"}, {}]} if kind.group is not None else {}

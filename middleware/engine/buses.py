@@ -9,14 +9,12 @@ whenever the tree allows (otherwise, in a loop, the key is the source's previous
 then runs its hosted slots (``set_master_effect``: e.g. hearing compensation) and ends in the
 look-ahead limiter.
 
-Ducking rules read each source bus's level from the previous block (one block, ~5 ms, of detection
-latency) so the order of sibling buses never matters; they stay a rule of their own rather than a
-use of the compressor: a duck lowers its target by a fixed depth once the source passes the
-threshold, where a compressor's reduction grows with the overshoot, so moving them would change what
-existing scenes sound like. Rules belong to an owner (the scene, the player's profile): an owner's
-rules are replaced or removed together (``set_ducks``); on one target the deepest rule of each owner
-wins and the owners' depths add (the player's dialogue boost lowers the rest on top of the designer's
-duck). A target whose rules are gone glides back to 0 dB with its last release time.
+Ducking rules are side-chained compressors with a fixed-depth curve (``ducking.py``): they are
+wired and ordered like any side-chain, and their combined gain is applied to the target's block
+after its chain and its side-chain copy, before its fader. Rules belong to an owner (the scene, the
+player's profile): an owner's rules are replaced or removed together (``set_ducks``); on one target
+the deepest rule of each owner wins and the owners' depths add. A removed rule glides back to 0 dB
+with its release time.
 """
 
 from __future__ import annotations
@@ -31,12 +29,13 @@ from numba import njit
 
 from ..errors import EngineError
 from .commands import UNCHANGED, Unchanged
-from .dsp.dynamics import duck_gain_db
 from .dsp.limiter import Limiter
+from .ducking import Ducking
 from .effects import Effect, EffectSpec
 from .effects.filters import BUTTERWORTH_Q, HighPass, LowPass
 from .effects.reverb import ReverbEffect
-from .mixkernels import add_ramped, mean_square, scale_ramped
+from .mixkernels import add_ramped, scale_ramped
+from .ramp import Ramp
 from .specs import BusSpec, DuckSpec, ReverbSpec
 
 AGC_TAU = 0.5  # s: smoothing of the master loudness automatic gain
@@ -79,14 +78,11 @@ class BusRuntime:
     depth: int
     lowpass: LowPass
     highpass: HighPass
+    fader: Ramp  # the bus gain (linear), gliding to a new value over one block
     reverb: ReverbEffect | None = None
     effects: list[Effect] = field(default_factory=list)
     chain: list[Effect] = field(default_factory=list)
-    gain0: float = 1.0
-    gain1: float = 1.0
-    duck_db: float = 0.0  # current ducking attenuation (<= 0)
-    duck0: float = 1.0
-    level_ms: float = 0.0  # mean square of the bus output, last block
+    duck_db: float = 0.0  # ducking's gain change at the last block's end (<= 0), for meters and tests
 
     def rebuild_chain(self) -> None:
         head: list[Effect] = [self.lowpass, self.highpass]
@@ -115,9 +111,7 @@ class BusGraph:
         self.block = block
         self.buses: list[BusRuntime] = []
         self.by_name: dict[str, int] = {}
-        self.duck_rules: dict[str, tuple[DuckSpec, ...]] = {}  # owner -> its rules (set_ducks)
-        self._duck_plan: tuple[tuple[int, int, int, float, float], ...] = ()  # owner#, src, tgt, thr, dB
-        self._duck_times: dict[int, tuple[float, float]] = {}  # target -> (attack, release), kept
+        self.ducking = Ducking(sample_rate, block)
         self.order: list[int] = []
         self.acc = np.zeros((0, block, 2), dtype=np.float32)
         self.keys: list[np.ndarray | None] = []  # bus index -> its last block, if an effect listens to it
@@ -165,6 +159,7 @@ class BusGraph:
             parent = self.index(spec.parent)
             depth = self.buses[parent].depth + 1
         sr, block = self.sr, self.block
+        g = 0.0 if spec.muted else db_to_gain(spec.gain_db)
         rt = BusRuntime(
             spec=spec,
             index=len(self.buses),
@@ -172,8 +167,8 @@ class BusGraph:
             depth=depth,
             lowpass=_prepared(LowPass(EffectSpec("lowpass", {"cutoff_hz": spec.lowpass_hz})), sr, block),
             highpass=_prepared(HighPass(EffectSpec("highpass", {"cutoff_hz": spec.highpass_hz})), sr, block),
+            fader=Ramp(np.array([g]), np.array([block / sr]), sr),
         )
-        rt.gain0 = rt.gain1 = 0.0 if spec.muted else db_to_gain(spec.gain_db)
         if spec.reverb is not None:
             rt.reverb = _make_reverb(spec.reverb, sr, block)
         rt.effects = chain if chain is not None else build_chain(spec.effects, sr, block)
@@ -209,7 +204,7 @@ class BusGraph:
         if muted is not UNCHANGED:
             spec = BusSpec(**{**spec.__dict__, "muted": bool(muted)})
         rt.spec = spec
-        rt.gain1 = 0.0 if spec.muted else db_to_gain(spec.gain_db)
+        rt.fader.set(0, 0.0 if spec.muted else db_to_gain(spec.gain_db))
 
     def set_reverb(self, name: str, spec: ReverbSpec) -> None:
         rt = self.buses[self.index(name)]
@@ -257,25 +252,27 @@ class BusGraph:
         block's; otherwise, in a loop, the source's previous block). A side-chain naming a bus not
         in the graph yet listens to its own input until that bus is added (a scene adds its buses
         parents first, so a key bus may come after the bus it drives)."""
+        listeners = [(rt.index, fx) for rt in self.buses for fx in rt.chain]
+        listeners += [
+            (self.by_name[r.spec.target], r.fx)
+            for r in self.ducking.all_rules()
+            if r.spec.target in self.by_name
+        ]
         listened: set[int] = set()
-        edges: list[tuple[int, int]] = []
-        for rt in self.buses:
-            if rt.parent >= 0:
-                edges.append((rt.index, rt.parent))
-            for fx in rt.chain:
-                src = self.by_name.get(fx.sidechain or "")
-                if src is not None and src != rt.index:
-                    listened.add(src)
-                    edges.append((src, rt.index))
+        edges = [(rt.index, rt.parent) for rt in self.buses if rt.parent >= 0]
+        for b, fx in listeners:
+            src = self.by_name.get(fx.sidechain or "")
+            if src is not None and src != b:
+                listened.add(src)
+                edges.append((src, b))
         for b in range(len(self.buses)):
             if b in listened and self.keys[b] is None:
                 self.keys[b] = np.zeros((self.block, 2), dtype=np.float32)
             elif b not in listened:
                 self.keys[b] = None
-        for rt in self.buses:
-            for fx in rt.chain:
-                src = self.by_name.get(fx.sidechain or "")
-                fx.key = self.keys[src] if src is not None and src != rt.index else None
+        for b, fx in listeners:
+            src = self.by_name.get(fx.sidechain or "")
+            fx.key = self.keys[src] if src is not None and src != b else None
         self.order = _process_order(self.buses, edges)
 
     def enable_meters(self, names: list[str] | None = None, deferred: bool = False) -> None:
@@ -323,36 +320,25 @@ class BusGraph:
 
     @property
     def ducks(self) -> list[DuckSpec]:
-        """Every ducking rule, all owners."""
-        return [d for rules in self.duck_rules.values() for d in rules]
+        """Every ducking rule in force, all owners (released ones not)."""
+        return [r.spec for r in self.ducking.all_rules() if not r.fx.released]
 
-    def add_duck(self, duck: DuckSpec, owner: str = "scene") -> None:
-        self.set_ducks(owner, (*self.duck_rules.get(owner, ()), duck))
-
-    def set_ducks(self, owner: str, ducks: tuple[DuckSpec, ...]) -> None:
-        """Replace ``owner``'s rules with ``ducks`` (empty: remove them). Ducked targets glide to
-        their new depth (or back to 0 dB) with the rules' attack and release: no step."""
+    def set_ducks(
+        self, owner: str, ducks: tuple[DuckSpec, ...], prepared: tuple[Any, ...] | None = None
+    ) -> None:
+        """Replace ``owner``'s rules with ``ducks`` (empty: remove them); ``prepared`` are the
+        instances ``ducking.stage`` made on the control side (None: made here, off-line use)."""
         for d in ducks:
-            self.index(d.source)
-            self.index(d.target)
-        if ducks:
-            self.duck_rules[owner] = tuple(ducks)
-        else:
-            self.duck_rules.pop(owner, None)
-        plan = []
-        times: dict[int, tuple[float, float]] = {}
-        for o, rules in enumerate(self.duck_rules.values()):
-            for d in rules:
-                tgt = self.by_name[d.target]
-                plan.append((o, self.by_name[d.source], tgt, d.threshold_db, d.amount_db))
-                times.setdefault(tgt, (d.attack, d.release))
-        self._duck_plan = tuple(plan)
-        self._duck_times.update(times)  # a target left without rules keeps its last release
+            self.index(d.source), self.index(d.target)
+        if prepared is None:
+            prepared = tuple(self.ducking.prepare(d) for d in ducks)
+        self.ducking.set(owner, tuple(ducks), prepared)
+        self._wire()
 
     def process(self, n: int, out: np.ndarray) -> None:
         """Run every bus for ``n`` frames of ``self.acc`` and write the limited master into ``out``."""
         acc = self.acc
-        self._update_ducking(n)
+        ducking = self.ducking
         for b in self.order:
             rt = self.buses[b]
             x = acc[b, :n]
@@ -361,16 +347,16 @@ class BusGraph:
             key = self.keys[b]
             if key is not None:
                 copy_block(x, key, n)
-            g1 = rt.gain1 * db_to_gain(rt.duck_db)
+            rt.duck_db = ducking.apply(rt.spec.name, x, n)
+            fader = rt.fader
+            fader.advance(n)
+            g0, g1 = fader.start[0], fader.value[0]
             if b in self.meters and b != 0:
                 self.meters[b].push(x * np.float32(g1))
             if rt.parent >= 0:
-                add_ramped(x, acc[rt.parent], n, rt.gain0 * rt.duck0, g1)
+                add_ramped(x, acc[rt.parent], n, g0, g1)
             else:
-                scale_ramped(x, n, rt.gain0 * rt.duck0, g1)
-            rt.gain0 = rt.gain1
-            rt.duck0 = db_to_gain(rt.duck_db)
-            rt.level_ms = mean_square(x, n)
+                scale_ramped(x, n, g0, g1)
         master = acc[0, :n]
         if self.agc_target is not None:
             self._agc(master, n)
@@ -392,30 +378,6 @@ class BusGraph:
             want = min(AGC_RANGE_DB, max(-AGC_RANGE_DB, self.agc_target - level))
             self.agc_db += (want - self.agc_db) * (1.0 - math.exp(-n / (AGC_TAU * self.sr)))
         scale_ramped(master, n, db_to_gain(before), db_to_gain(self.agc_db))
-
-    def _update_ducking(self, n: int) -> None:
-        """Move each target's ducking attenuation toward its rules' depth (attack) or 0 (release)."""
-        if not self._duck_times:
-            return
-        depth: dict[tuple[int, int], float] = {}  # (target, owner) -> the owner's deepest rule
-        for owner, src, tgt, threshold_db, amount_db in self._duck_plan:
-            level_db = 10.0 * math.log10(self.buses[src].level_ms + 1e-20)
-            # Soft knee of 6 dB around the threshold so a source hovering there does not flutter.
-            key = (tgt, owner)
-            depth[key] = min(depth.get(key, 0.0), duck_gain_db(level_db, threshold_db, amount_db))
-        wanted = dict.fromkeys(self._duck_times, 0.0)  # targets without rules now: back to 0 dB
-        for (tgt, _), db in depth.items():
-            wanted[tgt] += db
-        for tgt, want in wanted.items():
-            rt = self.buses[tgt]
-            if want == rt.duck_db:
-                continue
-            attack, release = self._duck_times[tgt]
-            tau = attack if want < rt.duck_db else release
-            k = 1.0 if tau <= 0 else 1.0 - math.exp(-n / (tau * self.sr))
-            rt.duck_db += (want - rt.duck_db) * k
-            if abs(want - rt.duck_db) < 1e-6:
-                rt.duck_db = want
 
     def reset_accumulators(self, n: int) -> None:
         self.acc[:, :n, :] = 0.0

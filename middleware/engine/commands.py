@@ -156,18 +156,13 @@ class SetMasterEffect(NamedTuple):
     instance: Any
 
 
-class AddDuck(NamedTuple):
-    """Add one ducking rule to ``owner``'s rules."""
-
-    spec: Any
-    owner: str
-
-
 class SetDucks(NamedTuple):
-    """Replace every ducking rule of ``owner`` (empty: remove them)."""
+    """Replace every ducking rule of ``owner`` (empty: remove them); ``prepared`` holds a compressor
+    prepared off the audio path per rule, or None where the rule it replaces keeps its instance."""
 
     owner: str
     specs: tuple
+    prepared: tuple
 
 
 class SetLoudnessTarget(NamedTuple):
@@ -194,7 +189,6 @@ COMMANDS: tuple[type, ...] = (
     SetBus,
     SetBusEffects,
     SetMasterEffect,
-    AddDuck,
     SetDucks,
     SetLoudnessTarget,
     EnableMeters,

@@ -32,7 +32,6 @@ from .buses import BusGraph, db_to_gain
 from .commands import (
     UNCHANGED,
     AddBus,
-    AddDuck,
     AttachStream,
     EnableMeters,
     PlayVoice,
@@ -368,18 +367,19 @@ class Engine:
 
     def add_duck(self, spec: DuckSpec, owner: str = "scene") -> None:
         """Add one ducking rule to ``owner``'s rules (see ``set_ducks``)."""
-        self._check_duck(spec)
-        self._post(AddDuck(spec, str(owner)))
+        self.set_ducks(owner, (*self.buses.ducking.staged(str(owner)), spec))
 
     def set_ducks(self, owner: str, specs: Sequence[DuckSpec]) -> None:
         """Replace every ducking rule of ``owner`` (e.g. ``"scene"``, ``"player"``) with ``specs``;
         an empty sequence removes them. Takes effect at the next block; ducked buses glide to the
         new depth with the rules' attack/release (a removed rule releases), so a live change never
-        steps. Owners' depths on one bus add up; within an owner the deepest rule wins."""
+        steps. Owners' depths on one bus add up; within an owner the deepest rule wins. Each rule
+        is a side-chained compressor (``engine/ducking.py``), prepared here, off the audio path."""
         specs = tuple(specs)
         for spec in specs:
             self._check_duck(spec)
-        self._post(SetDucks(str(owner), specs))
+        owner = str(owner)
+        self._post(SetDucks(owner, specs, self.buses.ducking.stage(owner, specs)))
 
     def _check_duck(self, spec: DuckSpec) -> None:
         if not isinstance(spec, DuckSpec):
@@ -833,11 +833,8 @@ class Engine:
     def _apply_master_effect(self, cmd: SetMasterEffect, at: int | None) -> None:
         self.buses.set_master_effect(cmd.slot, cmd.instance)
 
-    def _apply_add_duck(self, cmd: AddDuck, at: int | None) -> None:
-        self.buses.add_duck(cmd.spec, cmd.owner)
-
     def _apply_set_ducks(self, cmd: SetDucks, at: int | None) -> None:
-        self.buses.set_ducks(cmd.owner, cmd.specs)
+        self.buses.set_ducks(cmd.owner, cmd.specs, cmd.prepared)
 
     def _apply_loudness_target(self, cmd: SetLoudnessTarget, at: int | None) -> None:
         self.buses.set_loudness_target(cmd.lufs)
@@ -1082,7 +1079,6 @@ _APPLY: dict[type, Callable[[Engine, Any, int | None], None]] = {
     SetBus: Engine._apply_set_bus,
     SetBusEffects: Engine._apply_bus_effects,
     SetMasterEffect: Engine._apply_master_effect,
-    AddDuck: Engine._apply_add_duck,
     SetDucks: Engine._apply_set_ducks,
     SetLoudnessTarget: Engine._apply_loudness_target,
     EnableMeters: Engine._apply_meters,

@@ -1,4 +1,4 @@
-"""Small block kernels used by the bus graph: ramped gain, mix-into-parent, peak/RMS."""
+"""Small block kernels used by the bus graph: ramped gain and mix-into-parent."""
 
 from __future__ import annotations
 
@@ -23,12 +23,3 @@ def scale_ramped(buf, n, g0, g1):
         g = g0 + dg * (i + 1.0)
         buf[i, 0] *= g
         buf[i, 1] *= g
-
-
-@njit(cache=True, nogil=True)
-def mean_square(buf, n):
-    """Mean square over both channels of buf[:n] (a bus level for ducking and meters)."""
-    acc = 0.0
-    for i in range(n):
-        acc += buf[i, 0] * buf[i, 0] + buf[i, 1] * buf[i, 1]
-    return acc / (2.0 * n)

@@ -8,9 +8,13 @@ whatever the distance, and lands exactly on the target. An idle ramp costs one a
 block; after ``jump`` or ``settle`` the next ``advance`` reports a move once, so effects that cache
 values derived from the parameters (filter coefficients) recompute them.
 
-Effects (``engine/effects``) ramp every parameter with it. The voice gains, bus gain, ducking,
-automatic gain, reverb's internal gains and the scene's glides and snapshot blends still ramp their
-own way; they can move onto this type one at a time.
+Effects (``engine/effects``) ramp every parameter with it, ducking rules included (they are
+compressors: a changed depth glides here, and the gain itself moves by the compressor's attack and
+release), and so does each bus's fader (one value gliding over one block). The voice gains (a
+per-block linear ramp inside the compiled voice kernel, kept there: thousands of voices ramp in one
+pass over the voice table), reverb's internal gains and the scene's control-rate glides and snapshot
+blends (which produce the targets these ramps glide to) still ramp their own way; the automatic gain
+and the compressor's gain are one-pole smoothers (ballistics), not ramps.
 """
 
 from __future__ import annotations

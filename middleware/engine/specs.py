@@ -132,7 +132,9 @@ class DuckSpec:
     """While ``source``'s level is above ``threshold_db``, ``target`` is lowered by ``amount_db``.
 
     Like Wwise auto-ducking: a fixed depth while the source speaks, with attack and release times,
-    rather than a ratio-based compressor, because designers think "voice lowers ambience by 12 dB".
+    because designers think "voice lowers ambience by 12 dB". The engine plays it as a compressor
+    keyed by ``source`` with the ``depth`` curve and the rms detector (``engine/ducking.py``); these
+    ranges are the compressor's too.
     """
 
     source: str
