@@ -86,9 +86,9 @@ class ToneLayerSource(LayerSource):
     model = ToneDef
     streamed = True
 
-    def start(self, li, owner, pos, vel, env, *, loop, fade_in, start_frame, bus) -> int | None:
+    def start(self, li, at) -> int | None:
         li.stream = _Sine(li.layer.source.hz)
-        return self.rt.voices.play_stream(li, owner, li.stream, pos, vel, env, fade_in, start_frame, bus)
+        return self.rt.voices.play_stream(li, li.stream, at)
 
     def refresh(self, li, env: Mapping[str, Any]) -> None:
         if li.stream is not None:

@@ -16,7 +16,7 @@ from ..errors import SceneError
 from .captions import caption_of
 from .model import LayerDef, SampleSource, ValueDef, semitones_to_ratio
 from .sources import SourceSet
-from .sources.base import Owner
+from .sources.base import Owner, Start
 from .state import MIN_GAIN_DB, MIN_SEND_DB, SETTLE, LayerInstance, Vec3
 
 if TYPE_CHECKING:
@@ -86,32 +86,18 @@ class LayerVoices:
         except SceneError as exc:
             rt.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
             return None
-        h = source.start(
-            li, owner, pos, vel, env, loop=loop, fade_in=fade_in, start_frame=start_frame, bus=bus
-        )
+        h = source.start(li, Start(owner, pos, vel, env, loop, fade_in, start_frame, bus))
         if h is not None and (cap := caption_of(li.layer, owner)) is not None:
             rt.captioner.track(h, cap, rt.frame if start_frame is None else max(start_frame, rt.frame))
         return h
 
     def play_sample(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        src: SampleSource,
-        gain_db: float,
-        pitch_st: float,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        *,
-        loop: bool,
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
+        self, li: LayerInstance, src: SampleSource, gain_db: float, pitch_st: float, at: Start
     ) -> int:
         """Start a voice on a bank file with the layer's settings plus what this play picked
         (``gain_db``, ``pitch_st``), normalised to its bus's loudness target."""
         rt = self.rt
+        owner, env, loop, bus = at.owner, at.env, at.loop, at.bus
         key = rt.assets.key(src)
         norm = rt.assets.normalise_db(rt.scene, li.layer, bus or owner.bus, key)
         li.norm_db = norm
@@ -129,14 +115,14 @@ class LayerVoices:
             pitch=s["pitch"],
             loop=loop,
             offset=offset,
-            start_frame=start_frame,
-            fade_in=fade_in,
+            start_frame=at.start_frame,
+            fade_in=at.fade_in,
             lowpass_hz=s["lowpass_hz"],
             highpass_hz=s["highpass_hz"],
             sends=s["sends"],
             priority=li.layer.priority,
-            position=pos,
-            velocity=vel,
+            position=at.pos,
+            velocity=at.vel,
             min_distance=att.min_distance,
             max_distance=att.max_distance,
             rolloff=att.engine_rolloff(),
@@ -146,36 +132,26 @@ class LayerVoices:
         li.sent = s
         return h
 
-    def play_stream(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        source: Any,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
-    ) -> int:
+    def play_stream(self, li: LayerInstance, source: Any, at: Start) -> int:
         """Start a streaming voice for a rendered source (generator, morph) with the layer's settings."""
         rt = self.rt
+        owner = at.owner
         li.pick_db = li.pick_st = 0.0
-        s = self.settings(li.layer, owner.gain_db, env, li.weight)
+        s = self.settings(li.layer, owner.gain_db, at.env, li.weight)
         att = owner.attenuation
         li.sent = s
         return rt.engine.play_stream(
             source,
-            bus=bus or owner.bus,
+            bus=at.bus or owner.bus,
             gain_db=s["gain_db"],
-            start_frame=start_frame,
-            fade_in=fade_in,
+            start_frame=at.start_frame,
+            fade_in=at.fade_in,
             lowpass_hz=s["lowpass_hz"],
             highpass_hz=s["highpass_hz"],
             sends=s["sends"],
             priority=li.layer.priority,
-            position=pos,
-            velocity=vel,
+            position=at.pos,
+            velocity=at.vel,
             min_distance=att.min_distance,
             max_distance=att.max_distance,
             rolloff=att.engine_rolloff(),

@@ -7,7 +7,7 @@ type's ``model`` class:
 
 - ``prepare(layer)`` in the caller's thread before a scene plays or is swapped in: slow work (open a
   model, warm a generator) so that nothing of the kind happens on the render thread;
-- ``start(li, owner, pos, vel, env, loop=, fade_in=, start_frame=, bus=)`` on the render thread:
+- ``start(li, at)`` on the render thread (``at``: a :class:`Start`, where and how the voice starts):
   start one voice (through ``rt.voices.play_sample`` or ``play_stream``) and return its handle, or
   None after reporting an ``error`` event;
 - ``refresh(li, env)`` before a playing voice's settings are brought up to date (a stream follows
@@ -23,7 +23,7 @@ stream slots for them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ..model import EmitterDef, EventDef, LayerDef, SceneDef
 from ..state import LayerInstance, Vec3
@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from ..runtime import SceneRuntime
 
 Owner = EmitterDef | EventDef
+
+
+class Start(NamedTuple):
+    """Where and how one layer's voice starts: what every source type passes on to the voice it
+    plays (``Voices.play_sample`` / ``play_stream``) without looking inside."""
+
+    owner: Owner  # the emitter or event the layer belongs to (its bus, gain, attenuation)
+    pos: Vec3 | None  # None: 2D
+    vel: Vec3
+    env: Mapping[str, Any]  # parameter values the layer's curves read
+    loop: bool
+    fade_in: float
+    start_frame: int | None = None  # sample-exact start (None: the next block)
+    bus: str | None = None  # None: the owner's bus
 
 
 class LayerSource:
@@ -46,19 +60,7 @@ class LayerSource:
     def prepare(self, layer: LayerDef) -> None:
         """Slow work for ``layer`` in the caller's thread (nothing by default)."""
 
-    def start(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        *,
-        loop: bool,
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
-    ) -> int | None:
+    def start(self, li: LayerInstance, at: Start) -> int | None:
         raise NotImplementedError
 
     def refresh(self, li: LayerInstance, env: Mapping[str, Any]) -> None:

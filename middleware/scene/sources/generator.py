@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ...errors import SoundscapeError
 from ...rt.worker import WorkerStream
 from ..model import GeneratorSource, LayerDef, ValueDef
-from ..state import LayerInstance, Vec3
-from .base import LayerSource, Owner
+from ..state import LayerInstance
+from .base import LayerSource, Start
 
 if TYPE_CHECKING:
     from ..runtime import SceneRuntime
@@ -48,19 +48,7 @@ class GeneratorLayerSource(LayerSource):
         except Exception as exc:
             rt.events.append(("error", {"layer": layer.uid, "message": f"generator: {exc}"}))
 
-    def start(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        *,
-        loop: bool,
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
-    ) -> int | None:
+    def start(self, li: LayerInstance, at: Start) -> int | None:
         """A generator instance streamed into a voice (one per hit for one-shots)."""
         from ...generators import GENERATORS, create_generator
 
@@ -68,7 +56,7 @@ class GeneratorLayerSource(LayerSource):
         src: GeneratorSource = li.layer.source
         li.variations += 1
         seed = int(rt.rng.integers(0, 2**31 - 1))
-        params, variation = _params(src, env), li.variations
+        params, variation = _params(src, at.env), li.variations
 
         def build() -> Any:
             gen = create_generator(src.name, sample_rate=rt.sr, seed=seed, params=params, variation=variation)
@@ -88,8 +76,8 @@ class GeneratorLayerSource(LayerSource):
         except SoundscapeError as exc:
             rt.events.append(("error", {"layer": li.layer.uid, "message": str(exc)}))
             return None
-        h = rt.voices.play_stream(li, owner, gen, pos, vel, env, fade_in, start_frame, bus)
-        if loop:
+        h = rt.voices.play_stream(li, gen, at)
+        if at.loop:
             li.stream = gen
         meta = {"layer": li.layer.uid, "generator": src.name, "seed": seed, "variation": li.variations}
         rt.events.append(("generated", meta))

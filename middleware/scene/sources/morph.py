@@ -14,8 +14,8 @@ import numpy as np
 
 from ...rt.worker import WorkerStream
 from ..model import LayerDef, MorphSource
-from ..state import LayerInstance, Vec3
-from .base import LayerSource, Owner
+from ..state import LayerInstance
+from .base import LayerSource, Start
 
 AHEAD_FRAMES = 1024
 """Frames the worker keeps decoded ahead of a morph voice (21 ms at 48 kHz): its slack, and the delay
@@ -46,19 +46,7 @@ class MorphLayerSource(LayerSource):
         except Exception as exc:  # reported again when the layer plays; the scene loads
             self.rt.events.append(("error", {"layer": layer.uid, "message": f"morph model: {exc}"}))
 
-    def start(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        *,
-        loop: bool,
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
-    ) -> int | None:
+    def start(self, li: LayerInstance, at: Start) -> int | None:
         rt = self.rt
         src: MorphSource = li.layer.source
         if src.model is None:
@@ -73,8 +61,8 @@ class MorphLayerSource(LayerSource):
         except Exception as exc:  # missing/corrupt model: report, the rest of the scene plays on
             rt.events.append(("error", {"layer": li.layer.uid, "message": f"morph model: {exc}"}))
             return None
-        stream.position = self._position(src, env)
-        h = rt.voices.play_stream(li, owner, stream, pos, vel, env, fade_in, start_frame, bus)
+        stream.position = self._position(src, at.env)
+        h = rt.voices.play_stream(li, stream, at)
         li.stream = stream
         rt.events.append(("generated", {"layer": li.layer.uid, "morph": str(src.model.name), **stream.label}))
         return h

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..model import SampleSource
-from ..state import LayerInstance, Vec3
-from .base import LayerSource, Owner
+from ..state import LayerInstance
+from .base import LayerSource, Start
 
 
 class SampleFileSource(LayerSource):
@@ -19,31 +16,6 @@ class SampleFileSource(LayerSource):
         """The file for one play, with extra gain (dB) and pitch (semitones) for that play."""
         return li.layer.source, 0.0, 0.0
 
-    def start(
-        self,
-        li: LayerInstance,
-        owner: Owner,
-        pos: Vec3 | None,
-        vel: Vec3,
-        env: Mapping[str, Any],
-        *,
-        loop: bool,
-        fade_in: float,
-        start_frame: int | None,
-        bus: str | None,
-    ) -> int | None:
+    def start(self, li: LayerInstance, at: Start) -> int | None:
         src, gain_db, pitch_st = self.pick(li)
-        return self.rt.voices.play_sample(
-            li,
-            owner,
-            src,
-            gain_db,
-            pitch_st,
-            pos,
-            vel,
-            env,
-            loop=loop,
-            fade_in=fade_in,
-            start_frame=start_frame,
-            bus=bus,
-        )
+        return self.rt.voices.play_sample(li, src, gain_db, pitch_st, at)
