@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 
@@ -324,6 +325,51 @@ def test_daemon_under_the_guard_has_no_violations(tmp_path, monkeypatch):
     assert audio["rt_violations"] == 0, f"{audio['rt_violations']} violations; stderr:\n{err[-20000:]}"
     assert "SOUNDSCAPE_RT_GUARD" not in err, stacks
     assert code == 0, err
+
+
+def test_recording_daemon_writes_its_record_off_the_render_path(tmp_path, monkeypatch):
+    """The conformance daemon (``serve --recording --record FILE``) under the guard and a flood of
+    object updates: its calls are JSON-encoded and written by a writer thread (they were encoded and
+    written on the render path: renders of 10-25 ms and underruns under a flood), and every call
+    reaches the file by the time the daemon has stopped."""
+    import time
+
+    import msgpack
+    from test_daemon import start_daemon, stop_daemon
+
+    from middleware.client import Client
+
+    monkeypatch.setenv(guard.ENV, "1")
+    record = tmp_path / "calls.jsonl"
+    proc, info = start_daemon("--lookahead", "0", record=record)
+    ctx = zmq.Context()
+    try:
+        client = Client(info["bind"], name="rt-guard-rec", context=ctx, timeout=10.0)
+        client.hello()
+        for i in range(3000):
+            client.send_raw(
+                msgpack.packb({"v": 1, "type": "object", "name": f"o{i % 7}", "position": [i, 0, 0]})
+            )
+        client.set_param("intensity", 0.25)
+        client.sync()
+        time.sleep(0.3)  # audio stats are at most 0.1 s old
+        audio = client.stats()["audio"]
+        client.close()
+    finally:
+        code, err = stop_daemon(proc)
+        ctx.destroy(linger=0)
+    assert audio["rt_guard"] == "record"
+    assert audio["rt_violations"] == 0, err[-20000:]
+    assert "SOUNDSCAPE_RT_GUARD" not in err, err[-20000:]
+    assert code == 0, err
+    calls = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    objects = [c for c in calls if c["call"] == "object"]
+    last = {f"o{k}": max(i for i in range(3000) if i % 7 == k) for k in range(7)}
+    recorded: dict[str, float] = {}
+    for c in objects:  # coalesced latest-wins: each object's record ends on its last update
+        recorded[c["name"]] = c["position"][0]
+    assert recorded == last
+    assert calls[-1] == {"call": "set_param", "name": "intensity", "value": 0.25, "at_frame": None}
 
 
 # ------------------------------------------------------------------- the runtime's render path

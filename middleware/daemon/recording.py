@@ -2,9 +2,11 @@
 
 It implements ``control.runtime_protocol.Runtime`` like ``middleware.scene.runtime.SceneRuntime``
 (what every protocol message's handler calls), with a fixed catalogue (:data:`CATALOG`) and no
-scene file. Each call is appended to ``calls`` and, when a path is given, written as one JSON line,
-so a conformance suite can compare
-what several client bindings made the daemon decode (values, types, order). A ``trigger`` plays a
+scene file. Each call is appended to ``calls`` and, when a path is given, written as one JSON line
+by a writer thread of its own (the calls come on the render path, which must not encode or touch
+files: a flood of object updates encoded and written there made renders of 10-25 ms), so a
+conformance suite can compare what several client bindings made the daemon decode (values, types,
+order). A ``trigger`` plays a
 short tone through the real engine at the requested frame, so event-to-sound latency can be
 measured without any scene.
 """
@@ -12,12 +14,15 @@ measured without any scene.
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import EngineError
+from ..rt.wake import WakeFlag
 
 CATALOG: dict[str, Any] = {
     "name": "recording",
@@ -46,7 +51,16 @@ class RecordingRuntime:
         self.engine = engine
         self.calls: deque = deque(maxlen=1000)  # the last calls; the file (if any) keeps all
         self.events: deque = deque(maxlen=4096)
-        self._file = open(record_path, "a", encoding="utf-8", buffering=1) if record_path else None  # noqa: SIM115
+        self._unwritten: deque = deque()  # calls the writer thread has not written yet
+        self._wake = WakeFlag()
+        self._closing = False
+        self._writer: threading.Thread | None = None
+        if record_path:
+            Path(record_path).open("a", encoding="utf-8").close()  # a bad path fails here, at start-up
+            self._writer = threading.Thread(
+                target=self._write_loop, args=(record_path,), name="recording-writer", daemon=True
+            )
+            self._writer.start()
         self._voices: dict[int, tuple[int, int]] = {}  # instance -> (engine handle, start frame)
         self._next = 1
         sr = engine.config.sample_rate
@@ -60,8 +74,21 @@ class RecordingRuntime:
     def _rec(self, method: str, **kwargs: Any) -> None:
         entry = {"call": method, **kwargs}
         self.calls.append(entry)
-        if self._file is not None:
-            self._file.write(json.dumps(entry, default=list) + "\n")
+        if self._writer is not None:
+            self._unwritten.append(entry)
+            self._wake.raise_()
+
+    def _write_loop(self, path: str) -> None:
+        """Writer thread: encode and append what ``_rec`` queued, flushed after each batch."""
+        with open(path, "a", encoding="utf-8") as fh:
+            while True:
+                self._wake.wait(0.05)
+                closing = self._closing  # read before draining: nothing is queued after close()
+                while self._unwritten:
+                    fh.write(json.dumps(self._unwritten.popleft(), default=list) + "\n")
+                fh.flush()
+                if closing:
+                    return
 
     def set_param(self, name: str, value: float, at_frame: int | None = None) -> None:
         if name not in self.params:
@@ -198,6 +225,9 @@ class RecordingRuntime:
         return {"instances": len(self._voices), "calls": len(self.calls), "params": dict(self.params)}
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Write what is still queued and stop the writer (after the render path stopped)."""
+        if self._writer is not None:
+            self._closing = True
+            self._wake.raise_()
+            self._writer.join(timeout=10.0)
+            self._writer = None

@@ -8,8 +8,8 @@ LLVM's RealtimeSanitizer (``-fsanitize=realtime``) checks C++ code marked ``[[cl
 here the marked code is a thread rather than a function because pyminiaudio's callback and the
 render loop run nothing else.
 
-Guarded when on (``GUARDED`` lists them): ZeroMQ socket send/recv and polling, msgpack packing and
-unpacking, onnxruntime session creation and ``run``, the builtin ``open`` (``io.open``, so
+Guarded when on (``GUARDED`` lists them): ZeroMQ socket send/recv and polling, msgpack and JSON
+encoding and decoding, onnxruntime session creation and ``run``, the builtin ``open`` (``io.open``, so
 ``Path.open``/``read_bytes`` too), ``os.stat``/``os.lstat`` (``Path.stat``, ``os.path.exists``...),
 ``print``, ``logging`` records, ``traceback`` printing, ``time.sleep``, an ``import`` that loads a
 module from disk, and every project function marked ``@forbidden("what")`` (generator and morph
@@ -223,6 +223,8 @@ GUARDED: tuple[tuple[str, str, str], ...] = (
     ("msgpack", "unpackb", "msgpack unpack"),
     ("msgpack", "dumps", "msgpack pack"),
     ("msgpack", "loads", "msgpack unpack"),
+    ("json", "dumps", "json encoding"),
+    ("json", "loads", "json decoding"),
     ("onnxruntime", "InferenceSession.__init__", "onnxruntime session creation"),
     ("onnxruntime.capi.onnxruntime_inference_collection", "Session.run", "onnxruntime run"),
     ("builtins", "open", "open"),
