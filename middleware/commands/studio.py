@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -75,18 +76,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _attach(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C / SIGTERM (or the parent daemon is gone), then end within seconds.
+
+    The signals only set a flag (installed before anything starts), so no KeyboardInterrupt can
+    land between start-up and the loop and skip the clean-up; and a thread still stuck after the
+    clean-up (a socket to a daemon that died) cannot hold the exit: the process leaves anyway.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     studio = start_studio(args, args.connect, args.pub, args.scene)
     parent = os.getppid()
-    stop = threading.Event()
     try:
         # `serve --studio` runs this as its child: end with the daemon even if it was killed
         while not stop.wait(0.5) and os.getppid() == parent:
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         studio.stop()
         studio.link.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if any(t.is_alive() for t in threading.enumerate() if t is not threading.current_thread()):
+            os._exit(0)
     return 0
 
 
