@@ -157,8 +157,8 @@ class SetMasterEffect(NamedTuple):
 
 
 class SetDucks(NamedTuple):
-    """Replace every ducking rule of ``owner`` (empty: remove them); ``prepared`` holds a compressor
-    prepared off the audio path per rule, or None where the rule it replaces keeps its instance."""
+    """Replace every ducking rule of ``owner`` (empty: remove them); ``prepared`` holds, per rule, a
+    compressor prepared off the audio path, or the spec the rule it replaces glides to."""
 
     owner: str
     specs: tuple

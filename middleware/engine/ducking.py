@@ -121,13 +121,15 @@ class Ducking:
         """The rules last handed over for ``owner`` (control side)."""
         return self._staged.get(owner, ())
 
-    def stage(self, owner: str, specs: tuple[DuckSpec, ...]) -> tuple[Compressor | None, ...]:
-        """Prepared compressors for ``specs``, None where a rule handed over before will be reused.
+    def stage(self, owner: str, specs: tuple[DuckSpec, ...]) -> tuple[Compressor | EffectSpec, ...]:
+        """Per rule of ``specs``: a prepared compressor for a new rule, or the compressor spec a rule
+        handed over before glides to (both built here, so the render side only matches and updates).
         Call from the control thread only, before posting the change."""
         before = set(_keys(self._staged.get(owner, ())))
         self._staged[owner] = specs
         return tuple(
-            None if k in before else self.prepare(d) for k, d in zip(_keys(specs), specs, strict=True)
+            duck_effect(d) if k in before else self.prepare(d)
+            for k, d in zip(_keys(specs), specs, strict=True)
         )
 
     def prepare(self, d: DuckSpec) -> Compressor:
@@ -136,21 +138,25 @@ class Ducking:
         return fx
 
     # ------------------------------------------------------------------ render side
-    def set(self, owner: str, specs: tuple[DuckSpec, ...], prepared: tuple[Compressor | None, ...]) -> None:
-        """Replace ``owner``'s rules with ``specs`` (instances from ``stage``): a rule matching one
+    def set(
+        self, owner: str, specs: tuple[DuckSpec, ...], staged: tuple[Compressor | EffectSpec, ...]
+    ) -> None:
+        """Replace ``owner``'s rules with ``specs`` (``staged`` by ``stage``): a rule matching one
         it had glides to the new values, a new one starts from 0 dB, a missing one is released."""
         old = {r.key: r for r in self.rules.get(owner, []) if not (r.fx.released and r.fx.state[0] == 0.0)}
         rules = []
-        for key, d, fx in zip(_keys(specs), specs, prepared, strict=True):
+        for key, d, item in zip(_keys(specs), specs, staged, strict=True):
             r = old.pop(key, None)
             if r is not None:
                 r.fx.released = False
-                r.fx.update(duck_effect(d))
+                r.fx.update(item.spec if isinstance(item, Compressor) else item)
                 r.spec = d
+            elif isinstance(item, Compressor):
+                r = DuckRule(d, item, key)
             else:
-                # Handed no instance although none matched: the control side staged against rules that
-                # settled since; build one here (a rare few hundred bytes on the render side).
-                r = DuckRule(d, fx if fx is not None else self.prepare(d), key)
+                # Staged as a reuse, but that rule settled and was dropped since: build one here
+                # (rare; a few hundred bytes on the render side).
+                r = DuckRule(d, self.prepare(d), key)
             rules.append(r)
         for r in old.values():
             r.fx.released = True
